@@ -1,0 +1,189 @@
+package registry
+
+import (
+	"strconv"
+)
+
+// ComponentCode is a component's standard identifier (管理部件标识码):
+// 6-digit admin code + 5-digit class + 6-digit serial = 17 digits (GB/T 47678.5-2026), or the
+// legacy layout 6 + 4 + 6 = 16 digits (CJ/T 214-2007 / GB/T 30428.2-2013). The zero value means
+// "no identifier". It is comparable and 16 bytes, so it serves as a map key.
+type ComponentCode struct {
+	n      uint64
+	legacy bool
+}
+
+// ParseComponentCode parses a 17-digit or legacy 16-digit identifier.
+// It returns ErrInvalidComponentCode for anything else.
+func ParseComponentCode(s string) (ComponentCode, error) {
+	if len(s) != 16 && len(s) != 17 {
+		return ComponentCode{}, ErrInvalidComponentCode
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return ComponentCode{}, ErrInvalidComponentCode
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if s[0] == '0' { // admin codes start 1-8 (GB/T 2260); a leading zero is a typo
+		return ComponentCode{}, ErrInvalidComponentCode
+	}
+	return ComponentCode{n: n, legacy: len(s) == 16}, nil
+}
+
+// MustParseComponentCode is for tests and fixtures only.
+func MustParseComponentCode(s string) ComponentCode {
+	c, err := ParseComponentCode(s)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// NewComponentCode builds an identifier from its parts: admin is the 6-digit district code,
+// class a 5-digit (or legacy 4-digit) class code, serial 1..999999.
+func NewComponentCode(admin, class string, serial int) (ComponentCode, error) {
+	if len(admin) != 6 || (len(class) != 5 && len(class) != 4) || serial < 0 || serial > 999999 {
+		return ComponentCode{}, ErrInvalidComponentCode
+	}
+	s := admin + class + pad(serial, 6)
+	return ParseComponentCode(s)
+}
+
+// IsZero reports whether c is the zero value (no identifier).
+func (c ComponentCode) IsZero() bool { return c.n == 0 }
+
+// Legacy reports whether c uses the 16-digit legacy layout.
+func (c ComponentCode) Legacy() bool { return c.legacy }
+
+// Len is 17, or 16 for legacy identifiers, or 0 for the zero value.
+func (c ComponentCode) Len() int {
+	switch {
+	case c.n == 0:
+		return 0
+	case c.legacy:
+		return 16
+	}
+	return 17
+}
+
+// String returns the identifier's digits, "" for the zero value.
+func (c ComponentCode) String() string {
+	if c.n == 0 {
+		return ""
+	}
+	return pad64(c.n, c.Len())
+}
+
+// Admin returns the 6-digit administrative (district) code.
+func (c ComponentCode) Admin() string { return c.String()[:6] }
+
+// Class returns the class code: 5 digits, or 4 for legacy identifiers.
+func (c ComponentCode) Class() string {
+	s := c.String()
+	return s[6 : len(s)-6]
+}
+
+// Serial returns the 6-digit serial as a number.
+func (c ComponentCode) Serial() int { return int(c.n % 1000000) }
+
+// Uint64 returns the identifier as a number; with Legacy it round-trips through ComponentCodeFromUint64.
+func (c ComponentCode) Uint64() uint64 { return c.n }
+
+// ComponentCodeFromUint64 rebuilds a code stored as Uint64 and Legacy.
+func ComponentCodeFromUint64(n uint64, legacy bool) ComponentCode {
+	return ComponentCode{n: n, legacy: legacy}
+}
+
+// WithClass returns c with its class replaced by class (4 or 5 digits), keeping admin and serial.
+// Converting a legacy identifier with its mapped 2026 class yields the 17-digit form.
+func (c ComponentCode) WithClass(class string) (ComponentCode, error) {
+	return NewComponentCode(c.Admin(), class, c.Serial())
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (c ComponentCode) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// GridCode is a unit grid cell code (单元网格标识码): 15 characters per GB/T 47678.3
+// (6 district + 3 street + 3 community + 3 serial; the serial may use 0-9A-Z), or the legacy
+// 14-digit CJ/T 213-2005 layout (6 + 3 + 3 + 2).
+type GridCode string
+
+// ParseGridCode checks s and returns it as a GridCode; ErrInvalidGridCode otherwise.
+func ParseGridCode(s string) (GridCode, error) {
+	switch len(s) {
+	case 15:
+		for i := 0; i < 15; i++ {
+			c := s[i]
+			if i < 12 && (c < '0' || c > '9') {
+				return "", ErrInvalidGridCode
+			}
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
+				return "", ErrInvalidGridCode
+			}
+		}
+	case 14:
+		for i := 0; i < 14; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return "", ErrInvalidGridCode
+			}
+		}
+	default:
+		return "", ErrInvalidGridCode
+	}
+	if s[0] == '0' {
+		return "", ErrInvalidGridCode
+	}
+	return GridCode(s), nil
+}
+
+// MustParseGridCode is for tests and fixtures only.
+func MustParseGridCode(s string) GridCode {
+	g, err := ParseGridCode(s)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// String returns the code.
+func (g GridCode) String() string { return string(g) }
+
+// Legacy reports whether g uses the 14-digit CJ/T 213 layout.
+func (g GridCode) Legacy() bool { return len(g) == 14 }
+
+// District returns the 6-digit district (区/县) code.
+func (g GridCode) District() string { return sub(string(g), 6) }
+
+// Street returns the 9-digit street (街道/镇/乡) code.
+func (g GridCode) Street() string { return sub(string(g), 9) }
+
+// Community returns the 12-digit community (社区/村) code.
+func (g GridCode) Community() string { return sub(string(g), 12) }
+
+// Upgrade returns the 15-character form: a legacy code's 2-digit serial is zero-padded to 3.
+func (g GridCode) Upgrade() GridCode {
+	if len(g) == 14 {
+		return g[:12] + "0" + g[12:]
+	}
+	return g
+}
+
+func sub(s string, n int) string {
+	if len(s) < n {
+		return ""
+	}
+	return s[:n]
+}
+
+func pad(n, width int) string { return pad64(uint64(n), width) }
+
+func pad64(n uint64, width int) string {
+	s := strconv.FormatUint(n, 10)
+	for len(s) < width {
+		s = "0" + s
+	}
+	return s
+}

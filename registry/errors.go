@@ -1,0 +1,84 @@
+package registry
+
+import "errors"
+
+// Kind classifies an error for callers; api maps each Kind to exactly one HTTP status.
+type Kind uint8
+
+const (
+	Internal Kind = iota // anything not classified; shown to users as "internal error"
+	Invalid
+	NotFound
+	Conflict
+	Forbidden
+	TooLarge
+	Unavailable
+)
+
+// Error is a domain error whose Code is part of the API contract.
+type Error struct {
+	Kind    Kind
+	Code    string // stable snake_case, e.g. "cell_not_found"
+	Message string // safe to show to users
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is reports whether target is an *Error with the same Code, so errors.Is works on sentinels.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Errorf returns a new *Error of kind k and code with a formatted message.
+func Errorf(k Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: k, Code: code, Message: sprintf(format, args...)}
+}
+
+// ErrorCode returns err's registry Code, "" for nil, and "internal" for errors that are not *Error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "internal"
+}
+
+// ErrorKind returns err's Kind; Internal for errors that are not *Error.
+func ErrorKind(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Sentinel errors. Their codes are part of the API contract: never rename one.
+var (
+	ErrCellNotFound      = &Error{Kind: NotFound, Code: "cell_not_found", Message: "grid cell not found"}
+	ErrComponentNotFound = &Error{Kind: NotFound, Code: "component_not_found", Message: "component not found"}
+	ErrUnitNotFound      = &Error{Kind: NotFound, Code: "unit_not_found", Message: "unit not found"}
+	ErrRuleNotFound      = &Error{Kind: NotFound, Code: "rule_not_found", Message: "rule not found"}
+	ErrClassNotFound     = &Error{Kind: NotFound, Code: "class_not_found", Message: "class not found"}
+	ErrOutsideGrid       = &Error{Kind: NotFound, Code: "outside_grid", Message: "the point lies outside every grid cell"}
+	ErrNoUnit            = &Error{Kind: NotFound, Code: "no_responsible_unit", Message: "no unit is responsible and no fallback centre is registered"}
+
+	ErrInvalidPoint         = &Error{Kind: Invalid, Code: "invalid_point", Message: "lon and lat must be finite numbers within range"}
+	ErrInvalidComponentCode = &Error{Kind: Invalid, Code: "invalid_component_code", Message: "component identifier must be 17 digits (GB/T 47678.5) or 16 digits (legacy)"}
+	ErrInvalidGridCode      = &Error{Kind: Invalid, Code: "invalid_grid_code", Message: "grid cell code must be 15 characters (GB/T 47678.3) or 14 digits (legacy)"}
+	ErrInvalidClass         = &Error{Kind: Invalid, Code: "invalid_class", Message: "class code must be 5 digits (GB/T 47678.5) or 4 digits (legacy)"}
+	ErrUnknownClass         = &Error{Kind: Invalid, Code: "unknown_class", Message: "class is not in the catalogue"}
+	ErrUnmappedClass        = &Error{Kind: Invalid, Code: "unmapped_class", Message: "legacy class has no GB/T 47678.5-2026 counterpart"}
+	ErrInvalidStatus        = &Error{Kind: Invalid, Code: "invalid_status", Message: "status must be intact, damaged, lost, abandoned or removed"}
+	ErrInvalidGeometry      = &Error{Kind: Invalid, Code: "invalid_geometry", Message: "geometry is malformed"}
+	ErrInvalidCRS           = &Error{Kind: Invalid, Code: "invalid_crs", Message: "crs must be wgs84, cgcs2000, gcj02 or bd09"}
+	ErrInvalidInput         = &Error{Kind: Invalid, Code: "invalid_input", Message: "the request is malformed"}
+	ErrInvalidCursor        = &Error{Kind: Invalid, Code: "invalid_cursor", Message: "cursor is malformed"}
+
+	ErrVersionConflict = &Error{Kind: Conflict, Code: "version_conflict", Message: "the record was changed by someone else; reload and retry"}
+	ErrDuplicate       = &Error{Kind: Conflict, Code: "duplicate", Message: "a record with this identifier already exists"}
+	ErrImportRejected  = &Error{Kind: Invalid, Code: "import_rejected", Message: "the census import was rejected; see the report"}
+)

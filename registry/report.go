@@ -1,0 +1,47 @@
+package registry
+
+// Mode says what a census import does with invalid features.
+type Mode string
+
+const (
+	ModeStrict  Mode = "strict"  // default: any invalid feature → nothing stored
+	ModePartial Mode = "partial" // store the valid features, report the rest
+)
+
+// ParseMode accepts "", "strict" and "partial".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "strict":
+		return ModeStrict, nil
+	case "partial":
+		return ModePartial, nil
+	}
+	return "", Errorf(Invalid, "invalid_mode", "mode must be strict or partial, not %q", s)
+}
+
+// Problem is one line of a validation report.
+type Problem struct {
+	Index   int    // 0-based feature (or document entry) index in the input; -1 for the whole input
+	ID      string // the feature's id or code, when it had one
+	Field   string // "geometry", "code", "class", …; "" for the whole feature
+	Code    string // stable snake_case problem code, e.g. "unclosed_ring"
+	Message string
+}
+
+// Report is the outcome of a census import.
+type Report struct {
+	Kind     string // cells, components, units, rules
+	Mode     Mode
+	Total    int  // features read
+	Valid    int  // features that passed validation
+	Created  int  // records stored as new
+	Updated  int  // existing records replaced
+	Rejected int  // features refused
+	Stored   bool // whether anything was written
+	Problems []Problem
+}
+
+// Add appends a problem.
+func (r *Report) Add(index int, id, field, code, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Index: index, ID: id, Field: field, Code: code, Message: sprintf(format, args...)})
+}

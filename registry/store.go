@@ -1,0 +1,69 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/paulmach/orb"
+)
+
+// Store persists the registry. Every method that writes is one transaction: it either
+// stores everything it was given or nothing. Implementations: store/bolt (embedded default)
+// and store/postgres; store/storetest is the conformance suite both pass.
+type Store interface {
+	// ForEachCell and ForEachComponent stream every stored record in key order; used to
+	// rebuild the index at start. fn's argument is only valid during the call.
+	ForEachCell(ctx context.Context, fn func(*Cell) error) error
+	ForEachComponent(ctx context.Context, fn func(*Component) error) error
+	Units(ctx context.Context) ([]Unit, error)
+	Rules(ctx context.Context) ([]Rule, error) // sorted by Order, then ID
+
+	// Cell returns ErrCellNotFound when no cell has code.
+	Cell(ctx context.Context, code GridCode) (Cell, error)
+	// Component looks a component up by its identifier, or by the legacy identifier it was
+	// imported with. Returns ErrComponentNotFound.
+	Component(ctx context.Context, id ComponentCode) (Component, error)
+	// ComponentsByKey returns the components with the given keys, in the same order;
+	// ErrComponentNotFound if any is missing.
+	ComponentsByKey(ctx context.Context, keys []Key) ([]Component, error)
+	// History returns every change of the component, oldest first. Returns ErrComponentNotFound.
+	History(ctx context.Context, id ComponentCode) ([]Change, error)
+
+	// PutCells creates cells whose code is new and replaces those whose code exists (keeping
+	// their key, Version+1). It assigns Key, Version and Updated and returns the stored cells.
+	PutCells(ctx context.Context, cells []Cell, actor string) ([]Cell, error)
+	// PutComponents creates components whose ID is new (Key assigned, Version 1; a zero ID is
+	// assigned as district of Cell + Class + next free serial for that district and class) and
+	// updates those whose ID exists (Version+1). Each change is recorded in the history with
+	// actor. If expect is non-nil, expect[i] > 0 is the version comps[i] must currently have,
+	// else the whole call fails with ErrVersionConflict.
+	PutComponents(ctx context.Context, comps []Component, expect []int64, actor string) ([]Component, error)
+	// PutUnits creates or replaces units by ID; DeleteUnit removes one (ErrUnitNotFound).
+	PutUnits(ctx context.Context, units []Unit) ([]Unit, error)
+	DeleteUnit(ctx context.Context, id string) error
+	// PutRules creates or replaces rules by ID; with replace, every other rule is removed in
+	// the same transaction. DeleteRule removes one (ErrRuleNotFound).
+	PutRules(ctx context.Context, rules []Rule, replace bool) ([]Rule, error)
+	DeleteRule(ctx context.Context, id string) error
+
+	Close() error
+}
+
+// Overlap is a pair of cells whose interiors intersect, with a point inside both.
+type Overlap struct {
+	A, B  GridCode
+	Point orb.Point
+}
+
+// Index is what the Service needs from the spatial index (implemented by spatial.Index).
+// The index is updated only after the store has committed.
+type Index interface {
+	// CellAt returns the cell containing p, or ErrOutsideGrid.
+	CellAt(p orb.Point) (*Cell, error)
+	// Overlaps returns the overlaps of the given cells with each other and with indexed cells
+	// of other codes (an indexed cell with the same code is being replaced, so it is ignored).
+	Overlaps(cells []*Cell) []Overlap
+	ApplyCells(cells []Cell)
+	ApplyComponents(comps []Component)
+	SetUnits(units []Unit)
+	SetRules(rules []Rule)
+}
