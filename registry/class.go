@@ -28,9 +28,10 @@ type Class struct {
 	MajorName string
 	Uncertain bool   // the standards digest flags this row as doubtful (sources disagree or a gap)
 	Note      string // why it is uncertain, or other provenance
-	// For legacy component classes: MapsTo is the GB/T 47678.5-2026 class with the same meaning;
+	// For legacy classes: MapsTo is the GB/T 47678.5-2026 class with the same meaning;
 	// NoCounterpart is set where the digest found none. Exactly one of the two is set for legacy
-	// component rows; both are empty for other rows.
+	// component rows; legacy event rows whose counterpart is ambiguous have neither (they
+	// resolve to ErrUnmappedClass); 2026 rows have neither.
 	MapsTo        string
 	NoCounterpart bool
 }

@@ -16,18 +16,13 @@ type ComponentCode struct {
 // ParseComponentCode parses a 17-digit or legacy 16-digit identifier.
 // It returns ErrInvalidComponentCode for anything else.
 func ParseComponentCode(s string) (ComponentCode, error) {
-	if len(s) != 16 && len(s) != 17 {
+	// Admin codes start 1-8 (GB/T 2260): a leading zero is a typo, and it keeps the zero value
+	// unparseable.
+	if (len(s) != 16 && len(s) != 17) || s[0] == '0' {
 		return ComponentCode{}, ErrInvalidComponentCode
 	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return ComponentCode{}, ErrInvalidComponentCode
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if s[0] == '0' { // admin codes start 1-8 (GB/T 2260); a leading zero is a typo
+	n, ok := digits(s)
+	if !ok {
 		return ComponentCode{}, ErrInvalidComponentCode
 	}
 	return ComponentCode{n: n, legacy: len(s) == 16}, nil
@@ -42,14 +37,41 @@ func MustParseComponentCode(s string) ComponentCode {
 	return c
 }
 
-// NewComponentCode builds an identifier from its parts: admin is the 6-digit district code,
-// class a 5-digit (or legacy 4-digit) class code, serial 1..999999.
+// NewComponentCode builds an identifier from its parts: admin is the 6-digit district code
+// (GB/T 2260, first digit 1-9), class a 5-digit (or legacy 4-digit) class code, serial 0..999999
+// (stores assign serials from 1; 0 is accepted so that every parsed identifier can be rebuilt).
+// A 4-digit class gives a 16-digit legacy identifier. It returns ErrInvalidComponentCode for
+// anything else; it does not check the class against the catalogue.
 func NewComponentCode(admin, class string, serial int) (ComponentCode, error) {
-	if len(admin) != 6 || (len(class) != 5 && len(class) != 4) || serial < 0 || serial > 999999 {
+	if len(admin) != 6 || admin[0] == '0' || (len(class) != 5 && len(class) != 4) || serial < 0 || serial > 999999 {
 		return ComponentCode{}, ErrInvalidComponentCode
 	}
-	s := admin + class + pad(serial, 6)
-	return ParseComponentCode(s)
+	a, ok1 := digits(admin)
+	k, ok2 := digits(class)
+	if !ok1 || !ok2 {
+		return ComponentCode{}, ErrInvalidComponentCode
+	}
+	return compose(a, k, len(class), uint64(serial)), nil
+}
+
+// compose builds the identifier admin + class (classLen digits) + 6-digit serial.
+func compose(admin, class uint64, classLen int, serial uint64) ComponentCode {
+	return ComponentCode{n: (admin*pow10[classLen]+class)*1000000 + serial, legacy: classLen == 4}
+}
+
+var pow10 = [...]uint64{1, 10, 100, 1000, 10000, 100000}
+
+// digits parses s, which must be all ASCII digits and short enough not to overflow.
+func digits(s string) (uint64, bool) {
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // IsZero reports whether c is the zero value (no identifier).
@@ -77,13 +99,28 @@ func (c ComponentCode) String() string {
 	return pad64(c.n, c.Len())
 }
 
-// Admin returns the 6-digit administrative (district) code.
-func (c ComponentCode) Admin() string { return c.String()[:6] }
+// Admin returns the 6-digit administrative (district) code, "" for the zero value.
+func (c ComponentCode) Admin() string {
+	if c.n == 0 {
+		return ""
+	}
+	return pad64(c.n/(1000000*pow10[c.classLen()]), 6)
+}
 
-// Class returns the class code: 5 digits, or 4 for legacy identifiers.
+// Class returns the class code: 5 digits, or 4 for legacy identifiers; "" for the zero value.
 func (c ComponentCode) Class() string {
-	s := c.String()
-	return s[6 : len(s)-6]
+	if c.n == 0 {
+		return ""
+	}
+	l := c.classLen()
+	return pad64(c.n/1000000%pow10[l], l)
+}
+
+func (c ComponentCode) classLen() int {
+	if c.legacy {
+		return 4
+	}
+	return 5
 }
 
 // Serial returns the 6-digit serial as a number.
@@ -98,9 +135,29 @@ func ComponentCodeFromUint64(n uint64, legacy bool) ComponentCode {
 }
 
 // WithClass returns c with its class replaced by class (4 or 5 digits), keeping admin and serial.
-// Converting a legacy identifier with its mapped 2026 class yields the 17-digit form.
+// Converting a legacy identifier with its mapped 2026 class yields the 17-digit form. It returns
+// ErrInvalidComponentCode for a malformed class or the zero value. It does not allocate.
 func (c ComponentCode) WithClass(class string) (ComponentCode, error) {
-	return NewComponentCode(c.Admin(), class, c.Serial())
+	k, ok := digits(class)
+	if c.n == 0 || !ok || (len(class) != 4 && len(class) != 5) {
+		return ComponentCode{}, ErrInvalidComponentCode
+	}
+	admin := c.n / (1000000 * pow10[c.classLen()])
+	return compose(admin, k, len(class), c.n%1000000), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler; "" gives the zero value.
+func (c *ComponentCode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*c = ComponentCode{}
+		return nil
+	}
+	v, err := ParseComponentCode(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -178,12 +235,17 @@ func sub(s string, n int) string {
 	return s[:n]
 }
 
-func pad(n, width int) string { return pad64(uint64(n), width) }
-
+// pad64 formats n in decimal, zero-padded to width (at most 20) digits, with one allocation.
 func pad64(n uint64, width int) string {
-	s := strconv.FormatUint(n, 10)
-	for len(s) < width {
-		s = "0" + s
+	var buf [20]byte
+	b := strconv.AppendUint(buf[:0], n, 10)
+	if len(b) >= width {
+		return string(b)
 	}
-	return s
+	var out [20]byte
+	p := copy(out[width-len(b):], b)
+	for i := range width - p {
+		out[i] = '0'
+	}
+	return string(out[:width])
 }
