@@ -32,6 +32,26 @@ func DetectFormat(name string, head []byte) (Format, error) { return detectForma
 // be parsed is passed with Err set (the stream goes on where the format allows); an error that
 // stops the whole stream (not GeoJSON at all, a broken CSV header) is returned as *Error.
 // The Feature and its Props are only valid during the call.
+//
+// Formats in detail:
+//
+//   - geojson: a FeatureCollection, streamed one feature at a time (members in any order,
+//     foreign members ignored), or a single Feature. A syntax error stops the stream, as
+//     does a named "crs" other than CRS84, EPSG:4326 or EPSG:4490 (*Error invalid_crs).
+//   - ndjson: one Feature per line (GeoJSONSeq, RFC 8142: RS prefixes tolerated; blank lines
+//     skipped and not counted in Index). A bad line gives a Feature with Err and reading goes on.
+//   - csv: comma-separated, RFC 4180 quoting, a header row; a leading UTF-8 BOM is skipped.
+//     The geometry comes from a wkt (or geometry) column holding WKT/EWKT POINT, MULTIPOINT,
+//     LINESTRING, POLYGON or MULTIPOLYGON, or else from lon/lng/longitude/x and lat/latitude/y
+//     columns (names case-insensitive). Every other named column becomes a property; empty
+//     cells are absent. A row with the wrong number of fields gives Err invalid_row.
+//
+// Property values are text: JSON strings as they are, numbers in their JSON literal form
+// (1.50 stays "1.50"; a code written as a number has lost its leading zeros), booleans
+// "true"/"false", objects and arrays as their compact JSON text; null is absent. Coordinates
+// are WGS84/CGCS2000 lon/lat; Z/M ordinates are dropped. Err codes: invalid_json,
+// invalid_feature, invalid_geometry (malformed geometry), invalid_coordinates (NaN, infinite,
+// |lon| > 180 or |lat| > 90), invalid_row, line_too_long.
 func ReadFeatures(r io.Reader, f Format, fn func(*Feature) error) error {
 	return readFeatures(r, f, fn)
 }

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"citygrid/registry"
+)
+
+func (s *Server) registerCellRoutes(r *gin.RouterGroup) {
+	r.GET("/cells", s.wrap(s.handleCellList))
+	r.GET("/cells/:code", s.wrap(s.handleCellGet))
+	r.PUT("/cells/:code", s.wrap(s.handleCellPut))
+}
+
+// handleCellList serves GET /api/v1/cells?bbox=&limit=&cursor=: one page of the grid cells
+// meeting the box, in key order, with the next page's cursor (also as Link rel="next").
+func (s *Server) handleCellList(c *gin.Context) error {
+	b, err := s.listBBox(c, false)
+	if err != nil {
+		return err
+	}
+	limit, err := parseLimit(c)
+	if err != nil {
+		return err
+	}
+	cursor, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	cells, next, err := s.idx.CellsWithin(b, limit, cursor)
+	if err != nil {
+		return err
+	}
+	features := make([]featureJSON, len(cells))
+	for i, cell := range cells {
+		features[i] = s.toCellFeature(cell, s.wgs84)
+	}
+	page := newPage(features, next)
+	if page.Next != nil {
+		setNextLink(c, *page.Next)
+	}
+	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
+}
+
+// cellCode parses the :code path parameter.
+func cellCode(c *gin.Context) (registry.GridCode, error) {
+	return registry.ParseGridCode(c.Param("code"))
+}
+
+// handleCellGet serves GET /api/v1/cells/{code}[?crs=]: the cell as a Feature, with its
+// version as ETag. A legacy 14-digit code finds the cell stored under it.
+func (s *Server) handleCellGet(c *gin.Context) error {
+	code, err := cellCode(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	cell, ok := s.idx.Cell(code)
+	if !ok {
+		return registry.ErrCellNotFound
+	}
+	tag := etag(cell.Version)
+	if notModified(c, tag) {
+		return nil
+	}
+	c.Header("ETag", tag)
+	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toCellFeature(cell, crs))
+}
+
+// handleCellPut serves PUT /api/v1/cells/{code}[?crs=]: a Feature with the cell's polygon and
+// name creates the cell or replaces it (201 or 200). If-Match, when sent, must name the
+// current version.
+func (s *Server) handleCellPut(c *gin.Context) error {
+	code, err := cellCode(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	version, _, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, s.maxWrite)
+	if err != nil {
+		return err
+	}
+	f, _, err := s.decodeFeature(body, crs)
+	if err != nil {
+		return err
+	}
+	if err := bindCode(f, code); err != nil {
+		return err
+	}
+	_, existed := s.idx.Cell(code)
+	cell, err := s.svc.PutCell(c.Request.Context(), f, version, actor(c))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if !existed {
+		status = http.StatusCreated
+		c.Header("Location", "/api/v1/cells/"+string(cell.Code))
+	}
+	c.Header("ETag", etag(cell.Version))
+	return writeJSON(c, status, geoJSONContentType, s.toCellFeature(&cell, s.wgs84))
+}
+
+// bindCode makes the path's code the feature's: a different code in the body is refused.
+func bindCode(f *registry.Feature, code registry.GridCode) error {
+	mismatch := func(got string) error {
+		return registry.Errorf(registry.Invalid, "code_mismatch", "the body names cell %q but the path names %q", got, code)
+	}
+	if id := strings.TrimSpace(f.ID); id != "" && id != string(code) {
+		return mismatch(id)
+	}
+	for k, v := range f.Props {
+		if !strings.EqualFold(k, "code") {
+			continue
+		}
+		if v = strings.TrimSpace(v); v != "" && v != string(code) {
+			return mismatch(v)
+		}
+		delete(f.Props, k)
+	}
+	f.ID = ""
+	f.Props["code"] = string(code)
+	return nil
+}

@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+)
+
+func cellCodeOf(s string) registry.GridCode { return registry.GridCode(s) }
+
+// firstComponentClass is a GB/T 47678.5-2026 component class of the catalogue.
+func firstComponentClass(t testing.TB) string {
+	t.Helper()
+	cls := registry.DefaultCatalog().List(registry.KindComponent, registry.StandardGB2026)
+	if len(cls) == 0 {
+		t.Fatal("empty catalogue")
+	}
+	return cls[0].Code
+}
+
+type reportResp struct {
+	Kind     string `json:"kind"`
+	Mode     string `json:"mode"`
+	Total    int    `json:"total"`
+	Valid    int    `json:"valid"`
+	Created  int    `json:"created"`
+	Updated  int    `json:"updated"`
+	Rejected int    `json:"rejected"`
+	Stored   bool   `json:"stored"`
+	Problems []struct {
+		Index   int    `json:"index"`
+		ID      string `json:"id"`
+		Field   string `json:"field"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"problems"`
+}
+
+func readFixture(t testing.TB, kind string) string {
+	t.Helper()
+	b, err := os.ReadFile(fixtureFile(kind))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestCensusFixtures imports the whole test city over HTTP, each kind in its own format.
+func TestCensusFixtures(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{}})
+	steps := []struct {
+		kind, target, contentType string
+	}{
+		{"cells", "/api/v1/census/cells", "application/geo+json"},
+		{"units", "/api/v1/census/units", "application/json"},
+		{"rules", "/api/v1/census/rules", "application/json"},
+		{"components", "/api/v1/census/components", "text/csv; charset=utf-8"},
+	}
+	for _, s := range steps {
+		rec := e.do(t, "POST", s.target, readFixture(t, s.kind), "Content-Type", s.contentType, "X-Actor", "census-team")
+		var rep reportResp
+		decode(t, rec, 200, &rep)
+		if rep.Kind != s.kind || rep.Mode != "strict" || !rep.Stored || rep.Rejected != 0 || rep.Created == 0 || rep.Created != rep.Total || len(rep.Problems) != 0 {
+			t.Errorf("POST %s = %+v, want everything created", s.target, rep)
+		}
+	}
+	st := e.idx.Stats()
+	if st.Cells == 0 || st.Components != testCity().Components || st.Units == 0 || st.Rules == 0 {
+		t.Errorf("index after the census = %+v, want %d components and some of the rest", st, testCity().Components)
+	}
+	// Importing the cells again replaces them: all updated, none created.
+	var rep reportResp
+	decode(t, e.do(t, "POST", "/api/v1/census/cells?format=geojson", readFixture(t, "cells")), 200, &rep)
+	if rep.Updated != st.Cells || rep.Created != 0 {
+		t.Errorf("second cell import = %+v, want %d updated", rep, st.Cells)
+	}
+}
+
+// farCells returns n valid square cells of the given community far from the test city, and
+// their codes.
+func farCells(community string, n int) ([]map[string]any, []string) {
+	var fs []map[string]any
+	var codes []string
+	for i := range n {
+		x := 10 + float64(i)*0.01
+		code := fmt.Sprintf("%sZ%02d", community, i)
+		ring := [][]float64{{x, 10}, {x + 0.001, 10}, {x + 0.001, 10.001}, {x, 10.001}, {x, 10}}
+		fs = append(fs, map[string]any{"type": "Feature", "properties": map[string]any{"code": code, "name": "远方网格"},
+			"geometry": map[string]any{"type": "Polygon", "coordinates": [][][]float64{ring}}})
+		codes = append(codes, code)
+	}
+	return fs, codes
+}
+
+func TestCensusStrictAndPartial(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells"}})
+	_, cell := cellPoint(t, e.idx, 0)
+	community := string(cell.Code)[:12]
+	cells, codes := farCells(community, 3)
+	// Feature 1 is broken: its ring is not closed.
+	cells[1]["geometry"] = map[string]any{"type": "Polygon", "coordinates": [][][]float64{{{20, 20}, {20.001, 20}, {20.001, 20.001}}}}
+	body := jsonBody(t, map[string]any{"type": "FeatureCollection", "features": cells})
+	before := e.idx.Stats().Cells
+	exportBefore := e.do(t, "GET", "/api/v1/export/cells", "").Body.String()
+
+	rec := e.do(t, "POST", "/api/v1/census/cells", body, "Content-Type", "application/geo+json")
+	if rec.Code != 422 {
+		t.Fatalf("strict import with a bad feature = %d %s, want 422", rec.Code, rec.Body)
+	}
+	p := problemOf(t, rec)
+	var rep reportResp
+	if p.Code != "import_rejected" || json.Unmarshal(p.Report, &rep) != nil {
+		t.Fatalf("problem = %+v, want import_rejected with a report", p)
+	}
+	if rep.Stored || rep.Total != 3 || rep.Rejected != 1 || len(rep.Problems) == 0 || rep.Problems[0].Index != 1 || rep.Problems[0].Field != "geometry" {
+		t.Errorf("report = %+v, want feature 1's geometry rejected and nothing stored", rep)
+	}
+	if got := e.idx.Stats().Cells; got != before {
+		t.Errorf("index has %d cells after a rejected import, want %d", got, before)
+	}
+	if after := e.do(t, "GET", "/api/v1/export/cells", "").Body.String(); after != exportBefore {
+		t.Errorf("the store changed after a rejected strict import")
+	}
+
+	rec = e.do(t, "POST", "/api/v1/census/cells?mode=partial", body, "Content-Type", "application/geo+json")
+	decode(t, rec, 200, &rep)
+	if !rep.Stored || rep.Mode != "partial" || rep.Created != 2 || rep.Rejected != 1 || len(rep.Problems) != 1 {
+		t.Errorf("partial import = %+v, want 2 created and 1 rejected", rep)
+	}
+	for i, code := range codes {
+		_, ok := e.idx.Cell(cellCodeOf(code))
+		if ok != (i != 1) {
+			t.Errorf("after the partial import, cell %s indexed = %v", code, ok)
+		}
+	}
+	if got := e.idx.Stats().Cells; got != before+2 {
+		t.Errorf("index has %d cells, want %d", got, before+2)
+	}
+}
+
+func TestCensusComponentsNDJSON(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units", "rules"}})
+	p, _ := cellPoint(t, e.idx, 3)
+	class := firstComponentClass(t)
+	line := func(props map[string]any, pt orb.Point) string {
+		return jsonBody(t, map[string]any{"type": "Feature", "properties": props,
+			"geometry": map[string]any{"type": "Point", "coordinates": []float64{pt[0], pt[1]}}})
+	}
+	body := strings.Join([]string{
+		line(map[string]any{"class": class, "name": "一"}, p),
+		line(map[string]any{"class": "abc"}, p),
+		line(map[string]any{"class": class}, orb.Point{0, 0}),
+	}, "\n") + "\n"
+	rec := e.do(t, "POST", "/api/v1/census/components", body, "Content-Type", "application/geo+json-seq")
+	if rec.Code != 422 {
+		t.Fatalf("strict = %d %s, want 422", rec.Code, rec.Body)
+	}
+	if e.idx.Stats().Components != 0 {
+		t.Errorf("components stored by a rejected import: %d", e.idx.Stats().Components)
+	}
+	var rep reportResp
+	decode(t, e.do(t, "POST", "/api/v1/census/components?mode=partial&format=ndjson", body), 200, &rep)
+	codes := map[int]string{}
+	for _, pr := range rep.Problems {
+		codes[pr.Index] = pr.Code
+	}
+	if rep.Created != 1 || rep.Rejected != 2 || codes[1] != "invalid_class" || codes[2] != "outside_grid" {
+		t.Errorf("partial = %+v, want 1 created; 1 invalid_class, 2 outside_grid", rep)
+	}
+	if e.idx.Stats().Components != 1 {
+		t.Errorf("index holds %d components, want 1", e.idx.Stats().Components)
+	}
+}
+
+func TestCensusErrors(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells"}, cfg: apiConfigSmallBodies()})
+	big := readFixture(t, "cells") // far above the 16 KiB test limit
+	if len(big) <= 16<<10 {
+		t.Fatalf("cells fixture is only %d bytes", len(big))
+	}
+	runErrCases(t, e, []errCase{
+		{"unknown kind", "POST", "/api/v1/census/trees", "[]", nil, 404, "not_found"},
+		{"bad mode", "POST", "/api/v1/census/units?mode=lenient", "[]", nil, 400, "invalid_mode"},
+		{"bad format", "POST", "/api/v1/census/cells?format=shapefile", "{}", nil, 400, "invalid_format"},
+		{"undetectable format", "POST", "/api/v1/census/cells", "hello", nil, 400, "invalid_input"},
+		{"empty units document", "POST", "/api/v1/census/units", "", nil, 400, "invalid_input"},
+		{"body too large", "POST", "/api/v1/census/cells", big, []string{"Content-Type", "application/geo+json"}, 413, "body_too_large"},
+		{"get is not allowed", "GET", "/api/v1/census/cells", "", nil, 405, "method_not_allowed"},
+		{"unknown export", "GET", "/api/v1/export/units", "", nil, 404, "not_found"},
+		{"bad include_removed", "GET", "/api/v1/export/components?include_removed=maybe", "", nil, 400, "invalid_input"},
+	})
+	if got := e.idx.Stats().Cells; got == 0 {
+		t.Fatal("no cells")
+	}
+}
+
+func TestExport(t *testing.T) {
+	e := sharedEnv(t)
+	for _, kind := range []string{"cells", "components"} {
+		rec := e.do(t, "GET", "/api/v1/export/"+kind, "")
+		var fc pageResp
+		decode(t, rec, 200, &fc)
+		if ct := rec.Header().Get("Content-Type"); ct != "application/geo+json" {
+			t.Errorf("export %s Content-Type = %q", kind, ct)
+		}
+		want := e.idx.Stats().Cells
+		if kind == "components" {
+			want = 0
+			e.store.ForEachComponent(t.Context(), func(c *registry.Component) error {
+				if c.Status != registry.StatusRemoved {
+					want++
+				}
+				return nil
+			})
+		}
+		if fc.Type != "FeatureCollection" || len(fc.Features) != want {
+			t.Errorf("export %s: %d features, want %d", kind, len(fc.Features), want)
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+)
+
+func (s *Server) registerComponentRoutes(r *gin.RouterGroup) {
+	r.GET("/nearest", s.wrap(s.handleNearest))
+	r.GET("/components", s.wrap(s.handleComponentList))
+	r.POST("/components", s.wrap(s.handleComponentCreate))
+	r.GET("/components/:id", s.wrap(s.handleComponentGet))
+	r.PATCH("/components/:id", s.wrap(s.handleComponentUpdate))
+	r.DELETE("/components/:id", s.wrap(s.handleComponentRetire))
+	r.GET("/components/:id/history", s.wrap(s.handleComponentHistory))
+}
+
+// Limits of GET /api/v1/nearest.
+const (
+	defaultNearestK      = 5
+	maxNearestK          = 1000
+	defaultNearestRadius = 500.0   // metres
+	maxNearestRadius     = 50000.0 // metres
+)
+
+// handleNearest serves GET /api/v1/nearest?lon=&lat=[&class=a,b][&status=a,b][&k=][&radius=][&crs=]:
+// the k components nearest the point within radius metres, nearest first, each with its
+// distance in metres. crs applies to the point and to the answer's geometries.
+func (s *Server) handleNearest(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	if c.Query("lon") == "" || c.Query("lat") == "" {
+		return errMissingPoint
+	}
+	lon, ok1 := parseCoord(c.Query("lon"))
+	lat, ok2 := parseCoord(c.Query("lat"))
+	p := orb.Point{lon, lat}
+	if !ok1 || !ok2 || !validLonLat(p) {
+		return registry.ErrInvalidPoint
+	}
+	k := defaultNearestK
+	if raw := c.Query("k"); raw != "" {
+		if k, err = strconv.Atoi(raw); err != nil || k < 1 || k > maxNearestK {
+			return registry.Errorf(registry.Invalid, "invalid_k", "k must be an integer from 1 to %d", maxNearestK)
+		}
+	}
+	radius := defaultNearestRadius
+	if raw := c.Query("radius"); raw != "" {
+		r, ok := parseCoord(raw)
+		if !ok || r <= 0 || r > maxNearestRadius {
+			return registry.Errorf(registry.Invalid, "invalid_radius", "radius must be a number of metres above 0 and at most %g", maxNearestRadius)
+		}
+		radius = r
+	}
+	f, err := parseFilter(c)
+	if err != nil {
+		return err
+	}
+	hits, err := s.idx.Nearest(spatial.ToWGS84(p, crs), f, k, radius)
+	if err != nil {
+		return err
+	}
+	out := collectionJSON{Type: "FeatureCollection", Features: make([]featureJSON, len(hits))}
+	for i := range hits {
+		hits[i].Point = spatial.FromWGS84(hits[i].Point, crs)
+		out.Features[i] = toHitFeature(&hits[i])
+	}
+	return writeJSON(c, http.StatusOK, geoJSONContentType, out)
+}
+
+// parseFilter reads class=, status= and cell= of the component queries.
+func parseFilter(c *gin.Context) (spatial.Filter, error) {
+	var f spatial.Filter
+	for _, cl := range splitList(c.Query("class")) {
+		if len(cl) < 2 || len(cl) > 5 || !allDigits(cl) {
+			return f, registry.Errorf(registry.Invalid, registry.ErrInvalidClass.Code,
+				"class %q: each class must be a 2-digit major class or a 4- or 5-digit class code", cl)
+		}
+		f.Classes = append(f.Classes, cl)
+	}
+	for _, st := range splitList(c.Query("status")) {
+		v, err := registry.ParseStatus(st)
+		if err != nil {
+			return f, err
+		}
+		f.Statuses = append(f.Statuses, v)
+	}
+	f.Cell = c.Query("cell")
+	if !validCellPrefix(f.Cell) {
+		return f, registry.Errorf(registry.Invalid, registry.ErrInvalidGridCode.Code,
+			"cell must be a grid cell code or a prefix of one (digits and A-Z, at most 15 characters)")
+	}
+	return f, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validCellPrefix(s string) bool {
+	if len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// handleComponentList serves GET /api/v1/components?bbox=&class=&status=&cell=&limit=&cursor=:
+// one page of the components in the box (full records, in key order) and the cursor of the
+// next page, also given as a Link rel="next" header.
+func (s *Server) handleComponentList(c *gin.Context) error {
+	f, err := parseFilter(c)
+	if err != nil {
+		return err
+	}
+	// A district code (or a longer prefix) bounds the work like a small box does.
+	b, err := s.listBBox(c, len(f.Cell) >= 6)
+	if err != nil {
+		return err
+	}
+	limit, err := parseLimit(c)
+	if err != nil {
+		return err
+	}
+	cursor, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	hits, next, err := s.idx.Within(b, f, limit, cursor)
+	if err != nil {
+		return err
+	}
+	keys := make([]registry.Key, len(hits))
+	for i := range hits {
+		keys[i] = hits[i].Key
+	}
+	var comps []registry.Component
+	if len(keys) > 0 {
+		if comps, err = s.store.ComponentsByKey(c.Request.Context(), keys); err != nil {
+			return err
+		}
+	}
+	features := make([]featureJSON, len(comps))
+	for i := range comps {
+		features[i] = s.toComponentFeature(&comps[i], s.wgs84)
+	}
+	page := newPage(features, next)
+	if page.Next != nil {
+		setNextLink(c, *page.Next)
+	}
+	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
+}
+
+// componentID parses the :id path parameter (17 digits, or a legacy 16-digit identifier).
+func componentID(c *gin.Context) (registry.ComponentCode, error) {
+	return registry.ParseComponentCode(c.Param("id"))
+}
+
+// handleComponentGet serves GET /api/v1/components/{id}[?crs=]: the component as a Feature,
+// with its version as ETag.
+func (s *Server) handleComponentGet(c *gin.Context) error {
+	id, err := componentID(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	comp, err := s.store.Component(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	tag := etag(comp.Version)
+	if notModified(c, tag) {
+		return nil
+	}
+	c.Header("ETag", tag)
+	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, crs))
+}
+
+// handleComponentCreate serves POST /api/v1/components[?crs=]: a GeoJSON Feature with the
+// census properties; 201 with Location and ETag. Without an id the store assigns one.
+func (s *Server) handleComponentCreate(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, s.maxWrite)
+	if err != nil {
+		return err
+	}
+	f, _, err := s.decodeFeature(body, crs)
+	if err != nil {
+		return err
+	}
+	comp, err := s.svc.CreateComponent(c.Request.Context(), f, actor(c))
+	if err != nil {
+		return err
+	}
+	c.Header("Location", "/api/v1/components/"+comp.ID.String())
+	c.Header("ETag", etag(comp.Version))
+	return writeJSON(c, http.StatusCreated, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+}
+
+// handleComponentUpdate serves PATCH /api/v1/components/{id}[?crs=]: a Feature with only the
+// properties to change (and a geometry to move it). The version it applies to comes from
+// If-Match or a "version" property; neither is 428.
+func (s *Server) handleComponentUpdate(c *gin.Context) error {
+	id, err := componentID(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	version, present, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, s.maxWrite)
+	if err != nil {
+		return err
+	}
+	f, propVersion, err := s.decodeFeature(body, crs)
+	if err != nil {
+		return err
+	}
+	if !present {
+		if propVersion == 0 {
+			return errPreconditionRequired
+		}
+		version = propVersion
+	}
+	comp, err := s.svc.UpdateComponent(c.Request.Context(), id, f, version, actor(c))
+	if err != nil {
+		return err
+	}
+	c.Header("ETag", etag(comp.Version))
+	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+}
+
+// handleComponentRetire serves DELETE /api/v1/components/{id}[?note=]: the component is
+// marked removed (移除), never deleted. The version comes from If-Match or ?version=.
+func (s *Server) handleComponentRetire(c *gin.Context) error {
+	id, err := componentID(c)
+	if err != nil {
+		return err
+	}
+	version, present, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	if !present {
+		raw := c.Query("version")
+		if raw == "" {
+			return errPreconditionRequired
+		}
+		if version, err = strconv.ParseInt(raw, 10, 64); err != nil || version < 1 {
+			return registry.Errorf(registry.Invalid, "invalid_version", "version must be a positive integer")
+		}
+	}
+	comp, err := s.svc.RetireComponent(c.Request.Context(), id, version, actor(c), c.Query("note"))
+	if err != nil {
+		return err
+	}
+	c.Header("ETag", etag(comp.Version))
+	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+}
+
+// changeJSON is one entry of a component's history.
+type changeJSON struct {
+	Seq     uint64       `json:"seq"`
+	Time    time.Time    `json:"time"`
+	Actor   string       `json:"actor"`
+	Op      string       `json:"op"`
+	Version int64        `json:"version"`
+	Before  *featureJSON `json:"before"` // null on create
+	After   *featureJSON `json:"after"`
+}
+
+// handleComponentHistory serves GET /api/v1/components/{id}/history: every change, oldest first.
+func (s *Server) handleComponentHistory(c *gin.Context) error {
+	id, err := componentID(c)
+	if err != nil {
+		return err
+	}
+	changes, err := s.store.History(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Changes []changeJSON `json:"changes"`
+	}{Changes: make([]changeJSON, len(changes))}
+	for i, ch := range changes {
+		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version}
+		if ch.Before != nil {
+			f := s.toComponentFeature(ch.Before, s.wgs84)
+			cj.Before = &f
+		}
+		if ch.After != nil {
+			f := s.toComponentFeature(ch.After, s.wgs84)
+			cj.After = &f
+		}
+		out.Changes[i] = cj
+	}
+	return okJSON(c, out)
+}

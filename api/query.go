@@ -1,0 +1,246 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+)
+
+// Paging limits of the listing routes.
+const (
+	defaultLimit = 1000
+	maxLimit     = 10000
+)
+
+var (
+	errBBoxRequired = registry.Errorf(registry.Invalid, "invalid_bbox", "bbox=minLon,minLat,maxLon,maxLat is required")
+	errInvalidBBox  = registry.Errorf(registry.Invalid, "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat: four finite WGS84 degrees with min <= max")
+	errInvalidLimit = registry.Errorf(registry.Invalid, "invalid_limit", "limit must be an integer from 1 to %d", maxLimit)
+	errMissingPoint = registry.Errorf(registry.Invalid, "invalid_point", "lon and lat are required")
+)
+
+// parseCoord parses one coordinate: a finite float.
+func parseCoord(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+// validLonLat reports whether p is a finite lon/lat within [-180,180] × [-90,90].
+func validLonLat(p orb.Point) bool {
+	return !math.IsNaN(p[0]) && !math.IsNaN(p[1]) && p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90
+}
+
+// parseCRS returns the CRS named s, WGS84 for "". Errors are ErrInvalidCRS.
+func (s *Server) parseCRS(name string) (spatial.CRS, error) {
+	if name == "" {
+		return s.wgs84, nil
+	}
+	crs, err := spatial.ParseCRS(name)
+	if err != nil {
+		return s.wgs84, registry.ErrInvalidCRS
+	}
+	return crs, nil
+}
+
+// queryCRS reads ?crs= from a request.
+func (s *Server) queryCRS(c *gin.Context) (spatial.CRS, error) {
+	return s.parseCRS(c.Query("crs"))
+}
+
+// parseBBox parses minLon,minLat,maxLon,maxLat (WGS84 degrees).
+func parseBBox(s string) (orb.Bound, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return orb.Bound{}, errInvalidBBox
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, ok := parseCoord(strings.TrimSpace(p))
+		if !ok {
+			return orb.Bound{}, errInvalidBBox
+		}
+		v[i] = f
+	}
+	b := orb.Bound{Min: orb.Point{v[0], v[1]}, Max: orb.Point{v[2], v[3]}}
+	if !validLonLat(b.Min) || !validLonLat(b.Max) || b.Min[0] > b.Max[0] || b.Min[1] > b.Max[1] {
+		return orb.Bound{}, errInvalidBBox
+	}
+	return b, nil
+}
+
+// worldBound is the bbox of a listing narrowed only by a cell prefix.
+var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
+
+// listBBox reads bbox=, enforcing the area cap unless narrowed (by a cell code prefix).
+// Without bbox the listing covers the world when narrowed, and is refused otherwise.
+func (s *Server) listBBox(c *gin.Context, narrowed bool) (orb.Bound, error) {
+	raw, ok := c.GetQuery("bbox")
+	if !ok || raw == "" {
+		if narrowed {
+			return worldBound, nil
+		}
+		return orb.Bound{}, errBBoxRequired
+	}
+	b, err := parseBBox(raw)
+	if err != nil {
+		return orb.Bound{}, err
+	}
+	if area := (b.Max[0] - b.Min[0]) * (b.Max[1] - b.Min[1]); !narrowed && area > s.maxBBox {
+		return orb.Bound{}, registry.Errorf(registry.Invalid, "bbox_too_large",
+			"bbox covers %.4g square degrees, more than the %.4g allowed; narrow it or add cell=<district code or longer prefix>", area, s.maxBBox)
+	}
+	return b, nil
+}
+
+// parseLimit reads limit= (default 1000, 1..10000).
+func parseLimit(c *gin.Context) (int, error) {
+	raw, ok := c.GetQuery("limit")
+	if !ok || raw == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, errInvalidLimit
+	}
+	return n, nil
+}
+
+// cursorEncoding is strict so that every cursor has exactly one spelling.
+var cursorEncoding = base64.RawURLEncoding.Strict()
+
+// encodeCursor makes the opaque cursor of a listing page: base64url of the big-endian key.
+// Zero (no further page) encodes as "".
+func encodeCursor(k registry.Key) string {
+	if k == 0 {
+		return ""
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(k))
+	return cursorEncoding.EncodeToString(b[:])
+}
+
+// decodeCursor is the inverse of encodeCursor; "" is the first page. Errors are ErrInvalidCursor.
+func decodeCursor(s string) (registry.Key, error) {
+	if s == "" {
+		return 0, nil
+	}
+	b, err := cursorEncoding.DecodeString(s)
+	if err != nil || len(b) != 8 {
+		return 0, registry.ErrInvalidCursor
+	}
+	k := registry.Key(binary.BigEndian.Uint64(b))
+	if k == 0 || k > registry.MaxKey {
+		return 0, registry.ErrInvalidCursor
+	}
+	return k, nil
+}
+
+// setNextLink sets the Link rel=next header of a listing page: the same request with the
+// cursor of the next page.
+func setNextLink(c *gin.Context, next string) {
+	if next == "" {
+		return
+	}
+	q := c.Request.URL.Query()
+	q.Set("cursor", next)
+	u := url.URL{Path: c.Request.URL.Path, RawQuery: q.Encode()}
+	c.Header("Link", "<"+u.String()+`>; rel="next"`)
+}
+
+// splitList splits a comma-separated query value, dropping empty items.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// actor names who makes a change: the X-Actor header, "anonymous" without one.
+func actor(c *gin.Context) string {
+	if a := strings.TrimSpace(c.GetHeader("X-Actor")); a != "" {
+		return a
+	}
+	return "anonymous"
+}
+
+// etag is a record's strong entity tag: its version, quoted.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+var (
+	errPreconditionRequired = &httpError{status: http.StatusPreconditionRequired, code: "precondition_required",
+		detail: `send If-Match with the record's ETag (or a "version" property) so that concurrent edits are detected`}
+	errInvalidIfMatch = registry.Errorf(registry.Invalid, "invalid_if_match", `If-Match must be an ETag of this API ("<version>") or *`)
+)
+
+// ifMatch reads If-Match: present reports whether it was sent; version 0 with present means
+// "*" (any current version). Weak tags are accepted because versions are exact anyway.
+func ifMatch(c *gin.Context) (version int64, present bool, err error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	if h == "" {
+		return 0, false, nil
+	}
+	if h == "*" {
+		return 0, true, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
+		h = h[1 : len(h)-1]
+	}
+	v, perr := strconv.ParseInt(h, 10, 64)
+	if perr != nil || v < 1 {
+		return 0, true, errInvalidIfMatch
+	}
+	return v, true, nil
+}
+
+// notModified answers 304 when If-None-Match names the current version.
+func notModified(c *gin.Context, tag string) bool {
+	inm := c.GetHeader("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			c.Header("ETag", tag)
+			c.Status(http.StatusNotModified)
+			return true
+		}
+	}
+	return false
+}
+
+// readBody reads a write request's body up to limit bytes; over it, the error maps to 413.
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	b, err := io.ReadAll(r)
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.As(err, &mbe):
+		return nil, err
+	}
+	return nil, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
+}

@@ -1,0 +1,238 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+)
+
+// Default limits; a zero Config field means the default.
+const (
+	DefaultMaxBody      int64   = 64 << 20 // bytes: a census upload
+	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
+	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
+)
+
+// Config is what a Server needs. Index and Service are required; Service must have been
+// built over the same Index (it keeps the index in step with the store).
+type Config struct {
+	Index   *spatial.Index
+	Service *registry.Service
+	Log     *slog.Logger // nil discards
+
+	// MaxBody caps a census upload (POST /api/v1/census/…), in bytes. An upload is held in
+	// memory while it is imported.
+	MaxBody int64
+	// MaxWriteBody caps every other request body (a feature, a unit, a rule, a lookup batch), in bytes.
+	MaxWriteBody int64
+	// MaxBBoxDeg2 caps the bbox area, in square degrees, of component and cell listings that
+	// are not narrowed by a cell code prefix.
+	MaxBBoxDeg2 float64
+
+	// Registry receives the server's metrics. nil means a private registry, so many servers
+	// can live in one process. GET /metrics serves Registry when it is also a
+	// prometheus.Gatherer (a *prometheus.Registry is), else the private one.
+	Registry prometheus.Registerer
+}
+
+// Server is citygrid's HTTP API. Create it with NewServer and mount Handler.
+type Server struct {
+	idx      *spatial.Index
+	svc      *registry.Service
+	store    registry.Store
+	catalog  *registry.Catalog
+	log      *slog.Logger
+	maxBody  int64
+	maxWrite int64
+	maxBBox  float64
+	wgs84    spatial.CRS
+
+	engine  *gin.Engine
+	metrics *metrics
+}
+
+// NewServer builds the router. It panics when Index or Service is nil or when the metrics
+// cannot be registered (a programming error: the same Registerer used twice).
+func NewServer(cfg Config) *Server {
+	if cfg.Index == nil || cfg.Service == nil {
+		panic("api: NewServer needs an Index and a Service")
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		idx:      cfg.Index,
+		svc:      cfg.Service,
+		store:    cfg.Service.Store(),
+		catalog:  cfg.Service.Catalog(),
+		log:      cfg.Log,
+		maxBody:  cfg.MaxBody,
+		maxWrite: cfg.MaxWriteBody,
+		maxBBox:  cfg.MaxBBoxDeg2,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	if s.maxWrite <= 0 {
+		s.maxWrite = DefaultMaxWriteBody
+	}
+	if s.maxBBox <= 0 {
+		s.maxBBox = DefaultMaxBBoxDeg2
+	}
+	wgs, err := spatial.ParseCRS("wgs84")
+	if err != nil {
+		panic("api: spatial.ParseCRS(wgs84): " + err.Error())
+	}
+	s.wgs84 = wgs
+
+	var gatherer prometheus.Gatherer
+	reg := cfg.Registry
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		gatherer = g
+	} else {
+		gatherer = prometheus.NewRegistry() // serves nothing; the caller exposes Registry itself
+	}
+	s.metrics = newMetrics(reg, s.idx)
+
+	e := gin.New()
+	e.RedirectTrailingSlash = false // an API answers the path it was given, not a redirect
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer; no header spoofing
+		panic("api: " + err.Error())
+	}
+	e.Use(s.observe, s.recoverPanic)
+	v1 := e.Group("/api/v1")
+	s.registerLookupRoutes(v1)
+	s.registerComponentRoutes(v1)
+	s.registerCellRoutes(v1)
+	s.registerClassRoutes(v1)
+	s.registerUnitRoutes(v1)
+	s.registerCensusRoutes(v1)
+	s.registerHealthRoutes(e, gatherer)
+	e.NoRoute(s.wrap(s.handleNoRoute))
+	e.NoMethod(s.wrap(s.handleNoMethod))
+	for _, r := range e.Routes() {
+		s.metrics.addRoute(r.Path)
+	}
+	s.engine = e
+	return s
+}
+
+// Handler returns the router: every route under /api/v1 plus /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// observe records each request's latency by route template and status class, and logs it:
+// successes at debug level (the lookup route is called thousands of times a second), client
+// errors and 503s (a readiness probe while the index loads) at info, other server errors at
+// error level.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	d := time.Since(start)
+	status := c.Writer.Status()
+	route := c.FullPath()
+	s.metrics.observe(route, status, d)
+
+	level := slog.LevelDebug
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelInfo
+	}
+	ctx := c.Request.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	s.log.LogAttrs(ctx, level, "http request",
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.String("remote", c.ClientIP()),
+	)
+}
+
+// metrics holds the request histogram and resolves (route, status class) to an observer
+// without a map allocation or lock on the hot path.
+type metrics struct {
+	duration  *prometheus.HistogramVec
+	routes    map[string]*routeObservers // filled by NewServer before serving; read-only after
+	unmatched *routeObservers
+}
+
+type routeObservers struct {
+	route string
+	mu    sync.Mutex
+	obs   [6]atomic.Pointer[observerBox] // index: status class 1..5, 0 for anything else
+}
+
+type observerBox struct{ prometheus.Observer }
+
+func newMetrics(reg prometheus.Registerer, idx *spatial.Index) *metrics {
+	m := &metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "citygrid_http_request_duration_seconds",
+			Help:    "HTTP request latency by route template and status class.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "status"}),
+		routes:    map[string]*routeObservers{},
+		unmatched: &routeObservers{route: "unmatched"},
+	}
+	gauge := func(name, help string, f func(spatial.Stats) int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(idx.Stats())) })
+	}
+	reg.MustRegister(
+		m.duration,
+		gauge("citygrid_index_cells", "Grid cells in the spatial index.", func(s spatial.Stats) int { return s.Cells }),
+		gauge("citygrid_index_components", "Components in the spatial index.", func(s spatial.Stats) int { return s.Components }),
+		gauge("citygrid_index_units", "Units known to the index.", func(s spatial.Stats) int { return s.Units }),
+		gauge("citygrid_index_rules", "Responsibility rules known to the index.", func(s spatial.Stats) int { return s.Rules }),
+	)
+	return m
+}
+
+func (m *metrics) addRoute(route string) {
+	if _, ok := m.routes[route]; !ok {
+		m.routes[route] = &routeObservers{route: route}
+	}
+}
+
+var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	ro := m.routes[route]
+	if ro == nil { // "" for 404s: never label by raw path, it would explode the series count
+		ro = m.unmatched
+	}
+	class := status / 100
+	if class < 1 || class > 5 {
+		class = 0
+	}
+	box := ro.obs[class].Load()
+	if box == nil {
+		ro.mu.Lock()
+		if box = ro.obs[class].Load(); box == nil {
+			box = &observerBox{m.duration.WithLabelValues(ro.route, statusClasses[class])}
+			ro.obs[class].Store(box)
+		}
+		ro.mu.Unlock()
+	}
+	box.Observe(d.Seconds())
+}

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb/geojson"
+
+	"citygrid/registry"
+)
+
+func (s *Server) registerUnitRoutes(r *gin.RouterGroup) {
+	r.GET("/units", s.wrap(s.handleUnitList))
+	r.GET("/units/:id", s.wrap(s.handleUnitGet))
+	r.PUT("/units/:id", s.wrap(s.handleUnitPut))
+	r.DELETE("/units/:id", s.wrap(s.handleUnitDelete))
+	r.GET("/rules", s.wrap(s.handleRuleList))
+	r.PUT("/rules/:id", s.wrap(s.handleRulePut))
+	r.DELETE("/rules/:id", s.wrap(s.handleRuleDelete))
+}
+
+// unitJSON has the members of a units document entry (registry.DecodeUnits) plus the
+// store's version, so a unit read here can be written back unchanged.
+type unitJSON struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Parent     string            `json:"parent"`
+	Supervisor string            `json:"supervisor"`
+	Districts  []string          `json:"districts"`
+	Phone      string            `json:"phone"`
+	Area       *geojson.Geometry `json:"area"` // WGS84; null when the unit has no own service area
+	Version    int64             `json:"version"`
+	Updated    *time.Time        `json:"updated"`
+}
+
+func toUnitJSON(u *registry.Unit) unitJSON {
+	out := unitJSON{
+		ID: u.ID, Name: u.Name, Type: u.Type.String(), Parent: u.Parent, Supervisor: u.Supervisor,
+		Districts: u.Districts, Phone: u.Phone, Version: u.Version,
+	}
+	if out.Districts == nil {
+		out.Districts = []string{}
+	}
+	if len(u.Area) > 0 {
+		out.Area = geojson.NewGeometry(u.Area)
+	}
+	if !u.Updated.IsZero() {
+		t := u.Updated.UTC()
+		out.Updated = &t
+	}
+	return out
+}
+
+// ruleJSON has the members of a rules document entry (registry.DecodeRules) plus the version.
+type ruleJSON struct {
+	ID      string `json:"id"`
+	Order   int    `json:"order"`
+	Class   string `json:"class"`
+	Kind    string `json:"kind"`
+	Area    string `json:"area"`
+	InUnit  bool   `json:"in_unit"`
+	Unit    string `json:"unit"`
+	Reason  string `json:"reason"`
+	Version int64  `json:"version"`
+}
+
+func toRuleJSON(r *registry.Rule) ruleJSON {
+	return ruleJSON{ID: r.ID, Order: r.Order, Class: r.Class, Kind: r.Kind, Area: r.Area, InUnit: r.InUnit,
+		Unit: r.Unit, Reason: r.Reason, Version: r.Version}
+}
+
+// handleUnitList serves GET /api/v1/units: every unit, sorted by id.
+func (s *Server) handleUnitList(c *gin.Context) error {
+	units := s.idx.Units()
+	out := struct {
+		Units []unitJSON `json:"units"`
+	}{Units: make([]unitJSON, len(units))}
+	for i := range units {
+		out.Units[i] = toUnitJSON(&units[i])
+	}
+	return okJSON(c, out)
+}
+
+// handleUnitGet serves GET /api/v1/units/{id}.
+func (s *Server) handleUnitGet(c *gin.Context) error {
+	u, ok := s.idx.Unit(c.Param("id"))
+	if !ok {
+		return registry.ErrUnitNotFound
+	}
+	return okJSON(c, toUnitJSON(u))
+}
+
+// handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates or replaces
+// the unit. Its parent and supervisor must exist.
+func (s *Server) handleUnitPut(c *gin.Context) error {
+	doc, err := s.readEntry(c)
+	if err != nil {
+		return err
+	}
+	units, probs, err := registry.DecodeUnits(bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	if len(probs) > 0 {
+		return problemErr(probs[0])
+	}
+	u, err := s.svc.PutUnit(c.Request.Context(), units[0])
+	if err != nil {
+		return err
+	}
+	return okJSON(c, toUnitJSON(&u))
+}
+
+// handleUnitDelete serves DELETE /api/v1/units/{id}: 204, or 409 unit_in_use while a rule or
+// another unit refers to it.
+func (s *Server) handleUnitDelete(c *gin.Context) error {
+	if err := s.svc.DeleteUnit(c.Request.Context(), c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// handleRuleList serves GET /api/v1/rules: every rule in the order they are tried.
+func (s *Server) handleRuleList(c *gin.Context) error {
+	rules := s.idx.Rules()
+	out := struct {
+		Rules []ruleJSON `json:"rules"`
+	}{Rules: make([]ruleJSON, len(rules))}
+	for i := range rules {
+		out.Rules[i] = toRuleJSON(&rules[i])
+	}
+	return okJSON(c, out)
+}
+
+// handleRulePut serves PUT /api/v1/rules/{id}: one rules-document entry creates or replaces
+// the rule. Its unit must exist.
+func (s *Server) handleRulePut(c *gin.Context) error {
+	doc, err := s.readEntry(c)
+	if err != nil {
+		return err
+	}
+	rules, probs, err := registry.DecodeRules(bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	if len(probs) > 0 {
+		return problemErr(probs[0])
+	}
+	r, err := s.svc.PutRule(c.Request.Context(), rules[0])
+	if err != nil {
+		return err
+	}
+	return okJSON(c, toRuleJSON(&r))
+}
+
+// handleRuleDelete serves DELETE /api/v1/rules/{id}: 204, or 404 rule_not_found.
+func (s *Server) handleRuleDelete(c *gin.Context) error {
+	if err := s.svc.DeleteRule(c.Request.Context(), c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// readEntry reads a single JSON object body whose "id" must be the path's :id (it is set
+// from the path when absent) and returns it wrapped as a one-entry document, so that the
+// units and rules documents' decoders validate it exactly like an imported entry.
+func (s *Server) readEntry(c *gin.Context) ([]byte, error) {
+	id := c.Param("id")
+	body, err := readBody(c, s.maxWrite)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body must be one JSON object")
+	}
+	if raw, ok := obj["id"]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		var got string
+		if err := json.Unmarshal(raw, &got); err != nil {
+			return nil, registry.Errorf(registry.Invalid, "invalid_input", "id must be a string")
+		}
+		if got = strings.TrimSpace(got); got != "" && got != id {
+			return nil, registry.Errorf(registry.Invalid, "id_mismatch", "the body names %q but the path names %q", got, id)
+		}
+	}
+	idJSON, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	obj["id"] = idJSON
+	entry, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte{'['}, entry...), ']'), nil
+}

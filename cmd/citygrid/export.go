@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+	"citygrid/store/bolt"
+)
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", stderr)
+	db := fs.String("db", os.Getenv("CITYGRID_DB"), "store file (CITYGRID_DB)")
+	kind := fs.String("kind", "", "cells or components")
+	out := fs.String("o", "", "output file; default standard output")
+	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *db == "":
+		return &usageError{"export: -db (or CITYGRID_DB) is required"}
+	case *kind != "cells" && *kind != "components":
+		return &usageError{fmt.Sprintf("export: -kind %q: want cells or components", *kind)}
+	case fs.NArg() > 0:
+		return &usageError{fmt.Sprintf("export takes no arguments, got %q", fs.Args())}
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
+	}
+	st, err := bolt.Open(*db, bolt.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// Exports read the store only; the Service needs an index, which stays empty.
+	svc := registry.NewService(st, spatial.New(spatial.Options{}), registry.DefaultCatalog(), nil)
+
+	write := func(w io.Writer) (int, error) {
+		if *kind == "cells" {
+			return svc.ExportCells(ctx, w)
+		}
+		return svc.ExportComponents(ctx, w, *removed)
+	}
+	if *out == "" {
+		bw := bufio.NewWriterSize(stdout, 256<<10)
+		if _, err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	n, err := writeFileAtomic(*out, write)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "exported %d %s to %s\n", n, *kind, *out)
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same directory, renamed into
+// place only when complete, so a failed export never leaves a truncated file behind.
+func writeFileAtomic(path string, write func(io.Writer) (int, error)) (int, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())              // after a successful rename this is a no-op error
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; an export is an ordinary file
+		tmp.Close()
+		return 0, err
+	}
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	n, err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	return n, nil
+}

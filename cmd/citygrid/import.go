@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+	"citygrid/store/bolt"
+)
+
+// importConfig holds the flags of `citygrid import`.
+type importConfig struct {
+	DB     string // -db, CITYGRID_DB
+	Kind   string // -kind cells|components|units|rules
+	Mode   string // -mode strict|partial
+	Format string // -format geojson|ndjson|csv; "" detects from the name and content
+	Actor  string // -actor, recorded in the component history
+}
+
+func (c *importConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.DB, "db", os.Getenv("CITYGRID_DB"), "store file, created when missing (CITYGRID_DB)")
+	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
+	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
+	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
+	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
+}
+
+func validKind(k string) bool {
+	switch k {
+	case "cells", "components", "units", "rules":
+		return true
+	}
+	return false
+}
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg importConfig
+	fs := newFlagSet("import", stderr)
+	cfg.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	paths := fs.Args()
+	switch {
+	case cfg.DB == "":
+		return &usageError{"import: -db (or CITYGRID_DB) is required"}
+	case !validKind(cfg.Kind):
+		return &usageError{fmt.Sprintf("import: -kind %q: want cells, components, units or rules", cfg.Kind)}
+	case len(paths) == 0:
+		return &usageError{"import: name at least one file"}
+	}
+	mode, err := registry.ParseMode(cfg.Mode)
+	if err != nil {
+		return &usageError{"import: -mode: " + err.(*registry.Error).Message}
+	}
+	switch registry.Format(cfg.Format) {
+	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+	default:
+		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := bolt.Open(cfg.DB, bolt.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	idx := spatial.New(spatial.Options{})
+	if err := idx.Load(ctx, st); err != nil {
+		return err
+	}
+	svc := registry.NewService(st, idx, registry.DefaultCatalog(), log)
+
+	failed := 0
+	for _, path := range paths {
+		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format)}
+		var bar *progressbar.ProgressBar
+		if isTerminal(stderr) {
+			bar = newBar(stderr, path)
+		}
+		rep, err := importPath(ctx, svc, cfg.Kind, path, opt, bar)
+		if bar != nil {
+			_ = bar.Finish() // clears the bar's line
+		}
+		rejected := errors.Is(err, registry.ErrImportRejected)
+		if err != nil && !rejected {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		printReport(stdout, path, &rep)
+		if rejected || rep.Rejected > 0 {
+			failed++
+			if mode == registry.ModeStrict {
+				break // later files may depend on this one (components on cells, rules on units)
+			}
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("import: %d of %d file(s) had rejected features", failed, len(paths))}
+	}
+	return nil
+}
+
+// importPath imports one census file through svc. A nil bar shows no progress.
+func importPath(ctx context.Context, svc *registry.Service, kind, path string, opt registry.ImportOptions, bar *progressbar.ProgressBar) (registry.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return registry.Report{Kind: kind}, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if bar != nil {
+		if fi, err := f.Stat(); err == nil {
+			bar.ChangeMax64(fi.Size())
+		}
+		pr := progressbar.NewReader(f, bar)
+		r = &pr
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	if (kind == "cells" || kind == "components") && opt.Format == "" {
+		head, _ := br.Peek(4096) // a short file gives less, with an error that does not matter here
+		if opt.Format, err = registry.DetectFormat(path, head); err != nil {
+			return registry.Report{Kind: kind}, err
+		}
+	}
+	switch kind {
+	case "cells":
+		return svc.ImportCells(ctx, br, opt)
+	case "components":
+		return svc.ImportComponents(ctx, br, opt)
+	case "units":
+		return svc.ImportUnits(ctx, br, opt)
+	case "rules":
+		return svc.ImportRules(ctx, br, opt)
+	}
+	return registry.Report{Kind: kind}, fmt.Errorf("unknown kind %q", kind)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newBar(w io.Writer, path string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("import "+path),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100_000_000), // 100 ms
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// printReport writes a validation report: one row per problem (feature index, id, field,
+// problem code, message), then the totals.
+func printReport(w io.Writer, name string, rep *registry.Report) {
+	fmt.Fprintf(w, "%s: %s, %s mode\n", name, rep.Kind, rep.Mode)
+	if len(rep.Problems) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FEATURE\tID\tFIELD\tPROBLEM\tMESSAGE")
+		for _, p := range rep.Problems {
+			idx := strconv.Itoa(p.Index)
+			if p.Index < 0 {
+				idx = "-" // the whole input
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idx, dash(p.ID), dash(p.Field), p.Code, oneLine(p.Message))
+		}
+		tw.Flush()
+	}
+	stored := "nothing stored"
+	if rep.Stored {
+		stored = "stored"
+	}
+	fmt.Fprintf(w, "total %d, valid %d, rejected %d, created %d, updated %d, problems %d: %s\n",
+		rep.Total, rep.Valid, rep.Rejected, rep.Created, rep.Updated, len(rep.Problems), stored)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\t", " ").Replace(s) }

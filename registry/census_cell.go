@@ -1,0 +1,128 @@
+package registry
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Field problem codes shared by the decoders.
+const (
+	codeMissingField      = "missing_field"      // a required property is absent or empty
+	codeConflictingValues = "conflicting_values" // two names of one field (or the feature id and the id property) disagree
+	codeTooLong           = "too_long"           // text above the field's length limit (in characters)
+	codeInvalidEncoding   = "invalid_encoding"   // text that is not UTF-8, typically a GBK-encoded CSV
+)
+
+// maxCellNameRunes bounds a cell's name, like a component's name.
+const maxCellNameRunes = 100
+
+// DecodeCell validates one census feature as a unit grid cell (单元网格).
+//
+// Properties (names are matched case-insensitively):
+//
+//	code   required, the 15-character GB/T 47678.3 code or a legacy 14-digit code (ParseGridCode);
+//	       when absent, the feature "id" is used
+//	name   optional, at most 100 characters
+//	area, key, version   ignored: the area is computed, key and version belong to the store
+//
+// The geometry must be a Polygon or MultiPolygon in WGS84/CGCS2000 lon/lat and pass
+// ValidatePolygonal; the returned Cell holds it as a MultiPolygon normalised to RFC 7946
+// orientation, with Area its geodesic area in m². Key, Version and Updated are left zero.
+// On failure it returns a zero Cell and every problem found, each carrying f.Index and the
+// feature's code; codes: missing_field, invalid_grid_code, conflicting_values, too_long,
+// invalid_encoding, the reader's f.Err code, and those of ValidatePolygonal.
+func DecodeCell(f *Feature) (Cell, []Problem) {
+	var code, name, codeKey string
+	var probs []Problem
+	id := strings.TrimSpace(f.ID)
+	for k, v := range f.Props {
+		fld, ok := lookupField(k, cellFields)
+		if !ok {
+			continue
+		}
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		switch fld {
+		case cellCode:
+			code, codeKey = v, k
+		case cellName:
+			name = v
+		}
+	}
+	ref := code
+	if ref == "" {
+		ref = id
+	}
+	add := func(field, pcode, format string, args ...any) {
+		probs = append(probs, Problem{Index: f.Index, ID: ref, Field: field, Code: pcode, Message: fmt.Sprintf(format, args...)})
+	}
+	if f.Err != nil {
+		p := *f.Err
+		p.Index = f.Index
+		if p.ID == "" {
+			p.ID = ref
+		}
+		return Cell{}, []Problem{p}
+	}
+	var c Cell
+	switch {
+	case code == "" && id == "":
+		add("code", codeMissingField, "the cell code is missing (property code)")
+	case code != "" && id != "" && code != id:
+		add("code", codeConflictingValues, "feature id %q and property %s %q differ", id, codeKey, code)
+	default:
+		g, err := ParseGridCode(ref)
+		if err != nil {
+			add("code", ErrInvalidGridCode.Code, "%q: %s", ref, ErrInvalidGridCode.Message)
+		}
+		c.Code = g
+	}
+	if !utf8.ValidString(name) {
+		add("name", codeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8)")
+	} else if n := utf8.RuneCountInString(name); n > maxCellNameRunes {
+		add("name", codeTooLong, "name has %d characters, at most %d are allowed", n, maxCellNameRunes)
+	}
+	c.Name = name
+	if f.Geometry == nil {
+		add("geometry", codeMissingField, "the cell has no geometry")
+	} else {
+		mp, gp := ValidatePolygonal(f.Geometry)
+		for _, p := range gp {
+			p.Index, p.ID = f.Index, ref
+			probs = append(probs, p)
+		}
+		c.Geometry = mp
+	}
+	if len(probs) > 0 {
+		return Cell{}, probs
+	}
+	c.Area = GeodesicArea(c.Geometry)
+	return c, nil
+}
+
+const (
+	cellCode int8 = iota
+	cellName
+)
+
+var cellFields = map[string]int8{"code": cellCode, "name": cellName}
+
+// lookupField finds a property name in table, whose keys are lower case, ignoring ASCII case
+// and without allocating (the map lookup on a converted byte slice does not copy).
+func lookupField(k string, table map[string]int8) (int8, bool) {
+	var buf [40]byte
+	if len(k) > len(buf) {
+		return 0, false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	v, ok := table[string(buf[:len(k)])]
+	return v, ok
+}

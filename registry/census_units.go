@@ -1,0 +1,382 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Unit and rule document problem codes.
+const (
+	codeInvalidEntry        = "invalid_entry"         // an entry that is not an object of the documented fields
+	codeDuplicateID         = "duplicate_id"          // an id that an earlier entry already has
+	codeInvalidDistrict     = "invalid_district"      // not a 6-digit district code
+	codeInvalidReference    = "invalid_reference"     // a unit naming itself as parent or supervisor
+	codeParentCycle         = "parent_cycle"          // units whose parents lead back to themselves
+	codeInvalidSupervisor   = "invalid_supervisor"    // a supervisor in the document that is not an admin department
+	codeInvalidClassPattern = "invalid_class_pattern" // a rule class that is not *, NN, NN*, NNNN or NNNNN
+	codeInvalidKind         = "invalid_kind"          // a rule kind other than component, event or ""
+	codeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
+)
+
+// maxDocumentBytes bounds a units or rules document: a city has hundreds of units and rules,
+// and a unit's service area polygon rarely exceeds a few hundred kilobytes.
+const maxDocumentBytes = 64 << 20
+
+// maxUnitTextRunes bounds a unit's name, phone and a rule's reason.
+const maxUnitTextRunes = 200
+
+// DecodeUnits reads a units document: a JSON array of unit objects, or an object
+// {"units": [...]}. Each unit object has the members
+//
+//	id          string, required, unique in the document (a 统一社会信用代码 or a short slug)
+//	name        string, required, ≤ 200 characters
+//	type        string, required: city_centre, district_centre, admin_department,
+//	            public_service_unit or district_government
+//	parent      string, optional: id of the parent unit
+//	supervisor  string, optional: id of the admin department that supervises the unit
+//	districts   array of 6-digit district codes (GB/T 2260) the unit serves, optional
+//	phone       string, optional: on-duty contact
+//	area        GeoJSON Polygon or MultiPolygon (WGS84 lon/lat), optional: the unit's own
+//	            service area, used by rules with "in_unit": true
+//
+// for example
+//
+//	{"units": [
+//	  {"id": "cq-yz-cgj", "name": "渝中区城市管理局", "type": "admin_department", "districts": ["500103"]},
+//	  {"id": "cq-yz-water", "name": "渝中区供水公司", "type": "public_service_unit",
+//	   "supervisor": "cq-yz-cgj", "districts": ["500103"], "phone": "023-6300000"}
+//	]}
+//
+// units[i] is the document's i-th entry, returned as far as it could be read even when it
+// has problems, so problem indexes line up with it; callers store only entries without
+// problems. A parent or supervisor that is an id in the document is checked here (no self
+// reference, no parent cycle, a supervisor must be an admin_department); ids not in the
+// document are left for the caller to check against the store: UnitRefs lists them. Other
+// members are ignored. The error is non-nil (an *Error, invalid_input or too_large) only when
+// the document as a whole cannot be read. Problem codes: invalid_entry, missing_field,
+// duplicate_id, invalid_unit_type, invalid_district, invalid_reference, parent_cycle,
+// invalid_supervisor, too_long, and for area those of ValidatePolygonal.
+func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
+	entries, err := readDocument(r, "units")
+	if err != nil {
+		return nil, nil, err
+	}
+	units := make([]Unit, len(entries))
+	var probs []Problem
+	first := make(map[string]int, len(entries))
+	gp := newFeatureParser()
+	for i, raw := range entries {
+		var d struct {
+			ID         string          `json:"id"`
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Parent     string          `json:"parent"`
+			Supervisor string          `json:"supervisor"`
+			Districts  []string        `json:"districts"`
+			Phone      string          `json:"phone"`
+			Area       json.RawMessage `json:"area"`
+		}
+		add := func(field, code, format string, args ...any) {
+			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			add("", codeInvalidEntry, "unit %d is not a unit object: %v", i, err)
+			continue
+		}
+		u := Unit{
+			ID:         strings.TrimSpace(d.ID),
+			Name:       strings.TrimSpace(d.Name),
+			Parent:     strings.TrimSpace(d.Parent),
+			Supervisor: strings.TrimSpace(d.Supervisor),
+			Phone:      strings.TrimSpace(d.Phone),
+		}
+		d.ID = u.ID
+		switch j, dup := first[u.ID]; {
+		case u.ID == "":
+			add("id", codeMissingField, "unit %d has no id", i)
+		case dup:
+			add("id", codeDuplicateID, "unit id %q already appears at entry %d", u.ID, j)
+		default:
+			first[u.ID] = i
+		}
+		if u.Name == "" {
+			add("name", codeMissingField, "unit %q has no name", u.ID)
+		}
+		checkText(u.Name, "name", maxUnitTextRunes, add)
+		checkText(u.Phone, "phone", maxUnitTextRunes, add)
+		if t := strings.TrimSpace(d.Type); t == "" {
+			add("type", codeMissingField, "unit %q has no type", u.ID)
+		} else if ut, err := ParseUnitType(t); err != nil {
+			add("type", ErrorCode(err), "%s", err.(*Error).Message)
+		} else {
+			u.Type = ut
+		}
+		for _, dc := range d.Districts {
+			if !isDistrictCode(dc) {
+				add("districts", codeInvalidDistrict, "district %q is not a 6-digit district code", dc)
+				continue
+			}
+			u.Districts = append(u.Districts, dc)
+		}
+		if len(bytes.TrimSpace(d.Area)) > 0 && !bytes.Equal(bytes.TrimSpace(d.Area), []byte("null")) {
+			g, prob := gp.geometry(d.Area, 0)
+			switch {
+			case prob != nil:
+				add("area", prob.Code, "%s", prob.Message)
+			default:
+				mp, gprobs := ValidatePolygonal(g)
+				for _, p := range gprobs {
+					add("area", p.Code, "%s", p.Message)
+				}
+				u.Area = mp
+			}
+		}
+		units[i] = u
+	}
+	probs = append(probs, unitReferenceProblems(units, first)...)
+	slices.SortStableFunc(probs, func(a, b Problem) int { return a.Index - b.Index })
+	return units, probs, nil
+}
+
+// unitReferenceProblems checks the parent and supervisor references that name units of the
+// same document; first maps each id to its (first) entry.
+func unitReferenceProblems(units []Unit, first map[string]int) []Problem {
+	var probs []Problem
+	for i, u := range units {
+		if u.ID == "" || first[u.ID] != i {
+			continue
+		}
+		for _, ref := range [...]struct{ field, id string }{{"parent", u.Parent}, {"supervisor", u.Supervisor}} {
+			if ref.id == u.ID {
+				probs = append(probs, Problem{Index: i, ID: u.ID, Field: ref.field, Code: codeInvalidReference,
+					Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)})
+			}
+		}
+		if j, ok := first[u.Supervisor]; ok && u.Supervisor != u.ID && units[j].Type != 0 && units[j].Type != UnitAdminDepartment {
+			probs = append(probs, Problem{Index: i, ID: u.ID, Field: "supervisor", Code: codeInvalidSupervisor,
+				Message: fmt.Sprintf("supervisor %q is a %s, want an admin_department", u.Supervisor, units[j].Type)})
+		}
+		// Follow parents within the document; coming back to u is a cycle. The walk is
+		// bounded by the number of units, so a cycle not through u cannot loop forever.
+		seen := 0
+		for p := u.Parent; p != "" && p != u.ID; {
+			j, ok := first[p]
+			if !ok || seen > len(units) {
+				break
+			}
+			seen++
+			p = units[j].Parent
+			if p == u.ID {
+				probs = append(probs, Problem{Index: i, ID: u.ID, Field: "parent", Code: codeParentCycle,
+					Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)})
+				break
+			}
+		}
+	}
+	return probs
+}
+
+// UnitRefs returns the unit ids that units name as parent or supervisor but that are not
+// among units themselves, sorted and without repeats: the references a caller must resolve
+// against the units already stored.
+func UnitRefs(units []Unit) []string {
+	have := make(map[string]bool, len(units))
+	for _, u := range units {
+		have[u.ID] = true
+	}
+	var out []string
+	for _, u := range units {
+		for _, ref := range [...]string{u.Parent, u.Supervisor} {
+			if ref != "" && !have[ref] {
+				out = append(out, ref)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// DecodeRules reads a rules document: a JSON array of rule objects, or an object
+// {"rules": [...]}. Each rule object has the members
+//
+//	id       string, required, unique in the document
+//	order    integer, optional (default 0): rules are tried in ascending order, ties by id
+//	class    string, required: "*" (any class), a 2-digit major class "01" (or "01*"), or an
+//	         exact 4-digit legacy or 5-digit GB/T 47678.5-2026 class
+//	kind     string, optional: "component", "event", or "" for both
+//	area     string, optional: a code prefix the location's cell code must start with — a
+//	         district (6 digits), street (9), community (12) or a cell code (14 or 15); "" everywhere
+//	in_unit  boolean, optional: the area is the responsible unit's own polygon (Unit.Area)
+//	unit     string, required: id of the responsible unit
+//	reason   string, optional, ≤ 200 characters: shown with lookups
+//
+// for example
+//
+//	[{"id": "water-covers", "order": 10, "class": "01001", "kind": "component",
+//	  "area": "500103", "unit": "cq-yz-water", "reason": "供水井盖由供水公司养护"},
+//	 {"id": "fallback", "order": 1000, "class": "*", "unit": "cq-yz-cgj"}]
+//
+// rules[i] is the document's i-th entry, as far as it could be read, so problem indexes line
+// up with it. Whether unit exists is left to the caller. Other members are ignored. The error
+// is non-nil (an *Error) only when the document as a whole cannot be read. Problem codes:
+// invalid_entry, missing_field, duplicate_id, invalid_class_pattern, invalid_kind,
+// invalid_area, too_long.
+func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
+	entries, err := readDocument(r, "rules")
+	if err != nil {
+		return nil, nil, err
+	}
+	rules := make([]Rule, len(entries))
+	var probs []Problem
+	first := make(map[string]int, len(entries))
+	for i, raw := range entries {
+		var d struct {
+			ID     string `json:"id"`
+			Order  int    `json:"order"`
+			Class  string `json:"class"`
+			Kind   string `json:"kind"`
+			Area   string `json:"area"`
+			InUnit bool   `json:"in_unit"`
+			Unit   string `json:"unit"`
+			Reason string `json:"reason"`
+		}
+		add := func(field, code, format string, args ...any) {
+			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			add("", codeInvalidEntry, "rule %d is not a rule object: %v", i, err)
+			continue
+		}
+		ru := Rule{
+			ID:     strings.TrimSpace(d.ID),
+			Order:  d.Order,
+			Class:  strings.TrimSpace(d.Class),
+			Kind:   strings.TrimSpace(d.Kind),
+			Area:   strings.TrimSpace(d.Area),
+			InUnit: d.InUnit,
+			Unit:   strings.TrimSpace(d.Unit),
+			Reason: strings.TrimSpace(d.Reason),
+		}
+		d.ID = ru.ID
+		switch j, dup := first[ru.ID]; {
+		case ru.ID == "":
+			add("id", codeMissingField, "rule %d has no id", i)
+		case dup:
+			add("id", codeDuplicateID, "rule id %q already appears at entry %d", ru.ID, j)
+		default:
+			first[ru.ID] = i
+		}
+		switch {
+		case ru.Class == "":
+			add("class", codeMissingField, "rule %q has no class (use \"*\" for every class)", ru.ID)
+		case !validClassPattern(ru.Class):
+			add("class", codeInvalidClassPattern, "class %q is not *, a 2-digit major class (01 or 01*), or a 4- or 5-digit class", ru.Class)
+		}
+		switch ru.Kind {
+		case "", string(KindComponent), string(KindEvent):
+		default:
+			add("kind", codeInvalidKind, "kind %q is not component, event or empty", ru.Kind)
+		}
+		if !validAreaPrefix(ru.Area) {
+			add("area", codeInvalidArea, "area %q is not a district (6 digits), street (9), community (12) or cell code (14 or 15)", ru.Area)
+		}
+		if ru.Unit == "" {
+			add("unit", codeMissingField, "rule %q has no unit", ru.ID)
+		}
+		checkText(ru.Reason, "reason", maxUnitTextRunes, add)
+		rules[i] = ru
+	}
+	return rules, probs, nil
+}
+
+// readDocument returns the entries of a JSON array, or of the array member key of an object.
+func readDocument(r io.Reader, key string) ([]json.RawMessage, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxDocumentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s document: %w", key, err)
+	}
+	if len(data) > maxDocumentBytes {
+		return nil, Errorf(TooLarge, "too_large", "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
+	}
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
+	if len(data) == 0 {
+		return nil, Errorf(Invalid, ErrInvalidInput.Code, "the %s document is empty", key)
+	}
+	var entries []json.RawMessage
+	switch data[0] {
+	case '[':
+		if err := json.Unmarshal(data, &entries); err != nil {
+			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %v", key, err)
+		}
+	case '{':
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %v", key, err)
+		}
+		arr, ok := doc[key]
+		if !ok {
+			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: the object has no %q member", key, key)
+		}
+		if err := json.Unmarshal(arr, &entries); err != nil {
+			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %q is not an array: %v", key, key, err)
+		}
+	default:
+		return nil, Errorf(Invalid, ErrInvalidInput.Code, "the %s document is neither a JSON array nor an object with a %q array", key, key)
+	}
+	return entries, nil
+}
+
+// checkText reports text that is not UTF-8 or longer than max characters.
+func checkText(v, field string, max int, add func(field, code, format string, args ...any)) {
+	if !utf8.ValidString(v) {
+		add(field, codeInvalidEncoding, "%s is not valid UTF-8", field)
+	} else if n := utf8.RuneCountInString(v); n > max {
+		add(field, codeTooLong, "%s has %d characters, at most %d are allowed", field, n, max)
+	}
+}
+
+func digitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// isDistrictCode reports whether s is a 6-digit GB/T 2260 code (first digit 1–9).
+func isDistrictCode(s string) bool {
+	return len(s) == 6 && digitsOnly(s) && s[0] != '0'
+}
+
+// validClassPattern reports whether s is a rule class: *, NN, NN*, NNNN or NNNNN.
+func validClassPattern(s string) bool {
+	switch len(s) {
+	case 1:
+		return s == "*"
+	case 2, 4, 5:
+		return digitsOnly(s)
+	case 3:
+		return s[2] == '*' && digitsOnly(s[:2])
+	}
+	return false
+}
+
+// validAreaPrefix reports whether s is "" or a district, street, community or cell code.
+func validAreaPrefix(s string) bool {
+	switch len(s) {
+	case 0:
+		return true
+	case 6, 9, 12:
+		return digitsOnly(s) && s[0] != '0'
+	case 14, 15:
+		_, err := ParseGridCode(s)
+		return err == nil
+	}
+	return false
+}

@@ -1,0 +1,303 @@
+package registry
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paulmach/orb"
+)
+
+// GeoJSONWriter streams cells or components to a GeoJSON FeatureCollection (RFC 7946), one
+// feature per line, with the property names the census readers accept, so an export imports
+// back unchanged:
+//
+//	cells       {code, name, area, key, version}
+//	components  {id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
+//	             cell, census_date, change_date, source, note, key, version}
+//
+// Empty text, zero dates and zero keys or versions are left out. The feature "id" is the cell
+// code or the component identifier. Dates are written YYYY-MM-DD in the time's own location;
+// coordinates (WGS84/CGCS2000 lon/lat) with the shortest text that parses back to the same
+// float64; area in m² to 0.01. Output is buffered (64 KiB) and the collection is complete
+// only after Close. A GeoJSONWriter is not safe for concurrent use.
+type GeoJSONWriter struct {
+	w       *bufio.Writer
+	buf     []byte
+	started bool
+	closed  bool
+	err     error // the first write error; every later call returns it
+}
+
+// NewGeoJSONWriter returns a writer of one FeatureCollection to w. Close does not close w.
+func NewGeoJSONWriter(w io.Writer) *GeoJSONWriter {
+	return &GeoJSONWriter{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+var errWriterClosed = errors.New("geojson writer: write after Close")
+
+// WriteCell writes c as a Feature with a MultiPolygon geometry. A geometry with NaN or
+// infinite coordinates is refused with an *Error (invalid_geometry) and nothing is written.
+func (gw *GeoJSONWriter) WriteCell(c *Cell) error {
+	if err := gw.check(); err != nil {
+		return err
+	}
+	if p, ok := nonFinite(c.Geometry); ok {
+		return Errorf(Invalid, ErrInvalidGeometry.Code, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
+	}
+	b := gw.begin()
+	b = append(b, `{"type":"Feature","id":`...)
+	b = appendJSONString(b, string(c.Code))
+	b = append(b, `,"geometry":{"type":"MultiPolygon","coordinates":`...)
+	b = appendMultiPolygon(b, c.Geometry)
+	b = append(b, `},"properties":{"code":`...)
+	b = appendJSONString(b, string(c.Code))
+	b = appendStringProp(b, "name", c.Name)
+	b = append(b, `,"area":`...)
+	b = strconv.AppendFloat(b, math.Round(c.Area*100)/100, 'f', -1, 64)
+	b = appendIntProp(b, "key", int64(c.Key))
+	b = appendIntProp(b, "version", c.Version)
+	b = append(b, "}}"...)
+	return gw.flushFeature(b)
+}
+
+// WriteComponent writes c as a Feature with a Point geometry. A point with NaN or infinite
+// coordinates is refused with an *Error (invalid_geometry) and nothing is written.
+func (gw *GeoJSONWriter) WriteComponent(c *Component) error {
+	if err := gw.check(); err != nil {
+		return err
+	}
+	if !finitePoint(c.Point) {
+		return Errorf(Invalid, ErrInvalidGeometry.Code, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
+	}
+	b := gw.begin()
+	b = append(b, `{"type":"Feature",`...)
+	if !c.ID.IsZero() {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, c.ID.String())
+		b = append(b, ',')
+	}
+	b = append(b, `"geometry":{"type":"Point","coordinates":`...)
+	b = appendPosition(b, c.Point)
+	b = append(b, `},"properties":{`...)
+	n := len(b)
+	b = appendStringProp(b, "id", c.ID.String())
+	b = appendStringProp(b, "legacy_id", c.LegacyID.String())
+	b = appendStringProp(b, "class", c.Class)
+	b = appendStringProp(b, "legacy_class", c.LegacyClass)
+	b = appendStringProp(b, "name", c.Name)
+	b = appendStringProp(b, "status", c.Status.String())
+	b = appendStringProp(b, "supervisor", c.Supervisor)
+	b = appendStringProp(b, "owner", c.Owner)
+	b = appendStringProp(b, "maintainer", c.Maintainer)
+	b = appendStringProp(b, "cell", string(c.Cell))
+	b = appendDateProp(b, "census_date", c.CensusDate)
+	b = appendDateProp(b, "change_date", c.ChangeDate)
+	b = appendStringProp(b, "source", c.Source)
+	b = appendStringProp(b, "note", c.Note)
+	b = appendIntProp(b, "key", int64(c.Key))
+	b = appendIntProp(b, "version", c.Version)
+	if len(b) > n && b[n] == ',' { // every property is optional, so the first one drops its comma
+		b = append(b[:n], b[n+1:]...)
+	}
+	b = append(b, "}}"...)
+	return gw.flushFeature(b)
+}
+
+// Close ends the FeatureCollection (an empty one if nothing was written) and flushes it to
+// the underlying writer. Calling Close again does nothing and returns the first error, if any.
+func (gw *GeoJSONWriter) Close() error {
+	if gw.closed {
+		return gw.err
+	}
+	gw.closed = true
+	if gw.err != nil {
+		return gw.err
+	}
+	if !gw.started {
+		gw.write([]byte(`{"type":"FeatureCollection","features":[`))
+	}
+	gw.write([]byte("\n]}\n"))
+	if gw.err == nil {
+		if err := gw.w.Flush(); err != nil {
+			gw.err = fmt.Errorf("write geojson: %w", err)
+		}
+	}
+	return gw.err
+}
+
+func (gw *GeoJSONWriter) check() error {
+	if gw.err != nil {
+		return gw.err
+	}
+	if gw.closed {
+		return errWriterClosed
+	}
+	return nil
+}
+
+// begin returns the reused buffer holding what precedes the next feature.
+func (gw *GeoJSONWriter) begin() []byte {
+	b := gw.buf[:0]
+	if !gw.started {
+		b = append(b, `{"type":"FeatureCollection","features":[`...)
+		b = append(b, '\n')
+	} else {
+		b = append(b, ",\n"...)
+	}
+	return b
+}
+
+func (gw *GeoJSONWriter) flushFeature(b []byte) error {
+	gw.buf = b
+	gw.started = true
+	gw.write(b)
+	return gw.err
+}
+
+func (gw *GeoJSONWriter) write(b []byte) {
+	if gw.err != nil {
+		return
+	}
+	if _, err := gw.w.Write(b); err != nil {
+		gw.err = fmt.Errorf("write geojson: %w", err)
+	}
+}
+
+func finitePoint(p orb.Point) bool {
+	return !math.IsNaN(p[0]) && !math.IsInf(p[0], 0) && !math.IsNaN(p[1]) && !math.IsInf(p[1], 0)
+}
+
+func nonFinite(mp orb.MultiPolygon) (orb.Point, bool) {
+	for _, poly := range mp {
+		for _, r := range poly {
+			for _, p := range r {
+				if !finitePoint(p) {
+					return p, true
+				}
+			}
+		}
+	}
+	return orb.Point{}, false
+}
+
+func appendPosition(b []byte, p orb.Point) []byte {
+	b = append(b, '[')
+	b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
+	return append(b, ']')
+}
+
+func appendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
+	b = append(b, '[')
+	for i, poly := range mp {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, r := range poly {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			for k, p := range r {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = appendPosition(b, p)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+func appendStringProp(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, v)
+}
+
+func appendIntProp(b []byte, name string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, v, 10)
+}
+
+func appendDateProp(b []byte, name string, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":"`...)
+	b = t.AppendFormat(b, time.DateOnly)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: UTF-8 kept as is, control characters, U+2028
+// and U+2029 escaped, invalid UTF-8 replaced by U+FFFD (as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,280 @@
+package registry_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+)
+
+// exportRecords returns cells and components as a census would hold them, built through the
+// decoders so that they are valid, with the store's fields (key, version, cell) set.
+func exportRecords(t testing.TB, cat *registry.Catalog) ([]registry.Cell, []registry.Component) {
+	t.Helper()
+	mapped, mapsTo, _ := censusLegacyClasses(t, cat)
+	cellFeatures := []*registry.Feature{
+		{Geometry: orb.Polygon{censusSquare(106.123456789012345, 29.5, 0.001), censusReversed(censusSquare(106.1236, 29.5002, 0.0002))},
+			Props: map[string]string{"code": "500103003001001", "name": "解放碑 \"1\" 号\n网格"}},
+		{Geometry: orb.MultiPolygon{{censusSquare(106.2, 29.6, 0.001)}, {censusSquare(106.21, 29.6, 1e-7)}},
+			Props: map[string]string{"code": "50010300300102"}},
+	}
+	var cells []registry.Cell
+	for i, f := range cellFeatures {
+		c, probs := registry.DecodeCell(f)
+		if len(probs) > 0 {
+			t.Fatalf("cell %d: %+v", i, probs)
+		}
+		c.Key, c.Version = registry.Key(i+1), int64(i+2)
+		cells = append(cells, c)
+	}
+	compFeatures := []*registry.Feature{
+		{Geometry: orb.Point{106.57712345678901, -29.55612345678901}, Props: map[string]string{
+			"id": "50010301001000042", "class": "01001", "name": "供水井盖\u2028\t<&>", "status": "damaged",
+			"supervisor": "渝中区城市管理局", "owner": "水务", "maintainer": "unit-water",
+			"census_date": "2025-03-01", "change_date": "2025-04-02", "source": "实测", "note": "备注 \\ \"quoted\""}},
+		{Geometry: orb.Point{-180, 90}, Props: map[string]string{"id": "500103" + mapped + "000007", "class": mapped}},
+		{Geometry: orb.Point{0, 0}, Props: map[string]string{"class": mapsTo, "status": "removed"}},
+	}
+	var comps []registry.Component
+	for i, f := range compFeatures {
+		c, probs := registry.DecodeComponent(f, cat)
+		if len(probs) > 0 {
+			t.Fatalf("component %d: %+v", i, probs)
+		}
+		c.Key, c.Version, c.Cell = registry.Key(100+i), 1, "500103003001001"
+		comps = append(comps, c)
+	}
+	return cells, comps
+}
+
+func TestGeoJSONWriterRoundTrip(t *testing.T) {
+	cat := registry.DefaultCatalog()
+	cells, comps := exportRecords(t, cat)
+	// What an import does not take from input: the store's key and version, the computed cell.
+	storeFields := cmp.Options{
+		cmpopts.IgnoreFields(registry.Cell{}, "Key", "Version", "Updated"),
+		cmpopts.IgnoreFields(registry.Component{}, "Key", "Version", "Updated", "UpdatedBy", "Cell"),
+		componentCodeText,
+	}
+
+	t.Run("cells", func(t *testing.T) {
+		var buf bytes.Buffer
+		w := registry.NewGeoJSONWriter(&buf)
+		for i := range cells {
+			if err := w.WriteCell(&cells[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(buf.Bytes()) {
+			t.Fatalf("export is not valid JSON:\n%s", buf.String())
+		}
+		var got []registry.Cell
+		err := registry.ReadFeatures(bytes.NewReader(buf.Bytes()), registry.FormatGeoJSON, func(f *registry.Feature) error {
+			if f.ID != f.Props["code"] {
+				t.Errorf("feature %d: id %q, code property %q", f.Index, f.ID, f.Props["code"])
+			}
+			c, probs := registry.DecodeCell(f)
+			if len(probs) > 0 {
+				t.Fatalf("re-import of cell %d: %+v", f.Index, probs)
+			}
+			got = append(got, c)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(cells, got, storeFields); diff != "" {
+			t.Errorf("export → import of cells (-exported +imported):\n%s", diff)
+		}
+	})
+
+	t.Run("components", func(t *testing.T) {
+		var buf bytes.Buffer
+		w := registry.NewGeoJSONWriter(&buf)
+		for i := range comps {
+			if err := w.WriteComponent(&comps[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var got []registry.Component
+		err := registry.ReadFeatures(bytes.NewReader(buf.Bytes()), registry.FormatGeoJSON, func(f *registry.Feature) error {
+			c, probs := registry.DecodeComponent(f, cat)
+			if len(probs) > 0 {
+				t.Fatalf("re-import of component %d: %+v", f.Index, probs)
+			}
+			got = append(got, c)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(comps, got, storeFields); diff != "" {
+			t.Errorf("export → import of components (-exported +imported):\n%s", diff)
+		}
+		if !comps[1].LegacyID.Legacy() || comps[1].LegacyClass == "" {
+			t.Errorf("component 1 = %+v, want a converted legacy component to exercise legacy_id", comps[1])
+		}
+	})
+}
+
+func TestGeoJSONWriterOutput(t *testing.T) {
+	cat := registry.DefaultCatalog()
+	_, comps := exportRecords(t, cat)
+	var buf bytes.Buffer
+	w := registry.NewGeoJSONWriter(&buf)
+	if err := w.WriteComponent(&comps[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var fc struct {
+		Type     string
+		Features []struct {
+			Type     string
+			ID       string
+			Geometry struct {
+				Type        string
+				Coordinates []float64
+			}
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &fc); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, buf.String())
+	}
+	if fc.Type != "FeatureCollection" || len(fc.Features) != 1 {
+		t.Fatalf("export = %s, want a FeatureCollection of 1 feature", buf.String())
+	}
+	f := fc.Features[0]
+	c := comps[0]
+	want := map[string]any{
+		"id": c.ID.String(), "class": "01001", "name": c.Name, "status": "damaged", "supervisor": c.Supervisor,
+		"owner": c.Owner, "maintainer": c.Maintainer, "cell": "500103003001001", "census_date": "2025-03-01",
+		"change_date": "2025-04-02", "source": "实测", "note": c.Note, "key": float64(100), "version": float64(1),
+	}
+	if diff := cmp.Diff(want, f.Properties); diff != "" {
+		t.Errorf("exported properties (-want +got):\n%s", diff)
+	}
+	if f.ID != c.ID.String() || f.Type != "Feature" || f.Geometry.Type != "Point" {
+		t.Errorf("exported feature id %q type %q geometry %q", f.ID, f.Type, f.Geometry.Type)
+	}
+	if got := f.Geometry.Coordinates; len(got) != 2 || got[0] != c.Point[0] || got[1] != c.Point[1] {
+		t.Errorf("exported coordinates %v, want exactly %v", got, c.Point)
+	}
+	coords := "[" + strconv.FormatFloat(c.Point[0], 'f', -1, 64) + "," + strconv.FormatFloat(c.Point[1], 'f', -1, 64) + "]"
+	for _, s := range []string{coords, `\u2028`, `\t<&>`, `\\ \"quoted\"`} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("export lacks %s:\n%s", s, buf.String())
+		}
+	}
+}
+
+func TestGeoJSONWriterEmptyAndClosed(t *testing.T) {
+	var buf bytes.Buffer
+	w := registry.NewGeoJSONWriter(&buf)
+	if buf.Len() != 0 {
+		t.Errorf("NewGeoJSONWriter wrote %q before any feature", buf.String())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var fc struct {
+		Type     string
+		Features []json.RawMessage
+	}
+	if err := json.Unmarshal(buf.Bytes(), &fc); err != nil || fc.Type != "FeatureCollection" || fc.Features == nil || len(fc.Features) != 0 {
+		t.Errorf("empty export = %q (%v), want a FeatureCollection with an empty features array", buf.String(), err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	if err := w.WriteCell(&registry.Cell{}); err == nil {
+		t.Error("WriteCell after Close = nil, want an error")
+	}
+}
+
+func TestGeoJSONWriterRefusesNonFinite(t *testing.T) {
+	var buf bytes.Buffer
+	w := registry.NewGeoJSONWriter(&buf)
+	if err := w.WriteComponent(&registry.Component{Point: orb.Point{math.NaN(), 0}}); registry.ErrorCode(err) != "invalid_geometry" {
+		t.Errorf("WriteComponent(NaN point) = %v, want invalid_geometry", err)
+	}
+	bad := registry.Cell{Code: "500103003001001", Geometry: orb.MultiPolygon{{{{0, 0}, {math.Inf(1), 0}, {1, 1}, {0, 0}}}}}
+	if err := w.WriteCell(&bad); registry.ErrorCode(err) != "invalid_geometry" {
+		t.Errorf("WriteCell(Inf) = %v, want invalid_geometry", err)
+	}
+	// The refused records left nothing behind: the collection is still valid and empty.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(buf.Bytes()) || strings.Contains(buf.String(), "Feature\"") {
+		t.Errorf("export after refused records = %q, want an empty collection", buf.String())
+	}
+}
+
+// failWriter fails every write after the first n bytes.
+type failWriter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errDiskFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestGeoJSONWriterError(t *testing.T) {
+	w := registry.NewGeoJSONWriter(&failWriter{n: 100})
+	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", Note: strings.Repeat("x", 1000)}
+	var err error
+	for i := 0; i < 200 && err == nil; i++ {
+		err = w.WriteComponent(&c)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("writing 200 KB to a writer that takes 100 bytes: error = %v, want %v", err, errDiskFull)
+	}
+	if err2 := w.WriteComponent(&c); !errors.Is(err2, errDiskFull) {
+		t.Errorf("WriteComponent after a write error = %v, want the same error", err2)
+	}
+	if err2 := w.Close(); !errors.Is(err2, errDiskFull) {
+		t.Errorf("Close after a write error = %v, want the same error", err2)
+	}
+}
+
+func TestExportDatesInOwnLocation(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*3600)
+	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", CensusDate: time.Date(2025, 3, 1, 0, 0, 0, 0, shanghai)}
+	var buf bytes.Buffer
+	w := registry.NewGeoJSONWriter(&buf)
+	if err := w.WriteComponent(&c); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if !strings.Contains(buf.String(), `"census_date":"2025-03-01"`) {
+		t.Errorf("export of a Shanghai-midnight date = %s, want census_date 2025-03-01", buf.String())
+	}
+}

@@ -1,0 +1,321 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+	"citygrid/spatial"
+	"citygrid/store/bolt"
+)
+
+// testEnv is the real write path: a temp bolt store, the spatial index and the service.
+type testEnv struct {
+	store *bolt.Store
+	idx   *spatial.Index
+	svc   *registry.Service
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "c.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	idx := spatial.New(spatial.Options{})
+	if err := idx.Load(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{store: st, idx: idx, svc: registry.NewService(st, idx, registry.DefaultCatalog(), nil)}
+}
+
+// square returns an NDJSON cell feature: a 0.001° square with its south-west corner at (lon, lat).
+func square(code string, lon, lat float64) string {
+	const d = 0.001
+	return fmt.Sprintf(`{"type":"Feature","properties":{"code":%q,"name":"cell %s"},"geometry":{"type":"Polygon","coordinates":[[[%v,%v],[%v,%v],[%v,%v],[%v,%v],[%v,%v]]]}}`,
+		code, code, lon, lat, lon+d, lat, lon+d, lat+d, lon, lat+d, lon, lat)
+}
+
+// twoCells is a 2x1 grid in 渝中区 解放碑街道, community 001.
+var twoCells = square("500103003001001", 106.570, 29.550) + "\n" + square("500103003001002", 106.571, 29.550) + "\n"
+
+func (e *testEnv) importCells(t *testing.T, ndjson string, mode registry.Mode) (registry.Report, error) {
+	t.Helper()
+	return e.svc.ImportCells(context.Background(), strings.NewReader(ndjson), registry.ImportOptions{Mode: mode, Format: registry.FormatNDJSON, Actor: "surveyor-1"})
+}
+
+func (e *testEnv) importCSV(t *testing.T, csv string, mode registry.Mode) (registry.Report, error) {
+	t.Helper()
+	return e.svc.ImportComponents(context.Background(), strings.NewReader(csv), registry.ImportOptions{Mode: mode, Format: registry.FormatCSV, Actor: "surveyor-1"})
+}
+
+func (e *testEnv) count(t *testing.T) (cells, comps int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.store.ForEachCell(ctx, func(*registry.Cell) error { cells++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.ForEachComponent(ctx, func(*registry.Component) error { comps++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return cells, comps
+}
+
+func problemCodes(rep registry.Report) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		out = append(out, fmt.Sprintf("%d:%s", p.Index, p.Code))
+	}
+	return out
+}
+
+const csvHeader = "id,class,name,status,maintainer,lon,lat\n"
+
+func TestImportStrictAndPartial(t *testing.T) {
+	e := newTestEnv(t)
+	rep, err := e.importCells(t, twoCells, registry.ModeStrict)
+	if err != nil || rep.Created != 2 || !rep.Stored {
+		t.Fatalf("ImportCells = %+v, %v; want 2 created", rep, err)
+	}
+	good := csvHeader +
+		"50010301037000001,01037,路灯 1,intact,lamps,106.5705,29.5505\n" +
+		",01001,,damaged,water,106.5715,29.5505\n"
+	bad := ",99999,,intact,,106.5701,29.5501\n" + // unknown class
+		"50010301037000003,01037,,intact,,106.60,29.60\n" + // outside every cell
+		"50010401037000004,01037,,intact,,106.5702,29.5502\n" + // district 500104, cell in 500103
+		"50010301037000001,01037,,intact,,106.5703,29.5503\n" // duplicate of row 0
+
+	rep, err = e.importCSV(t, good+bad, registry.ModeStrict)
+	if !errors.Is(err, registry.ErrImportRejected) {
+		t.Fatalf("strict import with bad rows: err = %v, want ErrImportRejected", err)
+	}
+	want := []string{"2:unknown_class", "3:outside_grid", "4:district_mismatch", "5:duplicate_id"}
+	if got := problemCodes(rep); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("strict problems = %v, want %v", got, want)
+	}
+	if rep.Stored || rep.Total != 6 || rep.Rejected != 4 || rep.Valid != 2 {
+		t.Errorf("strict report = %+v, want nothing stored, 6 read, 4 rejected", rep)
+	}
+	if _, comps := e.count(t); comps != 0 {
+		t.Fatalf("strict rejected import stored %d components, want 0", comps)
+	}
+	if s := e.idx.Stats(); s.Components != 0 {
+		t.Fatalf("index holds %d components after a rejected import, want 0", s.Components)
+	}
+
+	rep, err = e.importCSV(t, good+bad, registry.ModePartial)
+	if err != nil || !rep.Stored || rep.Created != 2 || rep.Rejected != 4 {
+		t.Fatalf("partial import = %+v, %v; want 2 created, 4 rejected", rep, err)
+	}
+	if _, comps := e.count(t); comps != 2 {
+		t.Fatalf("partial import stored %d components, want 2", comps)
+	}
+	// The second good row had no id: district of its cell + class + next free serial.
+	c, err := e.store.Component(context.Background(), registry.MustParseComponentCode("50010301001000001"))
+	if err != nil {
+		t.Fatalf("assigned identifier not found: %v", err)
+	}
+	if c.Cell != "500103003001002" || c.Status != registry.StatusDamaged {
+		t.Errorf("assigned component = cell %s status %s, want cell 500103003001002 damaged", c.Cell, c.Status)
+	}
+	hits, err := e.idx.Nearest(orb.Point{106.5705, 29.5505}, spatial.Filter{Classes: []string{"01037"}}, 1, 100)
+	if err != nil || len(hits) != 1 || hits[0].ID.String() != "50010301037000001" {
+		t.Errorf("index Nearest after import = %v, %v; want the imported lamp", hits, err)
+	}
+}
+
+func TestImportLegacyComponent(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	// 0101 上水井盖 maps to 01001 供水井盖; 0602 工地 has no 2026 counterpart.
+	rep, err := e.importCSV(t, csvHeader+
+		"5001030101000007,0101,,intact,,106.5705,29.5505\n"+
+		"5001030602000001,0602,,intact,,106.5706,29.5506\n", registry.ModePartial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := problemCodes(rep); len(got) != 1 || got[0] != "1:unmapped_class" {
+		t.Errorf("problems = %v, want [1:unmapped_class]", got)
+	}
+	for _, id := range []string{"50010301001000007", "5001030101000007"} {
+		c, err := e.store.Component(context.Background(), registry.MustParseComponentCode(id))
+		if err != nil {
+			t.Fatalf("Component(%s): %v", id, err)
+		}
+		if c.ID.String() != "50010301001000007" || c.LegacyID.String() != "5001030101000007" || c.Class != "01001" || c.LegacyClass != "0101" {
+			t.Errorf("Component(%s) = id %s legacy %s class %s/%s; want the 2026 form with the legacy one kept", id, c.ID, c.LegacyID, c.Class, c.LegacyClass)
+		}
+	}
+}
+
+func TestImportOverlappingCells(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Shifted half a cell east: overlaps both stored cells.
+	rep, err := e.importCells(t, square("500103003001003", 106.5705, 29.5505), "")
+	if !errors.Is(err, registry.ErrImportRejected) || len(rep.Problems) == 0 {
+		t.Fatalf("overlapping import = %+v, %v; want rejected", rep, err)
+	}
+	p := rep.Problems[0]
+	if p.Code != "overlapping_cells" || !strings.Contains(p.Message, "500103003001003") || !strings.Contains(p.Message, "50010300300100") {
+		t.Errorf("problem = %+v, want overlapping_cells naming the pair", p)
+	}
+	if cells, _ := e.count(t); cells != 2 {
+		t.Errorf("store holds %d cells, want 2", cells)
+	}
+	// Replacing a stored cell with itself is not an overlap.
+	rep, err = e.importCells(t, square("500103003001001", 106.570, 29.550), "")
+	if err != nil || rep.Updated != 1 {
+		t.Errorf("re-import of a stored cell = %+v, %v; want 1 updated", rep, err)
+	}
+}
+
+func TestEditHistoryAndConflicts(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.importCSV(t, csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	id := registry.MustParseComponentCode("50010301037000001")
+
+	patch := &registry.Feature{Index: -1, Props: map[string]string{"status": "破损", "note": "灯罩破裂"}}
+	c, err := e.svc.UpdateComponent(ctx, id, patch, 1, "surveyor-2")
+	if err != nil || c.Version != 2 || c.Status != registry.StatusDamaged || c.Note != "灯罩破裂" || c.Name != "路灯" {
+		t.Fatalf("UpdateComponent = %+v, %v; want version 2, damaged, note set, name kept", c, err)
+	}
+	if _, err := e.svc.UpdateComponent(ctx, id, patch, 1, "surveyor-3"); !errors.Is(err, registry.ErrVersionConflict) {
+		t.Fatalf("stale update err = %v, want ErrVersionConflict", err)
+	}
+	// Move it into the neighbouring cell: the cell is recomputed.
+	move := &registry.Feature{Index: -1, Geometry: orb.Point{106.5715, 29.5505}, Props: map[string]string{}}
+	c, err = e.svc.UpdateComponent(ctx, id, move, 2, "surveyor-2")
+	if err != nil || c.Cell != "500103003001002" {
+		t.Fatalf("move = cell %s, %v; want 500103003001002", c.Cell, err)
+	}
+	if _, err := e.svc.UpdateComponent(ctx, id, &registry.Feature{Props: map[string]string{"class": "01001"}}, 3, "x"); registry.ErrorCode(err) != "class_immutable" {
+		t.Errorf("class change err = %v, want class_immutable", err)
+	}
+	if _, err := e.svc.UpdateComponent(ctx, id, &registry.Feature{Geometry: orb.Point{107, 30}, Props: map[string]string{}}, 3, "x"); registry.ErrorCode(err) != "outside_grid" {
+		t.Errorf("move outside err = %v, want outside_grid", err)
+	}
+	c, err = e.svc.RetireComponent(ctx, id, 3, "surveyor-2", "道路改造拆除")
+	if err != nil || c.Status != registry.StatusRemoved || c.Version != 4 {
+		t.Fatalf("RetireComponent = %+v, %v; want removed, version 4", c, err)
+	}
+	hist, err := e.store.History(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, h := range hist {
+		ops = append(ops, fmt.Sprintf("%s/%d/%s", h.Op, h.Version, h.Actor))
+	}
+	want := "create/1/surveyor-1 update/2/surveyor-2 update/3/surveyor-2 retire/4/surveyor-2"
+	if strings.Join(ops, " ") != want {
+		t.Errorf("history = %v, want %s", ops, want)
+	}
+	if len(hist) == 4 && (hist[1].Before.Status != registry.StatusIntact || hist[1].After.Status != registry.StatusDamaged) {
+		t.Errorf("history[1] before/after status = %v/%v, want intact/damaged", hist[1].Before.Status, hist[1].After.Status)
+	}
+	// A retired component stays readable but no longer answers Nearest.
+	hits, err := e.idx.Nearest(orb.Point{106.5715, 29.5505}, spatial.Filter{Classes: []string{"01037"}}, 1, 100)
+	if err != nil || len(hits) != 0 {
+		t.Errorf("Nearest after retire = %v, %v; want none", hits, err)
+	}
+}
+
+func TestUnitsAndRules(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	units := `{"units":[
+	 {"id":"city","name":"重庆市数字化城市管理中心","type":"city_centre"},
+	 {"id":"yz","name":"渝中区数字化城市管理中心","type":"district_centre","parent":"city","districts":["500103"]},
+	 {"id":"cgj","name":"渝中区城市管理局","type":"admin_department","parent":"yz"},
+	 {"id":"lamps","name":"路灯管理所","type":"public_service_unit","parent":"yz","supervisor":"nobody"}]}`
+	rep, err := e.svc.ImportUnits(ctx, strings.NewReader(units), registry.ImportOptions{})
+	if !errors.Is(err, registry.ErrImportRejected) || len(rep.Problems) != 1 || rep.Problems[0].Code != "unknown_unit" {
+		t.Fatalf("units with a dangling supervisor = %+v, %v; want rejected with unknown_unit", rep, err)
+	}
+	units = strings.Replace(units, `"nobody"`, `"cgj"`, 1)
+	if rep, err = e.svc.ImportUnits(ctx, strings.NewReader(units), registry.ImportOptions{}); err != nil || rep.Created != 4 {
+		t.Fatalf("ImportUnits = %+v, %v; want 4 created", rep, err)
+	}
+	rules := `{"rules":[{"id":"r1","order":1,"class":"01","area":"500103003","unit":"lamps","reason":"解放碑 utilities"}]}`
+	if _, err := e.svc.ImportRules(ctx, strings.NewReader(rules), registry.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.idx.Resolve(orb.Point{106.5705, 29.5505}, "01037")
+	if err != nil || res.Kind != "rule" || res.RuleID != "r1" || res.Unit.ID != "lamps" {
+		t.Fatalf("Resolve = %+v, %v; want rule r1 → lamps", res, err)
+	}
+	res, err = e.idx.Resolve(orb.Point{106.5705, 29.5505}, "06010")
+	if err != nil || res.Kind != "district_centre" || res.Unit.ID != "yz" {
+		t.Fatalf("Resolve(event) = %+v, %v; want the district centre", res, err)
+	}
+	if err := e.svc.DeleteUnit(ctx, "lamps"); registry.ErrorCode(err) != "unit_in_use" {
+		t.Errorf("DeleteUnit(lamps) = %v, want unit_in_use", err)
+	}
+	// Importing a rule set replaces the old one.
+	if _, err := e.svc.ImportRules(ctx, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.idx.Rules()); n != 0 {
+		t.Errorf("rules after importing an empty set = %d, want 0", n)
+	}
+	if err := e.svc.DeleteUnit(ctx, "lamps"); err != nil {
+		t.Errorf("DeleteUnit(lamps) after its rule went = %v", err)
+	}
+}
+
+func TestServiceExportReimport(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.importCSV(t, csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n5001030101000007,0101,,lost,,106.5715,29.5505\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	var cells, comps strings.Builder
+	if n, err := e.svc.ExportCells(ctx, &cells); err != nil || n != 2 {
+		t.Fatalf("ExportCells = %d, %v", n, err)
+	}
+	if n, err := e.svc.ExportComponents(ctx, &comps, false); err != nil || n != 2 {
+		t.Fatalf("ExportComponents = %d, %v", n, err)
+	}
+	// The export re-imports unchanged into a fresh store.
+	f := newTestEnv(t)
+	if rep, err := f.svc.ImportCells(ctx, strings.NewReader(cells.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
+		t.Fatalf("re-import cells = %+v, %v", rep, err)
+	}
+	if rep, err := f.svc.ImportComponents(ctx, strings.NewReader(comps.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
+		t.Fatalf("re-import components = %+v, %v", rep, err)
+	}
+	for _, id := range []string{"50010301037000001", "50010301001000007"} {
+		a, err1 := e.store.Component(ctx, registry.MustParseComponentCode(id))
+		b, err2 := f.store.Component(ctx, registry.MustParseComponentCode(id))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Component(%s): %v, %v", id, err1, err2)
+		}
+		if a.Point != b.Point || a.Class != b.Class || a.LegacyID != b.LegacyID || a.Status != b.Status || a.Name != b.Name || a.Cell != b.Cell {
+			t.Errorf("round trip of %s: %+v != %+v", id, a, b)
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package spatial
+
+// Benchmarks, each beside a bare baseline measured in the same run. The baseline is
+// tidwall/rtree + orb/planar with no domain code: an R-tree of cell bounds → candidate
+// polygons → the first that planar.MultiPolygonContains, and an R-tree of component points.
+//
+// Data from package fixtures: full size (50,000 cells, 1,000,000 components) by default,
+// -short uses 2,000 cells and 50,000 components. Run e.g.:
+//
+//	go test ./spatial -run '^$' -bench . -benchtime 2s
+//	go test ./spatial -run '^$' -bench 'Load|Memory' -benchtime 1x
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
+	"github.com/paulmach/orb/planar"
+	"github.com/tidwall/rtree"
+
+	"citygrid/fixtures"
+	"citygrid/registry"
+)
+
+// benchCity is the benchmark data set: fixtures.BenchConfig (about 50,000 cells, 1,000,000
+// components, seven districts), or fixtures.DefaultConfig (about 2,000 cells, 50,000
+// components) with -short. Keys are assigned 1..N here, as a store would.
+func benchCity(b *testing.B) *city {
+	b.Helper()
+	cfg := fixtures.BenchConfig()
+	if testing.Short() {
+		cfg = fixtures.DefaultConfig()
+	}
+	fc, err := fixtures.Generate(cfg)
+	if err != nil {
+		b.Fatalf("fixtures.Generate: %v", err)
+	}
+	return fromFixtures(fc)
+}
+
+func fromFixtures(fc *fixtures.City) *city {
+	c := &city{Cells: fc.Cells, Components: fc.Components, Units: fc.Units, Rules: fc.Rules, Bound: fc.Bound}
+	for i := range c.Cells {
+		c.Cells[i].Key = registry.Key(i + 1)
+	}
+	for i := range c.Components {
+		c.Components[i].Key = registry.Key(i + 1)
+	}
+	return c
+}
+
+type benchData struct {
+	c         *city
+	idx       *Index
+	baseCells rtree.RTreeG[int] // cell bounds → index in c.Cells
+	baseComps rtree.RTreeG[int] // component points → index in c.Components
+	district  map[string]string // district → centre unit id (baseline's "resolve")
+	pts       []orb.Point
+	classes   []string
+}
+
+var (
+	benchOnce sync.Once
+	benchD    *benchData
+)
+
+func loadBench(b *testing.B) *benchData {
+	b.Helper()
+	benchOnce.Do(func() {
+		d := &benchData{c: benchCity(b), district: map[string]string{}}
+		d.idx = indexOf(b, d.c, Options{})
+		for i := range d.c.Cells {
+			bd := d.c.Cells[i].Geometry.Bound()
+			d.baseCells.Insert(bd.Min, bd.Max, i)
+		}
+		for i := range d.c.Components {
+			p := d.c.Components[i].Point
+			d.baseComps.Insert(p, p, i)
+		}
+		for _, u := range d.c.Units {
+			for _, dist := range u.Districts {
+				d.district[dist] = u.ID
+			}
+		}
+		// 95% inside cells, 5% just outside the city
+		d.pts = fixtures.QueryPoints(&fixtures.City{Cells: d.c.Cells, Bound: d.c.Bound}, 1<<14, 99)
+		// Resolve traffic: half component classes of the data (snapping applies), half
+		// event classes (rules and centres decide).
+		seen := map[string]bool{}
+		for i := 0; i < len(d.c.Components) && len(d.classes) < 4; i += 997 {
+			if cl := d.c.Components[i].Class; cl != "" && !seen[cl] {
+				seen[cl] = true
+				d.classes = append(d.classes, cl)
+			}
+		}
+		d.classes = append(d.classes, "06010", "07001", "09002", "10001")
+		benchD = d
+	})
+	return benchD
+}
+
+func (d *benchData) baselineCellAt(p orb.Point) int {
+	found := -1
+	d.baseCells.Search(p, p, func(_, _ [2]float64, i int) bool {
+		if planar.MultiPolygonContains(d.c.Cells[i].Geometry, p) {
+			found = i
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+var sinkInt int
+
+func BenchmarkCellAt(b *testing.B) {
+	d := loadBench(b)
+	b.Run("baseline", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			sinkInt += d.baselineCellAt(d.pts[i&(len(d.pts)-1)])
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			c, err := d.idx.CellAt(d.pts[i&(len(d.pts)-1)])
+			if err == nil {
+				sinkInt += int(c.Key)
+			}
+		}
+	})
+}
+
+// BenchmarkResolve: "baseline" does the same lookups bare: the baseline cell lookup, for
+// component classes an R-tree search of the components within 30 m (haversine-checked),
+// and a map from district to centre. "baseline-cellonly" is just the cell lookup and the map.
+func BenchmarkResolve(b *testing.B) {
+	d := loadBench(b)
+	b.Run("baseline", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			p := d.pts[i&(len(d.pts)-1)]
+			ci := d.baselineCellAt(p)
+			if ci < 0 {
+				continue
+			}
+			near := -1
+			if classKind(d.classes[i%len(d.classes)]) == kindComp {
+				rb := radiusBound(p, DefaultSnapRadius)
+				d.baseComps.Search(rb.Min, rb.Max, func(_, _ [2]float64, j int) bool {
+					if geo.DistanceHaversine(p, d.c.Components[j].Point) <= DefaultSnapRadius {
+						near = j
+					}
+					return true
+				})
+			}
+			sinkInt += near + len(d.district[d.c.Cells[ci].Code.District()])
+		}
+	})
+	b.Run("baseline-cellonly", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			if ci := d.baselineCellAt(d.pts[i&(len(d.pts)-1)]); ci >= 0 {
+				sinkInt += len(d.district[d.c.Cells[ci].Code.District()])
+			}
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			r, err := d.idx.Resolve(d.pts[i&(len(d.pts)-1)], d.classes[i%len(d.classes)])
+			if err == nil {
+				sinkInt += len(r.Kind)
+			}
+		}
+	})
+}
+
+// BenchmarkNearest5: the baseline is tidwall/rtree's Nearby with its planar BoxDist (degrees,
+// so not geodesic); brute is a haversine scan of every component.
+func BenchmarkNearest5(b *testing.B) {
+	d := loadBench(b)
+	b.Run("baseline", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			p := d.pts[i&(len(d.pts)-1)]
+			n := 0
+			d.baseComps.Nearby(rtree.BoxDist[float64, int](p, p, nil), func(_, _ [2]float64, j int, _ float64) bool {
+				sinkInt += j
+				n++
+				return n < 5
+			})
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			hits, err := d.idx.Nearest(d.pts[i&(len(d.pts)-1)], Filter{}, 5, 0)
+			if err != nil || len(hits) != 5 {
+				b.Fatalf("Nearest = %d hits, %v", len(hits), err)
+			}
+		}
+	})
+	b.Run("brute", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			p := d.pts[i&(len(d.pts)-1)]
+			var best [5]float64
+			for k := range best {
+				best[k] = math.Inf(1)
+			}
+			for j := range d.c.Components {
+				if dd := geo.DistanceHaversine(p, d.c.Components[j].Point); dd < best[4] {
+					best[4] = dd
+					slices.Sort(best[:])
+				}
+			}
+			sinkInt += int(best[0])
+		}
+	})
+}
+
+// BenchmarkWithin: a ~300 m box (about 9 cells), first page of 100 by key. The baseline
+// searches the same box and sorts the matches by key.
+func BenchmarkWithin(b *testing.B) {
+	d := loadBench(b)
+	box := func(i int) orb.Bound {
+		p := d.pts[i&(len(d.pts)-1)]
+		return orb.Bound{Min: p, Max: orb.Point{p[0] + 3*gridDX, p[1] + 3*gridDY}}
+	}
+	b.Run("baseline", func(b *testing.B) {
+		defer reportCPU(b)()
+		var keys []registry.Key
+		for i := 0; b.Loop(); i++ {
+			bd := box(i)
+			keys = keys[:0]
+			d.baseComps.Search(bd.Min, bd.Max, func(_, _ [2]float64, j int) bool {
+				if d.c.Components[j].Status != registry.StatusRemoved {
+					keys = append(keys, d.c.Components[j].Key)
+				}
+				return true
+			})
+			slices.Sort(keys)
+			sinkInt += len(keys[:min(len(keys), 100)])
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		defer reportCPU(b)()
+		for i := 0; b.Loop(); i++ {
+			hits, _, err := d.idx.Within(box(i), Filter{}, 100, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinkInt += len(hits)
+		}
+	})
+}
+
+// BenchmarkLoad builds the whole index from a store (here an in-memory one).
+func BenchmarkLoad(b *testing.B) {
+	d := loadBench(b)
+	st := &memStore{c: d.c}
+	for b.Loop() {
+		idx := New(Options{})
+		if err := idx.Load(context.Background(), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(d.c.Components)), "components")
+}
+
+// BenchmarkMemory reports the heap the index holds per component (R-trees, component table,
+// cells, interned strings), measured after GC around a Load with the input data alive
+// before and after, so only the index is counted.
+func BenchmarkMemory(b *testing.B) {
+	d := loadBench(b)
+	var perComp float64
+	for b.Loop() {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		idx := indexOf(b, d.c, Options{})
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		perComp = float64(m1.HeapAlloc-m0.HeapAlloc) / float64(len(d.c.Components))
+		runtime.KeepAlive(idx)
+	}
+	b.ReportMetric(perComp, "B/component")
+}
+
+// BenchmarkApplyComponent is one write of one component (move), copy-on-write included.
+func BenchmarkApplyComponent(b *testing.B) {
+	d := loadBench(b)
+	idx := indexOf(b, d.c, Options{})
+	batch := make([]registry.Component, 1)
+	for i := 0; b.Loop(); i++ {
+		c := d.c.Components[(i*7919)%len(d.c.Components)]
+		c.Point[0] += 1e-6
+		batch[0] = c
+		idx.ApplyComponents(batch)
+	}
+}
+
+func BenchmarkCRS(b *testing.B) {
+	p := orb.Point{106.55, 29.56}
+	g := FromWGS84(p, GCJ02)
+	bd := FromWGS84(p, BD09)
+	var sink orb.Point
+	b.Run("wgs84-gcj02", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			sink = FromWGS84(p, GCJ02)
+		}
+	})
+	b.Run("gcj02-wgs84", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			sink = ToWGS84(g, GCJ02)
+		}
+	})
+	b.Run("wgs84-bd09", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			sink = FromWGS84(p, BD09)
+		}
+	})
+	b.Run("bd09-wgs84", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			sink = ToWGS84(bd, BD09)
+		}
+	})
+	sinkInt += int(sink[0])
+}
