@@ -55,7 +55,7 @@ func TestRingSelfIntersectionSweepMatchesBrute(t *testing.T) {
 // cell-sized and district-sized simple rings, where every pair must be looked at.
 func BenchmarkRingSelfIntersection(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{16, 40, 64, 200, 2000} {
+	for _, n := range []int{16, 40, 200, 400, 800, 2000} {
 		ring := make(orb.Ring, 0, n+1)
 		for i := 0; i < n; i++ {
 			a := 2 * math.Pi * float64(i) / float64(n)

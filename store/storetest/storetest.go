@@ -717,7 +717,10 @@ func testHistory(t *testing.T, h Harness) {
 	}{
 		{"census 2024", registry.OpCreate, func(*registry.Component) {}},
 		{"alice", registry.OpUpdate, func(c *registry.Component) { c.Name = "上水井盖 A" }},
-		{"bob", registry.OpUpdate, func(c *registry.Component) { c.Status = registry.StatusDamaged; c.ChangeDate = changeDate.AddDate(0, 1, 0) }},
+		{"bob", registry.OpUpdate, func(c *registry.Component) {
+			c.Status = registry.StatusDamaged
+			c.ChangeDate = changeDate.AddDate(0, 1, 0)
+		}},
 		{"carol", registry.OpRetire, func(c *registry.Component) { c.Status = registry.StatusRemoved }},
 	}
 	var stored []registry.Component
