@@ -338,3 +338,184 @@ func BenchmarkCRS(b *testing.B) {
 	})
 	sinkInt += int(sink[0])
 }
+
+// classCase is a class filter of the class benchmarks, with the components it matches.
+type classCase struct {
+	name    string
+	filter  Filter
+	members []int // indexes into benchData.c.Components matching filter
+}
+
+// classCases are class filters from the rarest of the bench city up: "0301" is a legacy class
+// (231 components of 1,000,000 in BenchConfig, matched through LegacyClass), "02006" the
+// rarest 2026 class (1,356), "05001" a class with no component at all, then a common class
+// and majors, so a plan that helps rare classes is seen not to hurt the others.
+func (d *benchData) classCases() []classCase {
+	specs := []struct {
+		name    string
+		classes []string
+	}{
+		{"0301", []string{"0301"}},
+		{"02006", []string{"02006"}},
+		{"05001-absent", []string{"05001"}},
+		{"3-rare", []string{"0301", "02006", "04001"}},
+		{"04002", []string{"04002"}},
+		{"major-05", []string{"05"}},
+		{"major-02", []string{"02"}},
+		{"major-01", []string{"01"}},
+	}
+	out := make([]classCase, len(specs))
+	for i, sp := range specs {
+		out[i] = classCase{name: sp.name, filter: Filter{Classes: sp.classes}}
+		for j := range d.c.Components {
+			if matchRef(&d.c.Components[j], out[i].filter) {
+				out[i].members = append(out[i].members, j)
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkNearestClass is Nearest(p, Filter{Classes: …}, 5, 0), unlimited radius, per class
+// filter. Baselines in the same run: "scan" tests every component's class and status and
+// computes the haversine distance of those that match (a query without any index); "scan-class"
+// computes the haversine distance of a precomputed list of the filter's members only (the
+// floor for a rare class). "scan" runs for the two rarest classes only: it costs the same
+// for every filter.
+func BenchmarkNearestClass(b *testing.B) {
+	d := loadBench(b)
+	for _, cc := range d.classCases() {
+		want := min(5, len(cc.members))
+		b.Run(cc.name+"/index", func(b *testing.B) {
+			defer reportCPU(b)()
+			for i := 0; b.Loop(); i++ {
+				hits, err := d.idx.Nearest(d.pts[i&(len(d.pts)-1)], cc.filter, 5, 0)
+				if err != nil || len(hits) != want {
+					b.Fatalf("Nearest = %d hits, %v; want %d", len(hits), err, want)
+				}
+			}
+		})
+		b.Run(cc.name+"/scan-class", func(b *testing.B) {
+			defer reportCPU(b)()
+			for i := 0; b.Loop(); i++ {
+				sinkInt += d.nearest5(d.pts[i&(len(d.pts)-1)], cc.members, false, nil)
+			}
+		})
+		if cc.name == "0301" || cc.name == "02006" {
+			cl := cc.filter.Classes[0]
+			match := func(c *registry.Component) bool {
+				return c.Status != registry.StatusRemoved && (c.Class == cl || c.LegacyClass == cl)
+			}
+			b.Run(cc.name+"/scan", func(b *testing.B) {
+				defer reportCPU(b)()
+				for i := 0; b.Loop(); i++ {
+					sinkInt += d.nearest5(d.pts[i&(len(d.pts)-1)], nil, true, match)
+				}
+			})
+		}
+	}
+}
+
+// nearest5 is the brute force of the class benchmarks: the five smallest haversine distances
+// from p over the components listed in members, or, when all is set, over every component
+// that match accepts. It returns the nearest distance, truncated.
+func (d *benchData) nearest5(p orb.Point, members []int, all bool, match func(*registry.Component) bool) int {
+	var best [5]float64
+	for k := range best {
+		best[k] = math.Inf(1)
+	}
+	try := func(q orb.Point) {
+		if dd := geo.DistanceHaversine(p, q); dd < best[4] {
+			best[4] = dd
+			slices.Sort(best[:])
+		}
+	}
+	if all {
+		for j := range d.c.Components {
+			if c := &d.c.Components[j]; match(c) {
+				try(c.Point)
+			}
+		}
+	} else {
+		for _, j := range members {
+			try(d.c.Components[j].Point)
+		}
+	}
+	return int(best[0])
+}
+
+// BenchmarkWithinClass is Within(box, Filter{Classes: …}, 100, 0) for boxes of 300 m (about
+// 9 cells), 3 km and the whole bench city. "baseline" searches a bare R-tree of every
+// component for the box, tests the class and sorts the matching keys (BenchmarkWithin's
+// baseline plus the class test); "scan-class" tests a precomputed list of the filter's
+// members against the box and sorts their keys.
+func BenchmarkWithinClass(b *testing.B) {
+	d := loadBench(b)
+	boxes := []struct {
+		name string
+		box  func(i int) orb.Bound
+	}{
+		{"300m", func(i int) orb.Bound {
+			p := d.pts[i&(len(d.pts)-1)]
+			return orb.Bound{Min: p, Max: orb.Point{p[0] + 3*gridDX, p[1] + 3*gridDY}}
+		}},
+		{"3km", func(i int) orb.Bound {
+			p := d.pts[i&(len(d.pts)-1)]
+			return orb.Bound{Min: p, Max: orb.Point{p[0] + 30*gridDX, p[1] + 30*gridDY}}
+		}},
+		{"city", func(int) orb.Bound { return d.c.Bound }},
+	}
+	for _, cc := range d.classCases() {
+		if cc.name != "0301" && cc.name != "3-rare" && cc.name != "04002" && cc.name != "major-02" {
+			continue
+		}
+		member := make([]bool, len(d.c.Components))
+		for _, j := range cc.members {
+			member[j] = true
+		}
+		for _, bx := range boxes {
+			name := bx.name + "/" + cc.name
+			b.Run(name+"/index", func(b *testing.B) {
+				defer reportCPU(b)()
+				for i := 0; b.Loop(); i++ {
+					hits, _, err := d.idx.Within(bx.box(i), cc.filter, 100, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sinkInt += len(hits)
+				}
+			})
+			b.Run(name+"/baseline", func(b *testing.B) {
+				defer reportCPU(b)()
+				var keys []registry.Key
+				for i := 0; b.Loop(); i++ {
+					bd := bx.box(i)
+					keys = keys[:0]
+					d.baseComps.Search(bd.Min, bd.Max, func(_, _ [2]float64, j int) bool {
+						if member[j] {
+							keys = append(keys, d.c.Components[j].Key)
+						}
+						return true
+					})
+					slices.Sort(keys)
+					sinkInt += len(keys[:min(len(keys), 100)])
+				}
+			})
+			b.Run(name+"/scan-class", func(b *testing.B) {
+				defer reportCPU(b)()
+				var keys []registry.Key
+				for i := 0; b.Loop(); i++ {
+					bd := bx.box(i)
+					keys = keys[:0]
+					for _, j := range cc.members {
+						if c := &d.c.Components[j]; bd.Contains(c.Point) {
+							keys = append(keys, c.Key)
+						}
+					}
+					slices.Sort(keys)
+					sinkInt += len(keys[:min(len(keys), 100)])
+				}
+			})
+		}
+	}
+}

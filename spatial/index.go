@@ -85,16 +85,20 @@ type snapshot struct {
 	// components, by slot (= key below directSlots).
 	comps    compTable
 	compTree *rtree.RTreeGN[float32, compItem]
-	// snapTrees index the components that Resolve may snap to (not retired, valid point) by
-	// class id, under their current and their legacy class: the 30 m search then walks a
-	// small tree holding only candidates instead of the whole component tree.
-	snapTrees map[uint16]*rtree.RTreeGN[float32, uint32]
-	nComps    int
-	bigSlot   map[registry.Key]uint32 // keys ≥ directSlots → slot
-	bigKey    []registry.Key          // append-only; slot directSlots+i → key
-	classes   []string                // append-only; 0 is ""
-	classID   map[string]uint16       // copied when a class is added (classes are few)
-	maints    []string                // append-only; 0 is ""
+	// classTrees index the components with a valid point and a class by class id and
+	// retirement (see classTreeKey), under their current and their legacy class: Resolve's 30 m
+	// search walks the small tree of one class's live components instead of the whole
+	// component tree, and Nearest and Within walk the trees of the classes a filter names
+	// when that is cheaper (query.go). Indexed by classTreeKey; nil where no such tree was
+	// ever needed, and trees emptied by updates stay (with Len 0). Copied when a batch first
+	// changes a tree (two pointers per class).
+	classTrees []*rtree.RTreeGN[float32, uint32]
+	nComps     int
+	bigSlot    map[registry.Key]uint32 // keys ≥ directSlots → slot
+	bigKey     []registry.Key          // append-only; slot directSlots+i → key
+	classes    []string                // append-only; 0 is ""
+	classID    map[string]uint16       // copied when a class is added (classes are few)
+	maints     []string                // append-only; 0 is ""
 
 	units units
 	rules ruleSet
@@ -109,19 +113,18 @@ type cellEntry struct {
 func (idx *Index) emptySnapshot() *snapshot {
 	idx.maintIDs = map[string]uint32{"": 0}
 	return &snapshot{
-		codes:     []registry.GridCode{""},
-		codeSlot:  map[registry.GridCode]uint32{},
-		cells:     []*cellEntry{nil},
-		cellKey:   map[registry.Key]uint32{},
-		cellTree:  &rtree.RTreeGN[float64, uint32]{},
-		compTree:  &rtree.RTreeGN[float32, compItem]{},
-		snapTrees: map[uint16]*rtree.RTreeGN[float32, uint32]{},
-		bigSlot:   map[registry.Key]uint32{},
-		classes:   []string{""},
-		classID:   map[string]uint16{"": 0},
-		maints:    []string{""},
-		units:     compileUnits(nil),
-		rules:     compileRules(nil, compileUnits(nil)),
+		codes:    []registry.GridCode{""},
+		codeSlot: map[registry.GridCode]uint32{},
+		cells:    []*cellEntry{nil},
+		cellKey:  map[registry.Key]uint32{},
+		cellTree: &rtree.RTreeGN[float64, uint32]{},
+		compTree: &rtree.RTreeGN[float32, compItem]{},
+		bigSlot:  map[registry.Key]uint32{},
+		classes:  []string{""},
+		classID:  map[string]uint16{"": 0},
+		maints:   []string{""},
+		units:    compileUnits(nil),
+		rules:    compileRules(nil, compileUnits(nil)),
 	}
 }
 
@@ -192,8 +195,8 @@ type writer struct {
 	cellsCopy bool
 	cellTree  bool
 	compTree  bool
-	snapMap   bool            // s.snapTrees is private to this batch
-	snapOwn   map[uint16]bool // snap trees already copied in this batch
+	treeList  bool            // s.classTrees is private to this batch
+	treeOwn   map[uint32]bool // class trees already copied in this batch
 	codeMap   bool
 	keyMap    bool
 	bigMap    bool
@@ -381,50 +384,79 @@ func (w *writer) putComponent(c *registry.Component) {
 			s.compTree.Insert(min, max, newItem)
 		}
 	}
-	if !present || e.pt != ne.pt || e.class != ne.class || e.legacy != ne.legacy || e.status != ne.status {
+	retired, nowRetired := e.status == registry.StatusRemoved, ne.status == registry.StatusRemoved
+	if !present || e.pt != ne.pt || e.class != ne.class || e.legacy != ne.legacy || retired != nowRetired {
 		if present {
-			for _, cl := range e.snapClasses() {
+			keys, n := e.treeKeys()
+			for _, tk := range keys[:n] {
 				min, max := pointRect32(e.pt)
-				w.snapTree(cl).Delete(min, max, slot)
+				w.classTree(tk).Delete(min, max, slot)
 			}
 		}
-		for _, cl := range ne.snapClasses() {
+		keys, n := ne.treeKeys()
+		for _, tk := range keys[:n] {
 			min, max := pointRect32(ne.pt)
-			w.snapTree(cl).Insert(min, max, slot)
+			w.classTree(tk).Insert(min, max, slot)
 		}
 	}
 	*e = ne
 }
 
-// snapClasses are the snap trees an entry belongs to: none when retired or without a valid
-// point, else its class and its legacy class.
-func (e *compEntry) snapClasses() []uint16 {
-	if e.status == registry.StatusRemoved || !validPoint(e.pt) || e.class == 0 {
-		return nil
+// classTreeKey is the index in snapshot.classTrees of the tree holding the components of class
+// id cid (as their class or their legacy class) that are retired (StatusRemoved) or not.
+// Retired components have trees of their own so that Resolve, which never snaps to them,
+// does not walk over them.
+func classTreeKey(cid uint16, retired bool) uint32 {
+	k := uint32(cid) << 1
+	if retired {
+		k |= 1
 	}
-	if e.legacy != 0 && e.legacy != e.class {
-		return []uint16{e.class, e.legacy}
-	}
-	return []uint16{e.class}
+	return k
 }
 
-// snapTree returns the batch-private snap tree of class cl, creating or copying it.
-func (w *writer) snapTree(cl uint16) *rtree.RTreeGN[float32, uint32] {
-	if !w.snapMap {
-		w.s.snapTrees = cloneMap(w.s.snapTrees, 1)
-		w.snapOwn = map[uint16]bool{}
-		w.snapMap = true
+// classTree returns the class tree tk, nil if there is none.
+func (s *snapshot) classTree(tk uint32) *rtree.RTreeGN[float32, uint32] {
+	if int(tk) < len(s.classTrees) {
+		return s.classTrees[tk]
 	}
-	t := w.s.snapTrees[cl]
+	return nil
+}
+
+// treeKeys are the class trees an entry belongs to: none without a valid point or a class,
+// else the trees of its class and of its legacy class.
+func (e *compEntry) treeKeys() (keys [2]uint32, n int) {
+	if !validPoint(e.pt) || e.class == 0 {
+		return keys, 0
+	}
+	retired := e.status == registry.StatusRemoved
+	keys[0] = classTreeKey(e.class, retired)
+	if e.legacy != 0 && e.legacy != e.class {
+		keys[1] = classTreeKey(e.legacy, retired)
+		return keys, 2
+	}
+	return keys, 1
+}
+
+// classTree returns the batch-private class tree tk, creating or copying it.
+func (w *writer) classTree(tk uint32) *rtree.RTreeGN[float32, uint32] {
+	if !w.treeList {
+		w.s.classTrees = slices.Clone(w.s.classTrees)
+		w.treeOwn = map[uint32]bool{}
+		w.treeList = true
+	}
+	if n := int(tk) + 1; n > len(w.s.classTrees) {
+		w.s.classTrees = append(w.s.classTrees, make([]*rtree.RTreeGN[float32, uint32], n-len(w.s.classTrees))...)
+	}
+	t := w.s.classTrees[tk]
 	switch {
 	case t == nil:
 		t = &rtree.RTreeGN[float32, uint32]{}
-		w.s.snapTrees[cl] = t
-		w.snapOwn[cl] = true
-	case !w.snapOwn[cl]:
+		w.s.classTrees[tk] = t
+		w.treeOwn[tk] = true
+	case !w.treeOwn[tk]:
 		t = t.Copy()
-		w.s.snapTrees[cl] = t
-		w.snapOwn[cl] = true
+		w.s.classTrees[tk] = t
+		w.treeOwn[tk] = true
 	}
 	return t
 }

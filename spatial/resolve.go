@@ -388,14 +388,14 @@ func (s *snapshot) snapComponent(p orb.Point, cid uint16, radius float64) (e *co
 	bestD := math.Inf(1)
 	var bestKey registry.Key
 	cosP := math.Cos(deg2rad(p[1]))
-	t := s.snapTrees[cid]
+	t := s.classTree(classTreeKey(cid, false))
 	if t == nil {
 		return
 	}
 	t.Search(min, max, func(_, _ [2]float32, sl uint32) bool {
 		ce := s.comps.get(sl)
 		if ce == nil || ce.status == registry.StatusRemoved || ce.class != cid && ce.legacy != cid {
-			return true // the snap trees hold only candidates; this keeps Resolve right regardless
+			return true // the live class trees hold only candidates; this keeps Resolve right regardless
 		}
 		if !inBound(b, ce.pt) {
 			return true

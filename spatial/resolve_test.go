@@ -140,8 +140,8 @@ func TestResolveSnapRadiusAndRetire(t *testing.T) {
 		t.Errorf("Resolve(01002) after reclassifying the component to 01002 = %q, want component", got.Kind)
 	}
 	snap := wide.load()
-	if n := snap.snapTrees[snap.classID["01001"]].Len(); n != 0 {
-		t.Errorf("snap tree of 01001 holds %d entries after the only 01001 component was reclassified", n)
+	if n := snap.classTree(classTreeKey(snap.classID["01001"], false)).Len(); n != 0 {
+		t.Errorf("class tree of 01001 holds %d entries after the only 01001 component was reclassified", n)
 	}
 	// moved away and back
 	far := c40

@@ -21,7 +21,7 @@ type compEntry struct {
 }
 
 // compItem is what the component R-tree holds: the table slot, and the class and status so
-// the snapping search of Resolve can skip other classes without touching the table.
+// Nearest and Within can reject most components a filter excludes without touching the table.
 type compItem struct {
 	slot   uint32
 	class  uint16 // effective class id
