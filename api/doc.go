@@ -2,9 +2,10 @@
 // registry.Service (writes, which keep the index in step with the store).
 //
 // Routes live under /api/v1 — lookup, nearest, components, cells, classes, units, rules,
-// census and export — plus /healthz, /readyz and /metrics; each file registers its
-// resource's routes at its top. Geometry is GeoJSON (RFC 7946) in WGS84/CGCS2000 lon/lat
-// unless a route takes ?crs=gcj02|bd09|cgcs2000|wgs84; distances are metres.
+// census, export and the change feed (changes.go) — plus /healthz, /readyz and /metrics;
+// each file registers its resource's routes at its top. Geometry is GeoJSON (RFC 7946) in
+// WGS84/CGCS2000 lon/lat unless a route takes ?crs=gcj02|bd09|cgcs2000|wgs84; distances are
+// metres.
 //
 // Handlers are thin: they parse, make one domain call, convert with a toXJSON function and
 // write. Every error goes through statusOf, the one map from registry.Kind (and a few HTTP

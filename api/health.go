@@ -23,13 +23,20 @@ func (s *Server) handleHealthz(c *gin.Context) error {
 	return okJSON(c, map[string]string{"status": "ok"})
 }
 
-// handleReadyz serves GET /readyz: 200 once the index is loaded, 503 before.
+// handleReadyz serves GET /readyz: 200 once the index is loaded, 503 before. The body counts
+// what the index holds and, while the node follows the store's change feed, the last change
+// seq it applied (applied_seq).
 func (s *Server) handleReadyz(c *gin.Context) error {
 	if !s.idx.Ready() {
 		return errNotReady
 	}
 	st := s.idx.Stats()
-	return writeJSON(c, http.StatusOK, "application/json; charset=utf-8", map[string]any{
+	out := map[string]any{
 		"status": "ready", "cells": st.Cells, "components": st.Components, "units": st.Units, "rules": st.Rules,
-	})
+	}
+	if s.svc.Following() {
+		// The change seq this node's index reflects: nodes of one database agree once equal.
+		out["applied_seq"] = s.svc.AppliedSeq()
+	}
+	return writeJSON(c, http.StatusOK, "application/json; charset=utf-8", out)
 }

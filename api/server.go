@@ -37,6 +37,10 @@ type Config struct {
 	// are not narrowed by a cell code prefix.
 	MaxBBoxDeg2 float64
 
+	// StreamHeartbeat is how often an idle GET /api/v1/changes/stream sends a comment line;
+	// 0 means DefaultStreamHeartbeat.
+	StreamHeartbeat time.Duration
+
 	// Registry receives the server's metrics. nil means a private registry, so many servers
 	// can live in one process. GET /metrics serves Registry when it is also a
 	// prometheus.Gatherer (a *prometheus.Registry is), else the private one.
@@ -54,6 +58,10 @@ type Server struct {
 	maxWrite int64
 	maxBBox  float64
 	wgs84    spatial.CRS
+
+	heartbeat time.Duration
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
 
 	engine  *gin.Engine
 	metrics *metrics
@@ -75,6 +83,12 @@ func NewServer(cfg Config) *Server {
 		maxBody:  cfg.MaxBody,
 		maxWrite: cfg.MaxWriteBody,
 		maxBBox:  cfg.MaxBBoxDeg2,
+
+		heartbeat: cfg.StreamHeartbeat,
+		closing:   make(chan struct{}),
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultStreamHeartbeat
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -121,6 +135,7 @@ func NewServer(cfg Config) *Server {
 	s.registerClassRoutes(v1)
 	s.registerUnitRoutes(v1)
 	s.registerCensusRoutes(v1)
+	s.registerChangeRoutes(v1)
 	s.registerHealthRoutes(e, gatherer)
 	e.NoRoute(s.wrap(s.handleNoRoute))
 	e.NoMethod(s.wrap(s.handleNoMethod))
@@ -133,6 +148,11 @@ func NewServer(cfg Config) *Server {
 
 // Handler returns the router: every route under /api/v1 plus /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// CloseStreams ends every open change stream (GET /api/v1/changes/stream), now and for
+// streams opened later. http.Server.Shutdown waits for requests to finish and does not cancel
+// them, so register it with http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // observe records each request's latency by route template and status class, and logs it:
 // successes at debug level (the lookup route is called thousands of times a second), client

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -19,6 +20,8 @@ import (
 // input against the catalogue and the spatial index, writes through the Store in one
 // transaction, and only then updates the index, so readers of the index never see a write
 // the store did not commit. Writes are serialised; reads go straight to the index or store.
+// When several nodes share one store, each loads its index with LoadIndex and applies the
+// others' writes with Follow (follow.go).
 type Service struct {
 	store   Store
 	index   Index
@@ -26,6 +29,14 @@ type Service struct {
 	log     *slog.Logger
 
 	mu sync.Mutex // serialises writes: validation must see the state it writes against
+	// applyMu makes a store write and the index update after it one step, and Follow's read
+	// of the feed and its apply another, so that the index never goes back to an older record:
+	// a feed entry read before a local write is not applied after it. Taken after mu.
+	applyMu sync.Mutex
+
+	hub     hub           // woken after every local write and every applied feed batch
+	applied atomic.Uint64 // the change seq the index reflects (see AppliedSeq)
+	follow  atomic.Bool   // Follow is running
 
 	// MaxProblems caps the problems kept in one report (the counts stay exact).
 	MaxProblems int
@@ -208,14 +219,20 @@ func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOption
 			return rep, fmt.Errorf("import cells: %w", err)
 		}
 	}
-	stored, err := s.store.PutCells(ctx, valid, opt.Actor)
+	var stored []Cell
+	err = s.commit(func() error {
+		if stored, err = s.store.PutCells(ctx, valid, opt.Actor); err != nil {
+			return err
+		}
+		s.index.ApplyCells(stored)
+		return nil
+	})
 	if err != nil {
 		return rep, fmt.Errorf("import cells: %w", err)
 	}
 	rep.Stored = true
 	rep.Updated = existing
 	rep.Created = len(stored) - existing
-	s.index.ApplyCells(stored)
 	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
 	return rep, nil
 }
@@ -318,7 +335,14 @@ func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportO
 		}
 	}
 
-	stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
+	var stored []Component
+	err = s.commit(func() error {
+		if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
+			return err
+		}
+		s.index.ApplyComponents(stored)
+		return nil
+	})
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
@@ -330,7 +354,6 @@ func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportO
 			rep.Updated++
 		}
 	}
-	s.index.ApplyComponents(stored)
 	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
 	return rep, nil
 }
@@ -388,11 +411,18 @@ func (s *Service) put(ctx context.Context, c Component, version int64, actor str
 	if version > 0 {
 		expect = []int64{version}
 	}
-	stored, err := s.store.PutComponents(ctx, []Component{c}, expect, actor)
+	var stored []Component
+	err := s.commit(func() error {
+		var err error
+		if stored, err = s.store.PutComponents(ctx, []Component{c}, expect, actor); err != nil {
+			return err
+		}
+		s.index.ApplyComponents(stored)
+		return nil
+	})
 	if err != nil {
 		return Component{}, fmt.Errorf("put component %s: %w", c.ID, err)
 	}
-	s.index.ApplyComponents(stored)
 	return stored[0], nil
 }
 
@@ -495,11 +525,17 @@ func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor 
 		}
 		return Cell{}, Errorf(Invalid, "overlapping_cells", "cell %s overlaps cell %s, e.g. at %s", c.Code, other, fmtPoint(o.Point))
 	}
-	stored, err := s.store.PutCells(ctx, []Cell{c}, actor)
+	var stored []Cell
+	err = s.commit(func() error {
+		if stored, err = s.store.PutCells(ctx, []Cell{c}, actor); err != nil {
+			return err
+		}
+		s.index.ApplyCells(stored)
+		return nil
+	})
 	if err != nil {
 		return Cell{}, fmt.Errorf("put cell %s: %w", c.Code, err)
 	}
-	s.index.ApplyCells(stored)
 	return stored[0], nil
 }
 
@@ -544,7 +580,15 @@ func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOption
 			valid = append(valid, u)
 		}
 	}
-	if _, err := s.store.PutUnits(ctx, valid); err != nil {
+	var reloadErr error
+	err = s.commit(func() error {
+		if _, err := s.store.PutUnits(ctx, valid); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
 		return rep, fmt.Errorf("import units: %w", err)
 	}
 	for _, u := range valid {
@@ -555,7 +599,7 @@ func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	rep.Stored = true
-	return rep, s.reloadUnits(ctx)
+	return rep, reloadErr
 }
 
 func has(units []Unit, id string) bool {
@@ -601,11 +645,20 @@ func (s *Service) PutUnit(ctx context.Context, u Unit) (Unit, error) {
 			return Unit{}, Errorf(Invalid, "unknown_unit", "unit %q referenced by %s does not exist", ref, u.ID)
 		}
 	}
-	stored, err := s.store.PutUnits(ctx, []Unit{u})
+	var stored []Unit
+	var reloadErr error
+	err = s.commit(func() error {
+		var err error
+		if stored, err = s.store.PutUnits(ctx, []Unit{u}); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
 	if err != nil {
 		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
 	}
-	return stored[0], s.reloadUnits(ctx)
+	return stored[0], reloadErr
 }
 
 // DeleteUnit removes a unit that no rule and no other unit refers to (Conflict "unit_in_use").
@@ -630,10 +683,18 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 			return Errorf(Conflict, "unit_in_use", "unit %s is referenced by unit %s", id, u.ID)
 		}
 	}
-	if err := s.store.DeleteUnit(ctx, id); err != nil {
+	var reloadErr error
+	err = s.commit(func() error {
+		if err := s.store.DeleteUnit(ctx, id); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("delete unit %s: %w", id, err)
 	}
-	return s.reloadUnits(ctx)
+	return reloadErr
 }
 
 // ImportRules reads a rules document. The document is the city's whole ordered rule set:
@@ -673,7 +734,15 @@ func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
-	if _, err := s.store.PutRules(ctx, valid, true); err != nil {
+	var reloadErr error
+	err = s.commit(func() error {
+		if _, err := s.store.PutRules(ctx, valid, true); err != nil {
+			return err
+		}
+		reloadErr = s.reloadRules(ctx)
+		return nil
+	})
+	if err != nil {
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
 	for _, ru := range valid {
@@ -688,7 +757,7 @@ func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	rep.Stored = true
-	return rep, s.reloadRules(ctx)
+	return rep, reloadErr
 }
 
 // PutRule creates or replaces one rule; its unit must exist.
@@ -705,21 +774,38 @@ func (s *Service) PutRule(ctx context.Context, ru Rule) (Rule, error) {
 	if !has(units, ru.Unit) {
 		return Rule{}, Errorf(Invalid, "unknown_unit", "unit %q does not exist", ru.Unit)
 	}
-	stored, err := s.store.PutRules(ctx, []Rule{ru}, false)
+	var stored []Rule
+	var reloadErr error
+	err = s.commit(func() error {
+		var err error
+		if stored, err = s.store.PutRules(ctx, []Rule{ru}, false); err != nil {
+			return err
+		}
+		reloadErr = s.reloadRules(ctx)
+		return nil
+	})
 	if err != nil {
 		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
 	}
-	return stored[0], s.reloadRules(ctx)
+	return stored[0], reloadErr
 }
 
 // DeleteRule removes one rule (ErrRuleNotFound).
 func (s *Service) DeleteRule(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.store.DeleteRule(ctx, id); err != nil {
+	var reloadErr error
+	err := s.commit(func() error {
+		if err := s.store.DeleteRule(ctx, id); err != nil {
+			return err
+		}
+		reloadErr = s.reloadRules(ctx)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("delete rule %s: %w", id, err)
 	}
-	return s.reloadRules(ctx)
+	return reloadErr
 }
 
 // ExportCells writes every stored cell to w as a GeoJSON FeatureCollection.

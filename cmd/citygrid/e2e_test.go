@@ -55,7 +55,7 @@ type result struct {
 func citygrid(t testing.TB, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(os.Environ(), "CITYGRID_DB=", "CITYGRID_ADDR=")
+	cmd.Env = append(os.Environ(), "CITYGRID_DB=", "CITYGRID_PG_URL=", "CITYGRID_ADDR=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

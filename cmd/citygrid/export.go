@@ -10,30 +10,33 @@ import (
 
 	"citygrid/registry"
 	"citygrid/spatial"
-	"citygrid/store/bolt"
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", stderr)
-	db := fs.String("db", os.Getenv("CITYGRID_DB"), "store file (CITYGRID_DB)")
+	var sf storeFlags
+	sf.register(fs, "embedded store file")
 	kind := fs.String("kind", "", "cells or components")
 	out := fs.String("o", "", "output file; default standard output")
 	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := sf.resolve(fs, "export"); err != nil {
+		return err
+	}
 	switch {
-	case *db == "":
-		return &usageError{"export: -db (or CITYGRID_DB) is required"}
 	case *kind != "cells" && *kind != "components":
 		return &usageError{fmt.Sprintf("export: -kind %q: want cells or components", *kind)}
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("export takes no arguments, got %q", fs.Args())}
 	}
-	if _, err := os.Stat(*db); err != nil {
-		return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
+	if sf.DB != "" {
+		if _, err := os.Stat(sf.DB); err != nil {
+			return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
+		}
 	}
-	st, err := bolt.Open(*db, bolt.Options{})
+	st, err := sf.open(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -18,20 +18,19 @@ import (
 
 	"citygrid/registry"
 	"citygrid/spatial"
-	"citygrid/store/bolt"
 )
 
 // importConfig holds the flags of `citygrid import`.
 type importConfig struct {
-	DB     string // -db, CITYGRID_DB
-	Kind   string // -kind cells|components|units|rules
-	Mode   string // -mode strict|partial
-	Format string // -format geojson|ndjson|csv; "" detects from the name and content
-	Actor  string // -actor, recorded in the component history
+	Store  storeFlags // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	Kind   string     // -kind cells|components|units|rules
+	Mode   string     // -mode strict|partial
+	Format string     // -format geojson|ndjson|csv; "" detects from the name and content
+	Actor  string     // -actor, recorded in the component history
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.DB, "db", os.Getenv("CITYGRID_DB"), "store file, created when missing (CITYGRID_DB)")
+	c.Store.register(fs, "embedded store file, created when missing")
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
@@ -54,9 +53,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	paths := fs.Args()
+	if err := cfg.Store.resolve(fs, "import"); err != nil {
+		return err
+	}
 	switch {
-	case cfg.DB == "":
-		return &usageError{"import: -db (or CITYGRID_DB) is required"}
 	case !validKind(cfg.Kind):
 		return &usageError{fmt.Sprintf("import: -kind %q: want cells, components, units or rules", cfg.Kind)}
 	case len(paths) == 0:
@@ -73,7 +73,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := bolt.Open(cfg.DB, bolt.Options{})
+	st, err := cfg.Store.open(ctx, log)
 	if err != nil {
 		return err
 	}

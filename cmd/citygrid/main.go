@@ -1,6 +1,7 @@
 // Command citygrid is the citygrid binary: the HTTP server (serve), census import and export,
-// and the demo-city generator (fixtures). It holds wiring only; the logic lives in registry,
-// spatial, store/bolt, api and fixtures.
+// PostgreSQL schema migrations (migrate) and the demo-city generator (fixtures). It holds
+// wiring only; the logic lives in registry, spatial, store/bolt, store/postgres, api and
+// fixtures.
 //
 // Exit status: 0 on success, 1 when the command failed or an import rejected features,
 // 2 on a usage error.
@@ -59,15 +60,18 @@ func exitCode(err error) int {
 const usage = `citygrid: the digital urban management grid and component registry
 
 Usage:
-  citygrid serve    -db FILE [-addr HOST:PORT] [-demo] [-snap-radius M]   serve the HTTP API
-  citygrid import   -db FILE -kind KIND [-mode strict|partial] [-format F] [-actor NAME] PATH...
-  citygrid export   -db FILE -kind cells|components [-o FILE]
+  citygrid serve    STORE [-addr HOST:PORT] [-demo] [-snap-radius M]   serve the HTTP API
+  citygrid import   STORE -kind KIND [-mode strict|partial] [-format F] [-actor NAME] PATH...
+  citygrid export   STORE -kind cells|components [-o FILE]
+  citygrid migrate  STORE                                               apply schema migrations
   citygrid fixtures -out DIR [-cells N] [-components N] [-seed N]
   citygrid version
   citygrid help
 
-Run "citygrid COMMAND -h" for a command's flags. CITYGRID_ADDR and CITYGRID_DB set the
-defaults of -addr and -db.
+STORE is -pg URL (PostgreSQL: postgres://USER[:PASSWORD]@HOST[:PORT]/DB; several serve
+nodes may share one database) or -db FILE (the embedded store: one process at a time).
+Run "citygrid COMMAND -h" for a command's flags. CITYGRID_PG_URL, CITYGRID_DB and
+CITYGRID_ADDR set the defaults of -pg, -db and -addr.
 `
 
 // run executes one command line (without the program name) and reports errors on stderr.
@@ -99,6 +103,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runImport(ctx, rest, stdout, stderr)
 	case "export":
 		return runExport(ctx, rest, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, stderr)
 	case "fixtures":
 		return runFixtures(ctx, rest, stdout, stderr)
 	case "version":

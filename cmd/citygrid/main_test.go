@@ -10,9 +10,12 @@ import (
 	"testing"
 
 	"citygrid/fixtures"
+	"citygrid/store/postgres/pgtest"
 )
 
 func TestRunExitCodes(t *testing.T) {
+	t.Setenv(envPG, "")
+	t.Setenv(envDB, "")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "x.db")
 	tests := []struct {
@@ -27,6 +30,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"help", []string{"help"}, 0, "Usage:", ""},
 		{"version", []string{"version"}, 0, "citygrid ", ""},
 		{"serve without db", []string{"serve"}, 2, "", "-db"},
+		{"serve with pg and db", []string{"serve", "-db", db, "-pg", "postgres://h/d"}, 2, "", "not both"},
+		{"migrate without store", []string{"migrate"}, 2, "", "-pg URL"},
+		{"migrate with an argument", []string{"migrate", "-db", db, "extra"}, 2, "", "no arguments"},
+		{"export without store", []string{"export", "-kind", "cells"}, 2, "", "-pg URL"},
 		{"serve with an argument", []string{"serve", "-db", db, "extra"}, 2, "", "no arguments"},
 		{"serve bad log format", []string{"serve", "-db", db, "-log-format", "xml"}, 2, "", "-log-format"},
 		{"serve -h", []string{"serve", "-h"}, 0, "", "-snap-radius"},
@@ -62,11 +69,20 @@ func TestRunExitCodes(t *testing.T) {
 // TestMainDemo starts the server in-process on 127.0.0.1:0 with a small demo city, then
 // again on the same store, which must not import the demo twice.
 func TestMainDemo(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "demo.db")
+	testMainDemo(t, storeFlags{DB: filepath.Join(t.TempDir(), "demo.db")})
+}
+
+// TestMainDemoPostgres is TestMainDemo on PostgreSQL, where the server also follows the
+// change feed.
+func TestMainDemoPostgres(t *testing.T) {
+	testMainDemo(t, storeFlags{PG: pgtest.NewDB(t)})
+}
+
+func testMainDemo(t *testing.T, store storeFlags) {
 	demo := fixtures.Config{Seed: 3, Cells: 200, Components: 2000}
 	var first map[string]any
 	for round := range 2 {
-		m := &Main{Config: serveConfig{Addr: "127.0.0.1:0", DB: db, Demo: true}, DemoCity: &demo}
+		m := &Main{Config: serveConfig{Addr: "127.0.0.1:0", Store: store, Demo: true}, DemoCity: &demo}
 		if err := m.Run(t.Context()); err != nil {
 			m.Close()
 			t.Fatalf("round %d: Run: %v", round, err)
@@ -76,6 +92,9 @@ func TestMainDemo(t *testing.T) {
 		getJSON(t, base+"/readyz", &ready)
 		if ready["status"] != "ready" || ready["components"] != float64(2000) || ready["units"] == float64(0) {
 			t.Errorf("round %d: /readyz = %v, want ready with the 2000 demo components", round, ready)
+		}
+		if _, following := ready["applied_seq"]; following != (store.PG != "") {
+			t.Errorf("round %d: /readyz = %v; want applied_seq exactly when the store is PostgreSQL", round, ready)
 		}
 		if round == 0 {
 			first = ready

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,13 +21,14 @@ import (
 	"citygrid/fixtures"
 	"citygrid/registry"
 	"citygrid/spatial"
-	"citygrid/store/bolt"
+	"citygrid/store/postgres"
 )
 
 // serveConfig holds the flags of `citygrid serve`.
 type serveConfig struct {
 	Addr            string        // -addr, CITYGRID_ADDR
-	DB              string        // -db, CITYGRID_DB
+	Store           storeFlags    // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	FollowPoll      time.Duration // -follow-poll: how often a PostgreSQL node reads the change feed unprompted
 	Demo            bool          // -demo
 	SnapRadius      float64       // -snap-radius, metres
 	ShutdownTimeout time.Duration // -shutdown-timeout
@@ -36,7 +38,9 @@ type serveConfig struct {
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", envOr("CITYGRID_ADDR", ":8080"), "listen address HOST:PORT (CITYGRID_ADDR)")
-	fs.StringVar(&c.DB, "db", os.Getenv("CITYGRID_DB"), "store file, created when missing (CITYGRID_DB)")
+	c.Store.register(fs, "embedded store file, created when missing")
+	fs.DurationVar(&c.FollowPoll, "follow-poll", registry.DefaultFollowPoll,
+		"with -pg: how often to read the change feed when no notification came (a missed NOTIFY costs at most this)")
 	fs.BoolVar(&c.Demo, "demo", false, "when the store holds no cells, generate and import a demo city first")
 	fs.Float64Var(&c.SnapRadius, "snap-radius", spatial.DefaultSnapRadius,
 		"metres within which a component's maintainer is responsible for a reported point")
@@ -56,8 +60,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
 	}
-	if cfg.DB == "" {
-		return &usageError{"serve: -db (or CITYGRID_DB) is required"}
+	if err := cfg.Store.resolve(fs, "serve"); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
@@ -84,10 +88,14 @@ type Main struct {
 	// DemoCity is the city -demo generates; the zero value means fixtures.DefaultConfig().
 	DemoCity *fixtures.Config
 
-	store    *bolt.Store
+	store    registry.Store
 	ln       net.Listener
 	srv      *http.Server
 	serveErr chan error
+
+	// The change feed follower and its wake-up (PostgreSQL only), stopped by Close.
+	stopFollow context.CancelFunc
+	followers  sync.WaitGroup
 }
 
 // Run starts the server and returns once the index is loaded (or on the first error, after
@@ -96,7 +104,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
 	}
-	st, err := bolt.Open(m.Config.DB, bolt.Options{})
+	st, err := m.Config.Store.open(ctx, m.Log)
 	if err != nil {
 		return err
 	}
@@ -119,13 +127,15 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for requests to end, and change streams end only when told to.
+	m.srv.RegisterOnShutdown(server.CloseStreams)
 	m.serveErr = make(chan error, 1)
 	go func() {
 		if err := m.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			m.serveErr <- fmt.Errorf("serve: %w", err)
 		}
 	}()
-	m.Log.Info("listening", "addr", ln.Addr().String(), "db", m.Config.DB)
+	m.Log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.String())
 
 	if m.Config.Demo {
 		empty, err := noCells(ctx, st)
@@ -139,13 +149,52 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	if err := idx.Load(ctx, st); err != nil {
+	seq, err := svc.LoadIndex(ctx, idx.Load)
+	if err != nil {
 		return err
 	}
 	s := idx.Stats()
 	m.Log.Info("index loaded", "duration", time.Since(start).Round(time.Millisecond),
-		"cells", s.Cells, "components", s.Components, "units", s.Units, "rules", s.Rules)
+		"cells", s.Cells, "components", s.Components, "units", s.Units, "rules", s.Rules, "seq", seq)
+	if pg, ok := st.(*postgres.Store); ok {
+		m.follow(pg, svc)
+	}
 	return nil
+}
+
+// follow keeps the index in step with what other nodes write to the database: Listen's
+// notifications wake the follower, and it reads the feed every FollowPoll regardless, so a
+// notification lost while the connection was down costs at most one poll. Both reconnect by
+// themselves (and log it) when the database restarts.
+func (m *Main) follow(pg *postgres.Store, svc *registry.Service) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopFollow = cancel
+	wake := make(chan struct{}, 1)
+	m.followers.Add(2)
+	go func() {
+		defer m.followers.Done()
+		err := pg.Listen(ctx, func(uint64) {
+			select {
+			case wake <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		})
+		if ctx.Err() == nil {
+			m.Log.Error("change notifications stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer m.followers.Done()
+		err := svc.Follow(ctx, pg, wake, m.Config.FollowPoll)
+		if ctx.Err() == nil {
+			m.Log.Error("change feed follower stopped", "err", err)
+		}
+	}()
+	// Run returns a node that follows: /readyz shows applied_seq from the first request on.
+	for deadline := time.Now().Add(5 * time.Second); !svc.Following() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	m.Log.Info("following the change feed", "from", svc.AppliedSeq(), "poll", m.Config.FollowPoll)
 }
 
 // Addr is the address the server listens on, "" before Run.
@@ -159,7 +208,8 @@ func (m *Main) Addr() string {
 // Err delivers an error when the server stops serving on its own (not by Close).
 func (m *Main) Err() <-chan error { return m.serveErr }
 
-// Close lets in-flight requests finish (up to Config.ShutdownTimeout), then closes the store.
+// Close lets in-flight requests finish (up to Config.ShutdownTimeout) and ends change
+// streams, stops following the change feed, then closes the store.
 func (m *Main) Close() error {
 	var errs []error
 	if m.srv != nil {
@@ -174,6 +224,10 @@ func (m *Main) Close() error {
 		}
 	} else if m.ln != nil {
 		errs = append(errs, m.ln.Close())
+	}
+	if m.stopFollow != nil {
+		m.stopFollow()
+		m.followers.Wait()
 	}
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {

@@ -37,7 +37,8 @@
 // seq s with Seek(s): version(1) count(uvarint) time actor(string), then per change kind(1:
 // cell, component, unit, rule) op(1: create, update, retire, delete) id(string: cell code,
 // component ID digits, unit or rule ID). Runs keep a 1,000,000-component import at a few
-// hundred puts for its feed instead of a million.
+// hundred puts for its feed instead of a million. Changes (registry.ChangeFeed) reads it in
+// one read transaction, looking up each entry's current record by code, identifier or ID.
 //
 // A history entry holds the op, the version after the change and the component's
 // before-image (empty for a create): the after-image of entry i is the before-image of entry

@@ -293,6 +293,68 @@ func TestChangesFeed(t *testing.T) {
 	}
 }
 
+// TestChangesAcrossRuns reads the feed through Changes where one call's changes span several
+// runs of the changes bucket: pages that start in the middle of a run and end in the next,
+// with records as stored now.
+func TestChangesAcrossRuns(t *testing.T) {
+	s, _ := newTestStore(t, Options{})
+	ctx := context.Background()
+	big := testComponents(changesRun + 10)
+	big, err := s.PutComponents(ctx, big, nil, "census")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := big[changesRun]
+	moved.Name = "moved"
+	if _, err := s.PutComponents(ctx, []registry.Component{moved}, nil, "surveyor"); err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(len(big)) + 1
+	if last, err := s.LastSeq(ctx); err != nil || last != n {
+		t.Fatalf("LastSeq = %d, %v; want %d", last, err, n)
+	}
+	for _, tc := range []struct {
+		since uint64
+		limit int
+	}{
+		{0, 3},
+		{changesRun - 2, 5},  // the end of the first run and the start of the second
+		{changesRun, 100},    // exactly at a run's end
+		{changesRun + 5, 10}, // into the next call's run
+		{n - 1, 10},
+		{n, 10},
+		{n + 100, 10},
+	} {
+		got, err := s.Changes(ctx, tc.since, tc.limit)
+		if err != nil {
+			t.Fatalf("Changes(%d, %d): %v", tc.since, tc.limit, err)
+		}
+		want := min(int(n-min(tc.since, n)), tc.limit)
+		if len(got) != want {
+			t.Fatalf("Changes(%d, %d) returned %d entries, want %d", tc.since, tc.limit, len(got), want)
+		}
+		for i, e := range got {
+			seq := tc.since + 1 + uint64(i)
+			var c registry.Component
+			op := registry.OpCreate
+			if seq <= uint64(len(big)) {
+				c = big[seq-1]
+			} else {
+				c, op = moved, registry.OpUpdate
+			}
+			if e.Seq != seq || e.Kind != registry.FeedComponent || e.ID != c.ID.String() || e.Op != op || e.Component == nil {
+				t.Fatalf("Changes(%d, %d)[%d] = %+v, want seq %d %s of component %s", tc.since, tc.limit, i, e, seq, op, c.ID)
+			}
+			if c.ID == moved.ID && (e.Component.Name != "moved" || e.Component.Version != 2) {
+				t.Errorf("Changes(%d, %d)[%d] record = %q v%d, want the current record \"moved\" v2", tc.since, tc.limit, i, e.Component.Name, e.Component.Version)
+			}
+		}
+	}
+	if _, err := s.Changes(ctx, ^uint64(0), 10); err != nil {
+		t.Errorf("Changes(MaxUint64, 10): %v", err)
+	}
+}
+
 type changeEntry struct {
 	Seq       uint64
 	Kind, Op  byte
