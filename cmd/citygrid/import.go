@@ -22,15 +22,17 @@ import (
 
 // importConfig holds the flags of `citygrid import`.
 type importConfig struct {
-	Store  storeFlags // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
-	Kind   string     // -kind cells|components|units|rules
-	Mode   string     // -mode strict|partial
-	Format string     // -format geojson|ndjson|csv; "" detects from the name and content
-	Actor  string     // -actor, recorded in the component history
+	Store   storeFlags  // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	Classes catalogFlag // -classes, CITYGRID_CLASSES
+	Kind    string      // -kind cells|components|units|rules
+	Mode    string      // -mode strict|partial
+	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
+	Actor   string      // -actor, recorded in the component history
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
 	c.Store.register(fs, "embedded store file, created when missing")
+	c.Classes.register(fs)
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
@@ -72,6 +74,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
 	}
 
+	cat, err := cfg.Classes.load()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := cfg.Store.open(ctx, log)
 	if err != nil {
@@ -82,7 +88,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := idx.Load(ctx, st); err != nil {
 		return err
 	}
-	svc := registry.NewService(st, idx, registry.DefaultCatalog(), log)
+	svc := registry.NewService(st, idx, cat, log)
 
 	failed := 0
 	for _, path := range paths {

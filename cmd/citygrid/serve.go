@@ -28,6 +28,7 @@ import (
 type serveConfig struct {
 	Addr            string        // -addr, CITYGRID_ADDR
 	Store           storeFlags    // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	Classes         catalogFlag   // -classes, CITYGRID_CLASSES
 	FollowPoll      time.Duration // -follow-poll: how often a PostgreSQL node reads the change feed unprompted
 	Demo            bool          // -demo
 	SnapRadius      float64       // -snap-radius, metres
@@ -39,6 +40,7 @@ type serveConfig struct {
 func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", envOr("CITYGRID_ADDR", ":8080"), "listen address HOST:PORT (CITYGRID_ADDR)")
 	c.Store.register(fs, "embedded store file, created when missing")
+	c.Classes.register(fs)
 	fs.DurationVar(&c.FollowPoll, "follow-poll", registry.DefaultFollowPoll,
 		"with -pg: how often to read the change feed when no notification came (a missed NOTIFY costs at most this)")
 	fs.BoolVar(&c.Demo, "demo", false, "when the store holds no cells, generate and import a demo city first")
@@ -104,13 +106,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
 	}
+	cat, err := m.Config.Classes.load()
+	if err != nil {
+		return err
+	}
 	st, err := m.Config.Store.open(ctx, m.Log)
 	if err != nil {
 		return err
 	}
 	m.store = st
 	idx := spatial.New(spatial.Options{SnapRadius: m.Config.SnapRadius})
-	svc := registry.NewService(st, idx, registry.DefaultCatalog(), m.Log)
+	svc := registry.NewService(st, idx, cat, m.Log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
