@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"citygrid/registry"
 )
 
 // The PostgreSQL binary format, written for COPY and read from query results. Hand-written
@@ -72,6 +74,14 @@ func putText(b []byte, s string) []byte {
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 	return append(b, s...)
+}
+
+// putCode writes an identifier as a bigint; the zero code is NULL.
+func putCode(b []byte, c registry.ComponentCode) []byte {
+	if c.IsZero() {
+		return putNull(b)
+	}
+	return putInt8(b, int64(c.Uint64()))
 }
 
 // putTime writes a timestamptz; the zero time is NULL.

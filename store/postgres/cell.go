@@ -127,14 +127,14 @@ func (s *Store) PutCells(ctx context.Context, cells []registry.Cell, actor strin
 		}
 		seen[code] = i
 	}
-	err := s.write(ctx, func(w *wtx) error { return w.putCells(ctx, out, w.now) })
+	err := s.write(ctx, func(w *wtx) error { return w.putCells(ctx, out, w.now, actor) })
 	if err != nil {
 		return nil, fmt.Errorf("put cells: %w", err)
 	}
 	return out, nil
 }
 
-func (w *wtx) putCells(ctx context.Context, out []registry.Cell, now time.Time) error {
+func (w *wtx) putCells(ctx context.Context, out []registry.Cell, now time.Time, actor string) error {
 	if len(out) == 0 {
 		return nil
 	}
@@ -175,7 +175,7 @@ func (w *wtx) putCells(ctx context.Context, out []registry.Cell, now time.Time) 
 	if err != nil {
 		return err
 	}
-	keys, versions, seqs := make([]int64, n), make([]int64, n), make([]int64, n)
+	keys, versions := make([]int64, n), make([]int64, n)
 	names, ops := make([]string, n), make([]string, n)
 	areas := make([]float64, n)
 	geoms := make([][]byte, n)
@@ -188,7 +188,7 @@ func (w *wtx) putCells(ctx context.Context, out []registry.Cell, now time.Time) 
 			nextKey++
 		}
 		c.Updated = now
-		keys[i], versions[i], seqs[i] = int64(c.Key), c.Version, int64(first)+int64(i)
+		keys[i], versions[i] = int64(c.Key), c.Version
 		names[i], areas[i] = c.Name, c.Area
 		if geoms[i], err = multiPolygonEWKB(c.Geometry); err != nil {
 			return fmt.Errorf("cell %s: %w", c.Code, err)
@@ -203,19 +203,5 @@ func (w *wtx) putCells(ctx context.Context, out []registry.Cell, now time.Time) 
 		codes, keys, names, areas, geoms, versions, now); err != nil {
 		return err
 	}
-	return insertChanges(ctx, w.Tx, registry.FeedCell, now, seqs, codes, ops, keys)
-}
-
-// insertChanges appends one changes row per element; keys may be nil (units, rules).
-func insertChanges(ctx context.Context, tx pgx.Tx, kind registry.FeedKind, now time.Time, seqs []int64, ids, ops []string, keys []int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	if keys == nil {
-		keys = make([]int64, len(seqs))
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO changes (seq, time, kind, id, op, key)
-		SELECT seq, $1, $2, id, op, NULLIF(key, 0) FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS u(seq, id, op, key)`,
-		now, string(kind), seqs, ids, ops, keys)
-	return err
+	return writeChanges(ctx, w.Tx, registry.FeedCell, now, actor, int64(first), ops, keys, nil)
 }

@@ -44,10 +44,10 @@ func (d *componentDecoder) decode(c *registry.Component, vals [][]byte) error {
 		return fmt.Errorf("key: %w", err)
 	}
 	*c = registry.Component{Key: registry.Key(key)}
-	if c.ID, err = codeFromBytes(vals[1]); err != nil {
+	if c.ID, err = codeFromInt8(vals[1]); err != nil {
 		return fmt.Errorf("component %d: id: %w", key, err)
 	}
-	if c.LegacyID, err = codeFromBytes(vals[2]); err != nil {
+	if c.LegacyID, err = codeFromInt8(vals[2]); err != nil {
 		return fmt.Errorf("component %d: legacy_id: %w", key, err)
 	}
 	if c.Status, err = statusFromBytes(vals[6]); err != nil {
@@ -74,7 +74,36 @@ func (d *componentDecoder) decode(c *registry.Component, vals [][]byte) error {
 	return nil
 }
 
-// codeFromBytes parses a stored identifier without allocating; NULL is the zero code.
+// Stored identifiers are bigint: a 16-digit legacy identifier is below 10^16, a 17-digit
+// one is not, and neither starts with a zero (the CHECKs of components say the same).
+const (
+	minCode   = 1_000_000_000_000_000
+	minCode17 = 10_000_000_000_000_000
+	maxCode   = 99_999_999_999_999_999
+)
+
+// codeFromInt8 decodes a stored bigint identifier; NULL is the zero code.
+func codeFromInt8(b []byte) (registry.ComponentCode, error) {
+	if b == nil {
+		return registry.ComponentCode{}, nil
+	}
+	v, err := getInt8(b)
+	if err != nil {
+		return registry.ComponentCode{}, err
+	}
+	return codeFromInt64(v)
+}
+
+// codeFromInt64 is the identifier stored as v.
+func codeFromInt64(v int64) (registry.ComponentCode, error) {
+	if v < minCode || v > maxCode {
+		return registry.ComponentCode{}, fmt.Errorf("%d is not a 16- or 17-digit identifier: %w", v, registry.ErrInvalidComponentCode)
+	}
+	return registry.ComponentCodeFromUint64(uint64(v), v < minCode17), nil
+}
+
+// codeFromBytes parses an identifier written as digits (before-images) without allocating;
+// NULL is the zero code.
 func codeFromBytes(b []byte) (registry.ComponentCode, error) {
 	if b == nil {
 		return registry.ComponentCode{}, nil
@@ -178,7 +207,7 @@ func componentByID(ctx context.Context, tx querier, id registry.ComponentCode, c
 		return registry.ErrComponentNotFound
 	}
 	rows, err := tx.Query(ctx, "SELECT "+componentColsC+` FROM components c
-		WHERE c.key = (SELECT key FROM component_names WHERE code = $1 LIMIT 1)`, binaryResults, id.String())
+		WHERE c.key = (SELECT key FROM component_names WHERE code = $1 LIMIT 1)`, binaryResults, int64(id.Uint64()))
 	if err != nil {
 		return err
 	}
@@ -247,7 +276,10 @@ func componentsByKey(ctx context.Context, tx querier, keys []registry.Key, out [
 
 // History returns every change of the component named id, oldest first, or an error
 // wrapping registry.ErrComponentNotFound. A change's After is the next change's Before, and
-// the current record for the last one; its Time and Actor are those stamped on it.
+// the current record for the last one; its Time and Actor are those stamped on it. The create
+// has no history row: its seq is created_seq and its time and actor are those stamped on
+// version 1 of the record, the first update's Before (or the record itself while there is no
+// update).
 func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]registry.Change, error) {
 	var out []registry.Change
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -255,6 +287,11 @@ func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]regis
 		if err := componentByID(ctx, tx, id, &cur); err != nil {
 			return err
 		}
+		var created int64
+		if err := tx.QueryRow(ctx, "SELECT created_seq FROM components WHERE key = $1", int64(cur.Key)).Scan(&created); err != nil {
+			return err
+		}
+		out = append(out, registry.Change{Seq: uint64(created), Op: registry.OpCreate, Version: 1})
 		rows, err := tx.Query(ctx, `SELECT seq, time, actor, op, version, before FROM component_history
 			WHERE component_key = $1 ORDER BY seq`, int64(cur.Key))
 		if err != nil {
@@ -296,6 +333,11 @@ func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]regis
 			}
 			out[i].After = &after
 		}
+		v1 := out[0].After
+		if v1.Version != 1 {
+			return fmt.Errorf("component %d: the history starts at version %d", cur.Key, v1.Version)
+		}
+		out[0].Time, out[0].Actor = v1.Updated, v1.UpdatedBy
 		return nil
 	})
 	if err != nil {

@@ -23,7 +23,8 @@ import (
 //   - A zero ID is assigned as District(Cell) + Class + the next serial above every identifier
 //     ever stored with that prefix (table serials), in input order.
 //   - Keys of creates are assigned in input order; every element takes one change seq, in
-//     input order; history gets one entry per element, with the before-image of updates.
+//     input order; history gets one row per update, with its before-image, and a create
+//     keeps its seq in created_seq (see the package doc).
 //
 // Errors, after which nothing is stored: registry.ErrInvalidInput (len(expect) != len(comps),
 // or a zero ID without a cell or 5-digit class), registry.ErrDuplicate (an identifier named
@@ -32,27 +33,22 @@ import (
 // result as in the database.
 //
 // A batch above Options.CopyThreshold is loaded with binary COPY. One that adds 10,000 or
-// more components and at least a quarter of the rows of components, component_history or
-// changes drops that table's indexes and builds them again in the same transaction, which
-// keeps readers of the table waiting until it commits (see the package doc).
+// more components and at least a quarter of the rows of components drops its indexes and
+// builds them again in the same transaction, which keeps readers of the table waiting until
+// it commits (see the package doc).
 func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
 	if expect != nil && len(expect) != len(comps) {
 		return nil, fmt.Errorf("put components: %d expected versions for %d components: %w", len(expect), len(comps), registry.ErrInvalidInput)
 	}
-	out := slices.Clone(comps)
-	if out == nil {
-		out = []registry.Component{}
-	}
-	for i := range out {
-		out[i].CensusDate = truncTime(out[i].CensusDate)
-		out[i].ChangeDate = truncTime(out[i].ChangeDate)
-	}
-	p := &putter{out: out, expect: expect, actor: actor, copy: s.useCopy(len(out)), workMem: s.opts.MaintenanceWorkMem}
+	p := &putter{in: comps, expect: expect, actor: actor, copy: s.useCopy(len(comps)), workMem: s.opts.MaintenanceWorkMem}
 	err := s.write(ctx, func(w *wtx) error { p.w, p.now = w, w.now; return p.run(ctx) })
 	if err != nil {
+		if p.done != nil {
+			<-p.done
+		}
 		return nil, fmt.Errorf("put components: %w", err)
 	}
-	return out, nil
+	return p.result(), nil
 }
 
 func (s *Store) useCopy(n int) bool {
@@ -80,24 +76,80 @@ const (
 	rebuildShare = 4 // creates ≥ stored/rebuildShare
 )
 
-// putter is one PutComponents call.
+// putter is one PutComponents call. It leaves its input alone and keeps what it decides per
+// element in arrays without pointers (ids, legacyIDs, keys, …): record(i) puts element i's
+// stored record together from them, and the result is built from it last, while the server
+// builds the indexes of a large import (see build), rather than copied first: a copy of a
+// million records costs a third of a second and a garbage collection cycle, which would
+// otherwise hold up the server.
 type putter struct {
 	w       *wtx
-	out     []registry.Component
+	in      []registry.Component
 	expect  []int64
 	actor   string
 	now     time.Time
 	copy    bool
 	workMem string
 
+	ids         []registry.ComponentCode // ID, as given, kept or assigned
+	legacyIDs   []registry.ComponentCode // LegacyID, as given or kept
+	legacyClass map[int32]string         // LegacyClass of updates that keep the stored one
+	keys        []int64
+	isUpd       []bool
+	ops         []string
+	firstSeq    int64 // element i takes seq firstSeq+i
+
 	priors  map[registry.Key]*prior
-	isUpd   []bool
-	ops     []string
-	seqs    []int64
 	aliases []alias // names an update leaves behind
 	reclaim []alias // aliases an update takes back as ID or legacy ID
 	serials map[prefix]uint32
 	stored  map[prefix]uint32
+
+	out  []registry.Component // the result, once done is closed
+	done chan struct{}        // closed by build; nil until it starts
+}
+
+// record returns element i as stored: valid once run has decided its keys and versions.
+func (p *putter) record(i int) registry.Component {
+	c := p.in[i]
+	c.CensusDate, c.ChangeDate = truncTime(c.CensusDate), truncTime(c.ChangeDate)
+	c.ID, c.LegacyID, c.Key = p.ids[i], p.legacyIDs[i], registry.Key(p.keys[i])
+	if lc, ok := p.legacyClass[int32(i)]; ok {
+		c.LegacyClass = lc
+	}
+	c.Version = 1
+	if p.isUpd[i] {
+		c.Version = p.priors[c.Key].version + 1
+	}
+	c.Updated, c.UpdatedBy = p.now, p.actor
+	return c
+}
+
+// seq is the change seq of element i.
+func (p *putter) seq(i int) int64 { return p.firstSeq + int64(i) }
+
+// build makes the result from the records, on a goroutine of its own; result waits for it.
+// Called once the records are final, it may run alongside the statements that follow.
+func (p *putter) build() {
+	if p.done != nil {
+		return
+	}
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		out := make([]registry.Component, len(p.in))
+		for i := range out {
+			out[i] = p.record(i)
+		}
+		p.out = out
+	}()
+}
+
+// result returns the stored records, in input order, after a successful run.
+func (p *putter) result() []registry.Component {
+	p.build()
+	<-p.done
+	return p.out
 }
 
 // sortRefs sorts refs by identifier, keeping input order among equal ones (refs arrive in
@@ -139,7 +191,7 @@ type prior struct {
 }
 
 type alias struct {
-	code string
+	code uint64 // the identifier
 	key  int64
 }
 
@@ -171,16 +223,20 @@ type idRef struct {
 }
 
 func (p *putter) run(ctx context.Context) error {
-	out := p.out
-	n := len(out)
+	in := p.in
+	n := len(in)
 	if n == 0 {
 		return nil
+	}
+	p.ids, p.legacyIDs = make([]registry.ComponentCode, n), make([]registry.ComponentCode, n)
+	for i := range in {
+		p.ids[i], p.legacyIDs[i] = in[i].ID, in[i].LegacyID
 	}
 
 	// 1. Every identifier the batch names, sorted: equal neighbours are duplicates.
 	refs := make([]idRef, 0, n)
-	for i := range out {
-		id, leg := out[i].ID.Uint64(), out[i].LegacyID.Uint64()
+	for i := range in {
+		id, leg := p.ids[i].Uint64(), p.legacyIDs[i].Uint64()
 		if id != 0 {
 			refs = append(refs, idRef{n: id, i: int32(i)})
 		}
@@ -191,7 +247,7 @@ func (p *putter) run(ctx context.Context) error {
 	refs = sortRefs(refs)
 	for j := 1; j < len(refs); j++ {
 		if r := refs[j]; refs[j-1].n == r.n {
-			return fmt.Errorf("component %s at elements %d and %d: %w", refCode(out, r), refs[j-1].i, r.i, registry.ErrDuplicate)
+			return fmt.Errorf("component %s at elements %d and %d: %w", p.refCode(r), refs[j-1].i, r.i, registry.ErrDuplicate)
 		}
 	}
 
@@ -213,55 +269,56 @@ func (p *putter) run(ctx context.Context) error {
 	}
 
 	// 3. Resolve each element to an update of a stored record or a create; check versions.
-	p.isUpd = make([]bool, n)
+	p.isUpd, p.keys = make([]bool, n), make([]int64, n)
+	p.legacyClass = make(map[int32]string)
 	owner := make(map[registry.Key]int, len(p.priors))
-	for i := range out {
+	for i := range in {
 		if i%ctxEvery == ctxEvery-1 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		c := &out[i]
+		id, legacy := &p.ids[i], &p.legacyIDs[i]
 		key := byID[i]
 		if l := byLegacy[i]; l != 0 {
 			if key != 0 && key != l {
-				return fmt.Errorf("component %s: legacy id %s belongs to another component: %w", c.ID, c.LegacyID, registry.ErrDuplicate)
+				return fmt.Errorf("component %s: legacy id %s belongs to another component: %w", *id, *legacy, registry.ErrDuplicate)
 			}
 			key = l
 		}
 		var cur int64
 		if key != 0 {
 			if j, ok := owner[key]; ok {
-				return fmt.Errorf("component %s at elements %d and %d: %w", label(c, i), j, i, registry.ErrDuplicate)
+				return fmt.Errorf("component %s at elements %d and %d: %w", p.label(i), j, i, registry.ErrDuplicate)
 			}
 			owner[key] = i
 			pr := p.priors[key]
 			cur = pr.version
 			p.isUpd[i] = true
 			// Named by its legacy ID only (a legacy census again), the record keeps its ID.
-			if c.ID.IsZero() || c.ID == pr.legacy && c.ID != pr.id && !pr.id.IsZero() {
-				c.ID = pr.id
+			if id.IsZero() || *id == pr.legacy && *id != pr.id && !pr.id.IsZero() {
+				*id = pr.id
 			}
-			if c.LegacyID.IsZero() {
-				c.LegacyID = pr.legacy
-				if c.LegacyClass == "" {
-					c.LegacyClass = pr.legacyClass
+			if legacy.IsZero() {
+				*legacy = pr.legacy
+				if in[i].LegacyClass == "" && pr.legacyClass != "" {
+					p.legacyClass[int32(i)] = pr.legacyClass
 				}
 			}
-			c.Key = key
+			p.keys[i] = int64(key)
 			for _, old := range [2]registry.ComponentCode{pr.id, pr.legacy} {
-				if !old.IsZero() && old != c.ID && old != c.LegacyID {
-					p.aliases = append(p.aliases, alias{old.String(), int64(key)})
+				if !old.IsZero() && old != *id && old != *legacy {
+					p.aliases = append(p.aliases, alias{old.Uint64(), int64(key)})
 				}
 			}
-			for _, nw := range [2]registry.ComponentCode{c.ID, c.LegacyID} {
+			for _, nw := range [2]registry.ComponentCode{*id, *legacy} {
 				if !nw.IsZero() && nw != pr.id && nw != pr.legacy {
-					p.reclaim = append(p.reclaim, alias{nw.String(), int64(key)})
+					p.reclaim = append(p.reclaim, alias{nw.Uint64(), int64(key)})
 				}
 			}
 		}
 		if p.expect != nil && p.expect[i] > 0 && p.expect[i] != cur {
-			return fmt.Errorf("component %s: version is %d, expected %d: %w", label(c, i), cur, p.expect[i], registry.ErrVersionConflict)
+			return fmt.Errorf("component %s: version is %d, expected %d: %w", p.label(i), cur, p.expect[i], registry.ErrVersionConflict)
 		}
 	}
 
@@ -272,7 +329,7 @@ func (p *putter) run(ctx context.Context) error {
 
 	// 5. Keys, versions, seqs and ops, in input order.
 	creates := 0
-	for i := range out {
+	for i := range in {
 		if !p.isUpd[i] {
 			creates++
 		}
@@ -287,22 +344,19 @@ func (p *putter) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.ops, p.seqs = make([]string, n), make([]int64, n)
-	for i := range out {
-		c := &out[i]
+	p.firstSeq = int64(first)
+	p.ops = make([]string, n)
+	for i := range in {
 		if p.isUpd[i] {
-			pr := p.priors[c.Key]
-			c.Version = pr.version + 1
+			pr := p.priors[registry.Key(p.keys[i])]
 			p.ops[i] = string(registry.OpUpdate)
-			if c.Status == registry.StatusRemoved && pr.status != registry.StatusRemoved {
+			if in[i].Status == registry.StatusRemoved && pr.status != registry.StatusRemoved {
 				p.ops[i] = string(registry.OpRetire)
 			}
 		} else {
-			c.Key, c.Version, p.ops[i] = registry.Key(nextKey), 1, string(registry.OpCreate)
+			p.keys[i], p.ops[i] = nextKey, string(registry.OpCreate)
 			nextKey++
 		}
-		c.Updated, c.UpdatedBy = p.now, p.actor
-		p.seqs[i] = int64(first) + int64(i)
 	}
 
 	// 6. Store.
@@ -312,7 +366,10 @@ func (p *putter) run(ctx context.Context) error {
 	if err := p.writeCreates(ctx, creates); err != nil {
 		return err
 	}
-	return p.writeSerials(ctx)
+	if err := p.writeSerials(ctx); err != nil {
+		return err
+	}
+	return writeChanges(ctx, p.w.Tx, registry.FeedComponent, p.now, p.actor, p.firstSeq, p.ops, p.keys, nil)
 }
 
 // lookup returns identifier → key for every ref that names a stored component, and fills
@@ -336,14 +393,12 @@ func (p *putter) lookup(ctx context.Context, refs []idRef) (map[uint64]registry.
 		if !any { // a first import: nothing to look up
 			return found, nil
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE batch_names (code text COLLATE "C" NOT NULL) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE batch_names (code bigint NOT NULL) ON COMMIT DROP`); err != nil {
 			return nil, err
 		}
 		src := newCopySource(len(refs), func(b []byte, i int) []byte {
-			code := refCode(p.out, refs[i]).String()
 			b = binary.BigEndian.AppendUint16(b, 1)
-			b = binary.BigEndian.AppendUint32(b, uint32(len(code)))
-			return append(b, code...)
+			return putInt8(b, int64(refs[i].n))
 		})
 		if _, err := tx.Conn().PgConn().CopyFrom(ctx, src, "COPY batch_names (code) FROM STDIN BINARY"); err != nil {
 			return nil, err
@@ -353,40 +408,37 @@ func (p *putter) lookup(ctx context.Context, refs []idRef) (map[uint64]registry.
 		}
 		rows, err = tx.Query(ctx, fmt.Sprintf(cols, "batch_names b"))
 	} else {
-		codes := make([]string, len(refs))
+		codes := make([]int64, len(refs))
 		for i, r := range refs {
-			codes[i] = refCode(p.out, r).String()
+			codes[i] = int64(r.n)
 		}
-		rows, err = tx.Query(ctx, fmt.Sprintf(cols, "unnest($1::text[]) AS b(code)"), codes)
+		rows, err = tx.Query(ctx, fmt.Sprintf(cols, "unnest($1::bigint[]) AS b(code)"), codes)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var code, id string
-		var key, version int64
-		var status, legacy, legacyClass *string
+		var code, key, version, id int64
+		var legacy *int64
+		var status, legacyClass *string
 		if err := rows.Scan(&code, &key, &version, &status, &id, &legacy, &legacyClass); err != nil {
 			return nil, err
 		}
-		c, err := registry.ParseComponentCode(code)
-		if err != nil {
-			return nil, fmt.Errorf("stored name %q: %w", code, err)
-		}
-		found[c.Uint64()] = registry.Key(key)
+		found[uint64(code)] = registry.Key(key)
 		if p.priors[registry.Key(key)] != nil {
 			continue
 		}
 		pr := &prior{version: version, legacyClass: deref(legacyClass)}
+		var err error
 		if pr.status, err = statusFromBytes([]byte(deref(status))); err != nil {
 			return nil, err
 		}
-		if pr.id, err = codeFromBytes([]byte(id)); err != nil {
+		if pr.id, err = codeFromInt64(id); err != nil {
 			return nil, fmt.Errorf("component %d: id: %w", key, err)
 		}
 		if legacy != nil {
-			if pr.legacy, err = codeFromBytes([]byte(*legacy)); err != nil {
+			if pr.legacy, err = codeFromInt64(*legacy); err != nil {
 				return nil, fmt.Errorf("component %d: legacy_id: %w", key, err)
 			}
 		}
@@ -405,10 +457,9 @@ func deref(s *string) string {
 // assignIDs gives every zero ID the next serial of its district and class, in input order,
 // above every identifier stored or named in the batch with that prefix.
 func (p *putter) assignIDs(ctx context.Context) error {
-	out := p.out
 	p.serials = make(map[prefix]uint32)
-	for i := range out {
-		for _, code := range [2]registry.ComponentCode{out[i].ID, out[i].LegacyID} {
+	for i := range p.ids {
+		for _, code := range [2]registry.ComponentCode{p.ids[i], p.legacyIDs[i]} {
 			if v := code.Uint64(); v != 0 {
 				pf := prefix{v / 1000000, code.Legacy()}
 				p.serials[pf] = max(p.serials[pf], uint32(v%1000000))
@@ -417,11 +468,11 @@ func (p *putter) assignIDs(ctx context.Context) error {
 	}
 	var pfs []prefix // of elements whose ID is assigned
 	assign := make([]int, 0)
-	for i := range out {
-		if !out[i].ID.IsZero() {
+	for i := range p.ids {
+		if !p.ids[i].IsZero() {
 			continue
 		}
-		pf, err := assignPrefix(&out[i], i)
+		pf, err := assignPrefix(&p.in[i], i)
 		if err != nil {
 			return err
 		}
@@ -470,7 +521,7 @@ func (p *putter) assignIDs(ctx context.Context) error {
 				"every serial of district %s class %s is taken", pf.district(), pf.class()))
 		}
 		p.serials[pf] = s + 1
-		out[i].ID = registry.ComponentCodeFromUint64(pf.n*1000000+uint64(s+1), false)
+		p.ids[i] = registry.ComponentCodeFromUint64(pf.n*1000000+uint64(s+1), false)
 	}
 	return nil
 }
@@ -501,20 +552,20 @@ func digits(s string, n int) (uint64, bool) {
 	return v, true
 }
 
-func refCode(out []registry.Component, r idRef) registry.ComponentCode {
+func (p *putter) refCode(r idRef) registry.ComponentCode {
 	if r.legacy {
-		return out[r.i].LegacyID
+		return p.legacyIDs[r.i]
 	}
-	return out[r.i].ID
+	return p.ids[r.i]
 }
 
-// label names a component in an error: its ID, or its position when it has none yet.
-func label(c *registry.Component, i int) string {
-	if !c.ID.IsZero() {
-		return c.ID.String()
+// label names element i in an error: its ID, or its position when it has none yet.
+func (p *putter) label(i int) string {
+	if !p.ids[i].IsZero() {
+		return p.ids[i].String()
 	}
-	if !c.LegacyID.IsZero() {
-		return c.LegacyID.String()
+	if !p.legacyIDs[i].IsZero() {
+		return p.legacyIDs[i].String()
 	}
 	return "#" + strconv.Itoa(i)
 }
@@ -547,17 +598,13 @@ func (p *putter) writeSerials(ctx context.Context) error {
 const componentInsertCols = `key, id, legacy_id, class, legacy_class, name, status, supervisor, owner,
 	maintainer, cell_code, census_date, change_date, source, note, geom, version, updated, updated_by`
 
-// appendComponentRow appends c as one binary COPY tuple of componentInsertCols, plus seq and
-// op when extra.
-func appendComponentRow(b []byte, c *registry.Component, extra bool, seq int64, op string) []byte {
-	nf := uint16(19)
-	if extra {
-		nf = 21
-	}
-	b = binary.BigEndian.AppendUint16(b, nf)
+// appendComponentRow appends c as the first fields of a binary COPY tuple: the tuple's field
+// count, 19 + extra, then componentInsertCols. The caller appends the extra fields.
+func appendComponentRow(b []byte, c *registry.Component, extra int) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(19+extra))
 	b = putInt8(b, int64(c.Key))
-	b = putText(b, c.ID.String())
-	b = putText(b, c.LegacyID.String())
+	b = putCode(b, c.ID)
+	b = putCode(b, c.LegacyID)
 	b = putText(b, c.Class)
 	b = putText(b, c.LegacyClass)
 	b = putText(b, c.Name)
@@ -574,19 +621,14 @@ func appendComponentRow(b []byte, c *registry.Component, extra bool, seq int64, 
 	b = appendPointEWKB(b, c.Point)
 	b = putInt8(b, c.Version)
 	b = putTime(b, c.Updated)
-	b = putText(b, c.UpdatedBy)
-	if extra {
-		b = putInt8(b, seq)
-		b = putText(b, op)
-	}
-	return b
+	return putText(b, c.UpdatedBy)
 }
 
 // componentArrays returns the columns of comps as arrays, for unnest.
-func componentArrays(comps []*registry.Component) []any {
+func componentArrays(comps []registry.Component) []any {
 	n := len(comps)
-	keys, versions := make([]int64, n), make([]int64, n)
-	ids, legacy, classes, legacyClasses, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keys, versions, ids, legacy := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	classes, legacyClasses, names := make([]string, n), make([]string, n), make([]string, n)
 	status, supervisors, owners, maintainers, cells := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	census, changed, updated := make([]*time.Time, n), make([]*time.Time, n), make([]time.Time, n)
 	sources, notes, by := make([]string, n), make([]string, n), make([]string, n)
@@ -597,9 +639,11 @@ func componentArrays(comps []*registry.Component) []any {
 		}
 		return &t
 	}
-	for i, c := range comps {
+	for i := range comps {
+		c := &comps[i]
 		keys[i], versions[i] = int64(c.Key), c.Version
-		ids[i], legacy[i], classes[i], legacyClasses[i], names[i] = c.ID.String(), c.LegacyID.String(), c.Class, c.LegacyClass, c.Name
+		ids[i], legacy[i] = int64(c.ID.Uint64()), int64(c.LegacyID.Uint64())
+		classes[i], legacyClasses[i], names[i] = c.Class, c.LegacyClass, c.Name
 		status[i], supervisors[i], owners[i], maintainers[i], cells[i] = c.Status.String(), c.Supervisor, c.Owner, c.Maintainer, string(c.Cell)
 		census[i], changed[i], updated[i] = opt(c.CensusDate), opt(c.ChangeDate), c.Updated
 		sources[i], notes[i], by[i] = c.Source, c.Note, c.UpdatedBy
@@ -610,14 +654,14 @@ func componentArrays(comps []*registry.Component) []any {
 }
 
 // componentUnnest selects componentInsertCols from the arrays of componentArrays ($1..$19),
-// with "" as NULL as in the binary rows.
-const componentUnnest = `SELECT key, id, NULLIF(legacy_id, '') AS legacy_id, NULLIF(class, '') AS class,
+// with "" and a zero legacy_id as NULL, as in the binary rows.
+const componentUnnest = `SELECT key, id, NULLIF(legacy_id, 0) AS legacy_id, NULLIF(class, '') AS class,
 		NULLIF(legacy_class, '') AS legacy_class, NULLIF(name, '') AS name, NULLIF(status, '') AS status,
 		NULLIF(supervisor, '') AS supervisor, NULLIF(owner, '') AS owner, NULLIF(maintainer, '') AS maintainer,
 		NULLIF(cell_code, '') AS cell_code, census_date, change_date, NULLIF(source, '') AS source,
 		NULLIF(note, '') AS note, ST_GeomFromEWKB(geom) AS geom, version, updated,
 		NULLIF(updated_by, '') AS updated_by%s
-	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[],
 		$14::text[], $15::text[], $16::bytea[], $17::bigint[], $18::timestamptz[], $19::text[]%s)
 		AS u(key, id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
@@ -630,10 +674,11 @@ const componentSet = `id = u.id, legacy_id = u.legacy_id, class = u.class, legac
 	note = u.note, geom = u.geom, version = u.version, updated = u.updated, updated_by = u.updated_by`
 
 // writeUpdates records the before-images of the updated records in the history, then
-// overwrites them, and files the names they leave behind as aliases.
+// overwrites them, and files the names they leave behind as aliases. run() writes their
+// changes.
 func (p *putter) writeUpdates(ctx context.Context) error {
 	var idx []int
-	for i := range p.out {
+	for i := range p.in {
 		if p.isUpd[i] {
 			idx = append(idx, i)
 		}
@@ -651,7 +696,10 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 		}
 		cs := newCopySource(len(idx), func(b []byte, j int) []byte {
 			i := idx[j]
-			return appendComponentRow(b, &p.out[i], true, p.seqs[i], p.ops[i])
+			c := p.record(i)
+			b = appendComponentRow(b, &c, 2)
+			b = putInt8(b, p.seq(i))
+			return putText(b, p.ops[i])
 		})
 		if _, err := tx.Conn().PgConn().CopyFrom(ctx, cs, "COPY stage_updates ("+componentInsertCols+", seq, op) FROM STDIN BINARY"); err != nil {
 			return err
@@ -659,10 +707,10 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 		src = "stage_updates u"
 		args = []any{p.now, p.actor}
 	} else {
-		comps := make([]*registry.Component, len(idx))
+		comps := make([]registry.Component, len(idx))
 		seqs, ops := make([]int64, len(idx)), make([]string, len(idx))
 		for j, i := range idx {
-			comps[j], seqs[j], ops[j] = &p.out[i], p.seqs[i], p.ops[i]
+			comps[j], seqs[j], ops[j] = p.record(i), p.seq(i), p.ops[i]
 		}
 		args = append(componentArrays(comps), seqs, ops, p.now, p.actor)
 		src = "(" + fmt.Sprintf(componentUnnest, ", seq, op", ", $20::bigint[], $21::text[]", ", seq, op") + ") u"
@@ -678,7 +726,7 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 	}
 	if len(p.reclaim) > 0 {
 		codes, keys := aliasArrays(p.reclaim)
-		if _, err := tx.Exec(ctx, `DELETE FROM component_aliases a USING unnest($1::text[], $2::bigint[]) AS r(code, key)
+		if _, err := tx.Exec(ctx, `DELETE FROM component_aliases a USING unnest($1::bigint[], $2::bigint[]) AS r(code, key)
 			WHERE a.code = r.code AND a.component_key = r.key`, codes, keys); err != nil {
 			return err
 		}
@@ -686,121 +734,83 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 	if len(p.aliases) > 0 {
 		codes, keys := aliasArrays(p.aliases)
 		if _, err := tx.Exec(ctx, `INSERT INTO component_aliases (code, component_key)
-			SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (code) DO NOTHING`, codes, keys); err != nil {
+			SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT (code) DO NOTHING`, codes, keys); err != nil {
 			return err
 		}
 	}
-	return insertChanges(ctx, tx, registry.FeedComponent, p.now, pick(p.seqs, idx), pickIDs(p.out, idx), pick(p.ops, idx), pickKeys(p.out, idx))
+	return nil
 }
 
-func aliasArrays(as []alias) ([]string, []int64) {
-	codes, keys := make([]string, len(as)), make([]int64, len(as))
+func aliasArrays(as []alias) ([]int64, []int64) {
+	codes, keys := make([]int64, len(as)), make([]int64, len(as))
 	for i, a := range as {
-		codes[i], keys[i] = a.code, a.key
+		codes[i], keys[i] = int64(a.code), a.key
 	}
 	return codes, keys
 }
 
-func pick[T any](xs []T, idx []int) []T {
-	out := make([]T, len(idx))
-	for j, i := range idx {
-		out[j] = xs[i]
-	}
-	return out
-}
-
-func pickIDs(out []registry.Component, idx []int) []string {
-	ids := make([]string, len(idx))
-	for j, i := range idx {
-		ids[j] = out[i].ID.String()
-	}
-	return ids
-}
-
-func pickKeys(out []registry.Component, idx []int) []int64 {
-	keys := make([]int64, len(idx))
-	for j, i := range idx {
-		keys[j] = int64(out[i].Key)
-	}
-	return keys
-}
-
-// bulkIndex is an index that a large import drops and builds again; the statements are
-// those of migrations/0001_init.sql.
-type bulkIndex struct{ table, name, drop, create string }
+// bulkIndex is an index of components that a large import drops and builds again; the
+// statements are those of migrations/0001_init.sql.
+type bulkIndex struct{ name, drop, create string }
 
 var bulkIndexes = []bulkIndex{
-	{"components", "components_pkey",
-		"ALTER TABLE components DROP CONSTRAINT components_pkey",
-		"ALTER TABLE components ADD CONSTRAINT components_pkey PRIMARY KEY (key)"},
-	{"components", "components_id_key",
-		"DROP INDEX components_id_key",
-		"CREATE UNIQUE INDEX components_id_key ON components (id)"},
-	{"components", "components_legacy_id_key",
-		"DROP INDEX components_legacy_id_key",
-		"CREATE UNIQUE INDEX components_legacy_id_key ON components (legacy_id) WHERE legacy_id IS NOT NULL"},
-	{"components", "components_geom_idx",
+	{"components_geom_idx",
 		"DROP INDEX components_geom_idx",
 		"CREATE INDEX components_geom_idx ON components USING gist (geom)"},
-	{"component_history", "component_history_pkey",
-		"ALTER TABLE component_history DROP CONSTRAINT component_history_pkey",
-		"ALTER TABLE component_history ADD CONSTRAINT component_history_pkey PRIMARY KEY (component_key, seq)"},
-	{"changes", "changes_pkey",
-		"ALTER TABLE changes DROP CONSTRAINT changes_pkey",
-		"ALTER TABLE changes ADD CONSTRAINT changes_pkey PRIMARY KEY (seq)"},
+	{"components_pkey",
+		"ALTER TABLE components DROP CONSTRAINT components_pkey",
+		"ALTER TABLE components ADD CONSTRAINT components_pkey PRIMARY KEY (key)"},
+	{"components_id_key",
+		"DROP INDEX components_id_key",
+		"CREATE UNIQUE INDEX components_id_key ON components (id)"},
+	{"components_legacy_id_key",
+		"DROP INDEX components_legacy_id_key",
+		"CREATE UNIQUE INDEX components_legacy_id_key ON components (legacy_id) WHERE legacy_id IS NOT NULL"},
 }
 
-// writeCreates inserts the new records, their history entries and their changes.
+// writeCreates inserts the new records. Their history entries are implicit (created_seq and
+// version 1 of the record), and run() writes their changes.
 func (p *putter) writeCreates(ctx context.Context, creates int) error {
 	if creates == 0 {
 		return nil
 	}
 	idx := make([]int, 0, creates)
-	for i := range p.out {
+	for i := range p.in {
 		if !p.isUpd[i] {
 			idx = append(idx, i)
 		}
 	}
-	keys, seqs := pickKeys(p.out, idx), pick(p.seqs, idx)
 	tx := p.w.Tx
 	if !p.copy {
-		comps := make([]*registry.Component, len(idx))
+		comps := make([]registry.Component, len(idx))
+		seqs := make([]int64, len(idx))
 		for j, i := range idx {
-			comps[j] = &p.out[i]
+			comps[j], seqs[j] = p.record(i), p.seq(i)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO components ("+componentInsertCols+") "+fmt.Sprintf(componentUnnest, "", "", ""), componentArrays(comps)...); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO component_history (component_key, seq, time, actor, op, version)
-			SELECT key, seq, $3, NULLIF($4, ''), 'create', 1 FROM unnest($1::bigint[], $2::bigint[]) AS u(key, seq)`,
-			keys, seqs, p.now, p.actor); err != nil {
-			return err
-		}
-		return insertChanges(ctx, tx, registry.FeedComponent, p.now, seqs, pickIDs(p.out, idx), pick(p.ops, idx), keys)
+		_, err := tx.Exec(ctx, "INSERT INTO components ("+componentInsertCols+", created_seq) "+
+			fmt.Sprintf(componentUnnest, ", created_seq", ", $20::bigint[]", ", created_seq"),
+			append(componentArrays(comps), seqs)...)
+		return err
 	}
 
-	// Indexes of the tables that the import at least quarters in size are dropped and built
-	// again after the load: a sorted build costs a fraction of a million index insertions
+	// The indexes of components, when the import at least quarters its size, are dropped and
+	// built again after the load: a sorted build costs a fraction of a million index insertions
 	// (each WAL-logged). DDL is transactional, so a failure restores them.
 	var rebuild []bulkIndex
 	if creates >= rebuildMin {
-		grows := map[string]bool{}
-		for _, t := range []string{"components", "component_history", "changes"} {
-			n, err := rowEstimate(ctx, tx, t)
-			if err != nil {
-				return err
-			}
-			grows[t] = int64(creates) >= n/rebuildShare
+		stored, err := rowEstimate(ctx, tx, "components")
+		if err != nil {
+			return err
 		}
 		legacy := 0
 		for _, i := range idx {
-			if !p.out[i].LegacyID.IsZero() {
+			if !p.legacyIDs[i].IsZero() {
 				legacy++
 			}
 		}
 		for _, ix := range bulkIndexes {
 			// Rows without a legacy ID cost the partial index nothing.
-			if grows[ix.table] && (ix.name != "components_legacy_id_key" || legacy >= rebuildMin) {
+			if int64(creates) >= stored/rebuildShare && (ix.name != "components_legacy_id_key" || legacy >= rebuildMin) {
 				rebuild = append(rebuild, ix)
 			}
 		}
@@ -819,36 +829,17 @@ func (p *putter) writeCreates(ctx context.Context, creates int) error {
 	}
 	conn := tx.Conn().PgConn()
 	rows := newCopySource(len(idx), func(b []byte, j int) []byte {
-		return appendComponentRow(b, &p.out[idx[j]], false, 0, "")
+		i := idx[j]
+		c := p.record(i)
+		b = appendComponentRow(b, &c, 1)
+		return putInt8(b, p.seq(i))
 	})
-	if _, err := conn.CopyFrom(ctx, rows, "COPY components ("+componentInsertCols+") FROM STDIN BINARY"); err != nil {
+	if _, err := conn.CopyFrom(ctx, rows, "COPY components ("+componentInsertCols+", created_seq) FROM STDIN BINARY"); err != nil {
 		return err
 	}
-	actor, now := p.actor, pgMicros(p.now)
-	hist := newCopySource(len(idx), func(b []byte, j int) []byte {
-		b = binary.BigEndian.AppendUint16(b, 6)
-		b = putInt8(b, keys[j])
-		b = putInt8(b, seqs[j])
-		b = putInt8(b, now)
-		b = putText(b, actor)
-		b = putText(b, string(registry.OpCreate))
-		return putInt8(b, 1)
-	})
-	if _, err := conn.CopyFrom(ctx, hist, "COPY component_history (component_key, seq, time, actor, op, version) FROM STDIN BINARY"); err != nil {
-		return err
-	}
-	changes := newCopySource(len(idx), func(b []byte, j int) []byte {
-		b = binary.BigEndian.AppendUint16(b, 6)
-		b = putInt8(b, seqs[j])
-		b = putInt8(b, now)
-		b = putText(b, string(registry.FeedComponent))
-		b = putText(b, p.out[idx[j]].ID.String())
-		b = putText(b, string(registry.OpCreate))
-		return putInt8(b, keys[j])
-	})
-	if _, err := conn.CopyFrom(ctx, changes, "COPY changes (seq, time, kind, id, op, key) FROM STDIN BINARY"); err != nil {
-		return err
-	}
+	// The server builds the indexes, the GiST one first, on one core: the result is put
+	// together meanwhile.
+	p.build()
 	for _, ix := range rebuild {
 		if _, err := tx.Exec(ctx, ix.create); err != nil {
 			return err

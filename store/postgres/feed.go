@@ -11,17 +11,90 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// runMax is the most changes one change_runs row holds, as in store/bolt: it bounds the
+// arrays a reader fetches to find one seq.
+const runMax = 4096
+
+// writeChanges records the changes of one write: seqs first, first+1, … with ops[i], keys[i]
+// (cells and components; nil for units and rules) and ids[i] (units and rules; nil for cells
+// and components, whose code or identifier follows from the key). A run of up to runMax
+// changes is one change_runs row, and a run's op and keys are a single op and a first key
+// when they can be: a census import of a million components is 245 small rows.
+func writeChanges(ctx context.Context, tx pgx.Tx, kind registry.FeedKind, now time.Time, actor string, first int64, ops []string, keys []int64, ids []string) error {
+	var b pgx.Batch
+	for lo := 0; lo < len(ops); lo += runMax {
+		hi := min(lo+runMax, len(ops))
+		var op *string
+		var runOps []string
+		if allSame(ops[lo:hi]) {
+			op = &ops[lo]
+		} else {
+			runOps = ops[lo:hi]
+		}
+		var keyFirst *int64
+		var runKeys []int64
+		if keys != nil {
+			if consecutive(keys[lo:hi]) {
+				keyFirst = &keys[lo]
+			} else {
+				runKeys = keys[lo:hi]
+			}
+		}
+		var idList []string
+		if ids != nil {
+			idList = ids[lo:hi]
+		}
+		b.Queue(`INSERT INTO change_runs (seq_first, seq_last, time, kind, actor, op, ops, key_first, keys, ids)
+			VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10)`,
+			first+int64(lo), first+int64(hi)-1, now, string(kind), actor, op, runOps, keyFirst, runKeys, idList)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+func allSame(xs []string) bool {
+	for _, x := range xs[1:] {
+		if x != xs[0] {
+			return false
+		}
+	}
+	return true
+}
+
+func consecutive(keys []int64) bool {
+	for i, k := range keys {
+		if k != keys[0]+int64(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// runsQuery selects the runs that hold the first $2 changes with seq > $1: first the heads
+// of at most $2 runs, which never reads their arrays, then whole rows up to the run where
+// the count reaches $2.
+const runsQuery = `WITH head AS (
+		SELECT seq_last, sum(seq_last - greatest(seq_first - 1, $1)) OVER (ORDER BY seq_last) AS upto
+		FROM (SELECT seq_first, seq_last FROM change_runs WHERE seq_last > $1 ORDER BY seq_last LIMIT $2) r
+	)
+	SELECT seq_first, seq_last, time, kind, op, ops, key_first, keys, ids FROM change_runs
+	WHERE seq_last > $1 AND seq_last <= coalesce((SELECT min(seq_last) FROM head WHERE upto >= $2), (SELECT max(seq_last) FROM head))
+	ORDER BY seq_last`
+
 // Changes returns up to limit entries of the change feed with Seq > since, ascending, each
-// with the record as it is stored now (nil for a unit or rule deleted since). limit ≤ 0
-// returns none.
+// with the record as it is stored now (nil for a unit or rule deleted since). A component
+// entry's ID is the identifier the component had after the change, a cell entry's its code.
+// limit ≤ 0 returns none.
 func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registry.FeedEntry, error) {
 	if limit <= 0 {
 		return []registry.FeedEntry{}, nil
 	}
 	var out []registry.FeedEntry
 	err := s.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT seq, time, kind, id, op, key FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
-			int64(min(since, 1<<63-1)), limit)
+		after := int64(min(since, 1<<63-1))
+		rows, err := tx.Query(ctx, runsQuery, after, limit)
 		if err != nil {
 			return err
 		}
@@ -29,35 +102,61 @@ func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registr
 		var cellKeys []int64
 		var unitIDs, ruleIDs []string
 		for rows.Next() {
-			var e registry.FeedEntry
-			var kind, op string
-			var key *int64
-			if err := rows.Scan(&e.Seq, &e.Time, &kind, &e.ID, &op, &key); err != nil {
+			var first, last int64
+			var when time.Time
+			var kind string
+			var opAll *string
+			var ops, ids []string
+			var keys []int64
+			var k0 *int64
+			if err := rows.Scan(&first, &last, &when, &kind, &opAll, &ops, &k0, &keys, &ids); err != nil {
 				rows.Close()
 				return err
 			}
-			e.Time, e.Kind, e.Op = e.Time.UTC(), registry.FeedKind(kind), registry.ChangeOp(op)
-			switch e.Kind {
-			case registry.FeedComponent:
-				if key == nil {
-					rows.Close()
-					return fmt.Errorf("change %d: component without key", e.Seq)
-				}
-				e.Component = &registry.Component{Key: registry.Key(*key)}
-				compKeys = append(compKeys, registry.Key(*key))
-			case registry.FeedCell:
-				if key == nil {
-					rows.Close()
-					return fmt.Errorf("change %d: cell without key", e.Seq)
-				}
-				e.Cell = &registry.Cell{Key: registry.Key(*key)}
-				cellKeys = append(cellKeys, *key)
-			case registry.FeedUnit:
-				unitIDs = append(unitIDs, e.ID)
-			case registry.FeedRule:
-				ruleIDs = append(ruleIDs, e.ID)
+			n := last - first + 1
+			if opAll == nil && int64(len(ops)) != n || ids != nil && int64(len(ids)) != n || k0 == nil && keys != nil && int64(len(keys)) != n {
+				rows.Close()
+				return fmt.Errorf("change run %d-%d: arrays do not match the seqs", first, last)
 			}
-			out = append(out, e)
+			for i := max(after-first+1, 0); i < n && len(out) < limit; i++ {
+				e := registry.FeedEntry{Seq: uint64(first + i), Time: when.UTC(), Kind: registry.FeedKind(kind)}
+				if opAll != nil {
+					e.Op = registry.ChangeOp(*opAll)
+				} else {
+					e.Op = registry.ChangeOp(ops[i])
+				}
+				if ids != nil {
+					e.ID = ids[i]
+				}
+				var key int64
+				switch {
+				case k0 != nil:
+					key = *k0 + i
+				case keys != nil:
+					key = keys[i]
+				}
+				switch e.Kind {
+				case registry.FeedComponent:
+					if key == 0 {
+						rows.Close()
+						return fmt.Errorf("change %d: component without key", e.Seq)
+					}
+					e.Component = &registry.Component{Key: registry.Key(key)}
+					compKeys = append(compKeys, registry.Key(key))
+				case registry.FeedCell:
+					if key == 0 {
+						rows.Close()
+						return fmt.Errorf("change %d: cell without key", e.Seq)
+					}
+					e.Cell = &registry.Cell{Key: registry.Key(key)}
+					cellKeys = append(cellKeys, key)
+				case registry.FeedUnit:
+					unitIDs = append(unitIDs, e.ID)
+				case registry.FeedRule:
+					ruleIDs = append(ruleIDs, e.ID)
+				}
+				out = append(out, e)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -142,14 +241,14 @@ func fillFeed(ctx context.Context, tx pgx.Tx, out []registry.FeedEntry, compKeys
 				return fmt.Errorf("change %d: component key %d: %w", e.Seq, e.Component.Key, registry.ErrComponentNotFound)
 			}
 			cc := *c
-			e.Component = &cc
+			e.Component, e.ID = &cc, cc.ID.String()
 		case registry.FeedCell:
 			c, ok := cells[e.Cell.Key]
 			if !ok {
 				return fmt.Errorf("change %d: cell key %d: %w", e.Seq, e.Cell.Key, registry.ErrCellNotFound)
 			}
 			cc := *c
-			e.Cell = &cc
+			e.Cell, e.ID = &cc, string(cc.Code)
 		case registry.FeedUnit:
 			if u, ok := units[e.ID]; ok {
 				uu := *u
@@ -162,13 +261,50 @@ func fillFeed(ctx context.Context, tx pgx.Tx, out []registry.FeedEntry, compKeys
 			}
 		}
 	}
-	return nil
+	return formerIDs(ctx, tx, out)
+}
+
+// formerIDs gives each component entry the identifier its component had after the change,
+// where that is not the current one: the identifier of the before-image of the component's
+// next history entry. A component still at version 1 has no history entry.
+func formerIDs(ctx context.Context, tx pgx.Tx, out []registry.FeedEntry) error {
+	var idx []int
+	var keys, seqs []int64
+	for i := range out {
+		if e := &out[i]; e.Kind == registry.FeedComponent && e.Component.Version > 1 {
+			idx = append(idx, i)
+			keys, seqs = append(keys, int64(e.Component.Key)), append(seqs, int64(e.Seq))
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT u.ord, h.id
+		FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u(key, seq, ord)
+		CROSS JOIN LATERAL (SELECT before->>'id' AS id FROM component_history h
+			WHERE h.component_key = u.key AND h.seq > u.seq ORDER BY h.seq LIMIT 1) h`, keys, seqs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ord int64
+		var id string
+		if err := rows.Scan(&ord, &id); err != nil {
+			return err
+		}
+		if ord < 1 || ord > int64(len(idx)) {
+			return fmt.Errorf("former id of entry %d of %d", ord, len(idx))
+		}
+		out[idx[ord-1]].ID = id
+	}
+	return rows.Err()
 }
 
 // LastSeq returns the highest change seq committed so far; 0 for an empty store.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	var seq int64
-	if err := s.pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&seq); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT coalesce(max(seq_last), 0) FROM change_runs").Scan(&seq); err != nil {
 		return 0, fmt.Errorf("last change seq: %w", s.dbErr(ctx, err))
 	}
 	return uint64(seq), nil
@@ -221,7 +357,7 @@ func (s *Store) listen(ctx context.Context, fn func(uint64), backoff *time.Durat
 	}
 	*backoff = listenBackoffMin
 	var last int64
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&last); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(seq_last), 0) FROM change_runs").Scan(&last); err != nil {
 		return err
 	}
 	if last > 0 {

@@ -246,3 +246,129 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeRuns checks the feed of writes larger than a run (4,096 changes): an import whose
+// keys are consecutive, then a write that mixes ops and keys and renames a component. Entries
+// keep the identifier of their time, pages cross runs, and the view changes agrees.
+func TestChangeRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 10,000-component import")
+	}
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	s := mustOpen(t, url)
+	cell := registry.Cell{Code: "110105001001001", Geometry: orb.MultiPolygon{{{{116, 39}, {116.1, 39}, {116.1, 39.1}, {116, 39}}}}}
+	if _, err := s.PutCells(ctx, []registry.Cell{cell}, "census"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10_000
+	census := make([]registry.Component, n)
+	for i := range census {
+		census[i] = registry.Component{Class: "01001", Cell: cell.Code, Name: fmt.Sprint(i), Point: orb.Point{116 + float64(i)*1e-6, 39.05}}
+		census[i].ID, _ = registry.NewComponentCode("110105", "01001", n-i) // descending: keys and IDs disagree
+	}
+	// A new ID given with the legacy ID renames a component.
+	census[9000].LegacyID, _ = registry.NewComponentCode("110105", "0101", 1)
+	census[9000].LegacyClass = "0101"
+	stored, err := s.PutComponents(ctx, census, nil, "census")
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := stored[9000]
+	oldID := renamed.ID
+	renamed.ID, _ = registry.NewComponentCode("110105", "01001", 900_000)
+	retired := stored[5]
+	retired.Status = registry.StatusRemoved
+	fresh := registry.Component{Class: "01001", Cell: cell.Code, Name: "new", Point: orb.Point{116.05, 39.05}}
+	edit, err := s.PutComponents(ctx, []registry.Component{renamed, fresh, retired}, nil, "editor")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT format('%s-%s %s %s %s %s', seq_first, seq_last, coalesce(op, '-'),
+		coalesce(ops::text, '-'), coalesce(key_first::text, '-'), coalesce(keys::text, '-'))
+		FROM change_runs WHERE kind = 'component' ORDER BY seq_last`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := func(c registry.Component) string { return fmt.Sprint(c.Key) }
+	diffRecords(t, "change_runs", []string{
+		"2-4097 create - 1 -", "4098-8193 create - 4097 -", "8194-10001 create - 8193 -",
+		"10002-10004 - {update,create,retire} - {" + k(edit[0]) + "," + k(edit[1]) + "," + k(edit[2]) + "}",
+	}, runs)
+
+	all, err := s.Changes(ctx, 0, 2*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1+n+3 {
+		t.Fatalf("Changes(0, %d) = %d entries, want %d", 2*n, len(all), 1+n+3)
+	}
+	for i, e := range all {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d: Seq %d, want %d", i, e.Seq, i+1)
+		}
+	}
+	for _, tc := range []struct {
+		at     int
+		id     registry.ComponentCode
+		op     registry.ChangeOp
+		key    registry.Key
+		record registry.Component
+	}{
+		{1, stored[0].ID, registry.OpCreate, stored[0].Key, stored[0]},
+		{1 + 9000, oldID, registry.OpCreate, stored[9000].Key, edit[0]}, // the ID it had then
+		{1 + n - 1, stored[n-1].ID, registry.OpCreate, stored[n-1].Key, stored[n-1]},
+		{1 + n, renamed.ID, registry.OpUpdate, stored[9000].Key, edit[0]},
+		{1 + n + 1, edit[1].ID, registry.OpCreate, edit[1].Key, edit[1]},
+		{1 + n + 2, retired.ID, registry.OpRetire, stored[5].Key, edit[2]},
+	} {
+		e := all[tc.at]
+		if e.Kind != registry.FeedComponent || e.ID != tc.id.String() || e.Op != tc.op || e.Component == nil || e.Component.Key != tc.key {
+			t.Errorf("entry %d = %s %s %s %+v, want component %s %s key %d", tc.at, e.Kind, e.ID, e.Op, e.Component, tc.id, tc.op, tc.key)
+			continue
+		}
+		diffRecords(t, fmt.Sprintf("entry %d record", tc.at), tc.record, *e.Component)
+	}
+
+	// Pages that start and end inside runs and cross their ends.
+	for _, pg := range []struct {
+		since uint64
+		limit int
+	}{{0, 1}, {1, 4096}, {4090, 10}, {4097, 1}, {5000, 5000}, {10000, 3}, {10003, 5}, {10004, 5}} {
+		got, err := s.Changes(ctx, pg.since, pg.limit)
+		if err != nil {
+			t.Fatalf("Changes(%d, %d): %v", pg.since, pg.limit, err)
+		}
+		want := all[min(int(pg.since), len(all)):min(int(pg.since)+pg.limit, len(all))]
+		diffRecords(t, fmt.Sprintf("Changes(%d, %d)", pg.since, pg.limit), want, got)
+	}
+
+	// The view lists the same changes.
+	view := changeRows(t, conn)
+	if len(view) != len(all) {
+		t.Fatalf("view changes has %d rows, want %d", len(view), len(all))
+	}
+	for i, e := range all {
+		v := view[i]
+		var key int64
+		switch {
+		case e.Component != nil:
+			key = int64(e.Component.Key)
+		case e.Cell != nil:
+			key = int64(e.Cell.Key)
+		}
+		if v.Seq != int64(e.Seq) || !v.Time.Equal(e.Time) || v.Kind != string(e.Kind) || v.ID != e.ID || v.Op != string(e.Op) || v.Key == nil || *v.Key != key {
+			t.Errorf("view row %d = %+v, want %d %v %s %s %s key %d", i, v, e.Seq, e.Time, e.Kind, e.ID, e.Op, key)
+		}
+	}
+}

@@ -60,13 +60,17 @@ func Migrate(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
-	return migrate(ctx, cfg.ConnConfig, display, secret)
+	return migrate(ctx, cfg.ConnConfig, display, secret, 0)
 }
 
-func migrate(ctx context.Context, cfg *pgx.ConnConfig, display, secret string) error {
+// migrate applies the migrations up to version upTo, or all of them when upTo is 0.
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, display, secret string, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", display, err)
+	}
+	if upTo > 0 {
+		ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > upTo })
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

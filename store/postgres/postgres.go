@@ -75,7 +75,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, cfg.ConnConfig.Copy(), display, secret); err != nil {
+	if err := migrate(ctx, cfg.ConnConfig.Copy(), display, secret, 0); err != nil {
 		return nil, err
 	}
 	if opts.MaxConns > 0 {

@@ -95,11 +95,11 @@ func (w *wtx) putRules(ctx context.Context, out []registry.Rule, replace bool, n
 			if err != nil {
 				return err
 			}
-			seqs, ops := make([]int64, len(dropped)), make([]string, len(dropped))
+			ops := make([]string, len(dropped))
 			for i := range dropped {
-				seqs[i], ops[i] = int64(first)+int64(i), string(registry.OpDelete)
+				ops[i] = string(registry.OpDelete)
 			}
-			if err := insertChanges(ctx, w.Tx, registry.FeedRule, now, seqs, dropped, ops, nil); err != nil {
+			if err := writeChanges(ctx, w.Tx, registry.FeedRule, now, "", int64(first), ops, nil, dropped); err != nil {
 				return err
 			}
 		}
@@ -116,7 +116,7 @@ func (w *wtx) putRules(ctx context.Context, out []registry.Rule, replace bool, n
 	if err != nil {
 		return err
 	}
-	seqs, ops := make([]int64, n), make([]string, n)
+	ops := make([]string, n)
 	ords, vers := make([]int64, n), make([]int64, n)
 	inUnit := make([]bool, n)
 	classes, kinds, areas, units, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -126,7 +126,6 @@ func (w *wtx) putRules(ctx context.Context, out []registry.Rule, replace bool, n
 		if v, ok := versions[r.ID]; ok {
 			r.Version, ops[i] = v+1, string(registry.OpUpdate)
 		}
-		seqs[i] = int64(first) + int64(i)
 		ords[i], vers[i], inUnit[i] = int64(r.Order), r.Version, r.InUnit
 		classes[i], kinds[i], areas[i], units[i], reasons[i] = r.Class, r.Kind, r.Area, r.Unit, r.Reason
 	}
@@ -140,7 +139,7 @@ func (w *wtx) putRules(ctx context.Context, out []registry.Rule, replace bool, n
 		ids, ords, classes, kinds, areas, inUnit, units, reasons, vers); err != nil {
 		return err
 	}
-	return insertChanges(ctx, w.Tx, registry.FeedRule, now, seqs, ids, ops, nil)
+	return writeChanges(ctx, w.Tx, registry.FeedRule, now, "", int64(first), ops, nil, ids)
 }
 
 // DeleteRule removes the rule with id, or returns an error wrapping registry.ErrRuleNotFound.

@@ -106,7 +106,7 @@ func (w *wtx) putUnits(ctx context.Context, out []registry.Unit, now time.Time) 
 	if err != nil {
 		return err
 	}
-	seqs, ops := make([]int64, n), make([]string, n)
+	ops := make([]string, n)
 	var b pgx.Batch
 	for i := range out {
 		u := &out[i]
@@ -115,7 +115,6 @@ func (w *wtx) putUnits(ctx context.Context, out []registry.Unit, now time.Time) 
 			u.Version, ops[i] = v+1, string(registry.OpUpdate)
 		}
 		u.Updated = now
-		seqs[i] = int64(first) + int64(i)
 		area, err := multiPolygonEWKB(u.Area)
 		if err != nil {
 			return fmt.Errorf("unit %s: %w", u.ID, err)
@@ -134,7 +133,7 @@ func (w *wtx) putUnits(ctx context.Context, out []registry.Unit, now time.Time) 
 	if err := w.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
-	return insertChanges(ctx, w.Tx, registry.FeedUnit, now, seqs, ids, ops, nil)
+	return writeChanges(ctx, w.Tx, registry.FeedUnit, now, "", int64(first), ops, nil, ids)
 }
 
 // DeleteUnit removes the unit with id, or returns an error wrapping registry.ErrUnitNotFound.
@@ -160,7 +159,7 @@ func (w *wtx) delete(ctx context.Context, sql string, kind registry.FeedKind, id
 	if err != nil {
 		return err
 	}
-	return insertChanges(ctx, w.Tx, kind, now, []int64{int64(seq)}, []string{id}, []string{string(registry.OpDelete)}, nil)
+	return writeChanges(ctx, w.Tx, kind, now, "", int64(seq), []string{string(registry.OpDelete)}, nil, []string{id})
 }
 
 // storedVersions returns id → version of the stored records that sql (with $1 = ids) finds.
