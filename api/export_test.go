@@ -1,8 +1,10 @@
 package api
 
+import "citygrid/registry"
+
 // Internal helpers exposed to the package's external tests.
 var (
-	AppendJSONString = appendJSONString
+	AppendJSONString = registry.AppendJSONString
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 )

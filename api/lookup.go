@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
@@ -237,9 +236,9 @@ func decodePosition(raw json.RawMessage) (orb.Point, bool) {
 
 func appendResultError(b []byte, e *registry.Error) []byte {
 	b = append(b, `{"error":{"code":`...)
-	b = appendJSONString(b, e.Code)
+	b = registry.AppendJSONString(b, e.Code)
 	b = append(b, `,"detail":`...)
-	b = appendJSONString(b, e.Message)
+	b = registry.AppendJSONString(b, e.Message)
 	return append(b, "}}"...)
 }
 
@@ -270,15 +269,15 @@ func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool) [
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"code":`...)
-		b = appendJSONString(b, string(cell.Code))
+		b = registry.AppendJSONString(b, string(cell.Code))
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, cell.Name)
+		b = registry.AppendJSONString(b, cell.Name)
 		b = append(b, `,"community":`...)
-		b = appendJSONString(b, cell.Code.Community())
+		b = registry.AppendJSONString(b, cell.Code.Community())
 		b = append(b, `,"street":`...)
-		b = appendJSONString(b, cell.Code.Street())
+		b = registry.AppendJSONString(b, cell.Code.Street())
 		b = append(b, `,"district":`...)
-		b = appendJSONString(b, cell.Code.District())
+		b = registry.AppendJSONString(b, cell.Code.District())
 		b = append(b, '}')
 	}
 	b = append(b, `,"unit":`...)
@@ -286,11 +285,11 @@ func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool) [
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, u.ID)
+		b = registry.AppendJSONString(b, u.ID)
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, u.Name)
+		b = registry.AppendJSONString(b, u.Name)
 		b = append(b, `,"type":`...)
-		b = appendJSONString(b, u.Type.String())
+		b = registry.AppendJSONString(b, u.Type.String())
 		b = append(b, '}')
 	}
 	kind, reason := res.Kind, res.Reason
@@ -298,15 +297,15 @@ func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool) [
 		kind, reason = "none", registry.ErrNoUnit.Message
 	}
 	b = append(b, `,"rule":{"kind":`...)
-	b = appendJSONString(b, kind)
+	b = registry.AppendJSONString(b, kind)
 	b = append(b, `,"id":`...)
 	if res.RuleID == "" || noUnit {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, res.RuleID)
+		b = registry.AppendJSONString(b, res.RuleID)
 	}
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, reason)
+	b = registry.AppendJSONString(b, reason)
 	b = append(b, '}')
 	if !noUnit && !res.Component.IsZero() {
 		b = append(b, `,"component":"`...)
@@ -326,89 +325,4 @@ func appendCode(b []byte, c registry.ComponentCode) []byte {
 		v /= 10
 	}
 	return append(b, d[:n]...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and U+2028/U+2029
-// are escaped, as encoding/json does; unlike it, <, > and & are left alone (this is an API,
-// not HTML). Valid UTF-8, the usual case, is copied without decoding runes.
-func appendJSONString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		return appendJSONStringSlow(b, s)
-	}
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0xE2 {
-			continue
-		}
-		if c == 0xE2 { // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
-			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
-				b = append(b, s[start:i]...)
-				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xf])
-				i += 2
-				start = i + 1
-			}
-			continue
-		}
-		b = append(b, s[start:i]...)
-		b = appendEscapedASCII(b, c)
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func appendEscapedASCII(b []byte, c byte) []byte {
-	switch c {
-	case '"', '\\':
-		return append(b, '\\', c)
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-}
-
-// appendJSONStringSlow is appendJSONString for text that is not valid UTF-8.
-func appendJSONStringSlow(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscapedASCII(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

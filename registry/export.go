@@ -8,7 +8,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/paulmach/orb"
 )
@@ -52,11 +51,11 @@ func (gw *GeoJSONWriter) WriteCell(c *Cell) error {
 	}
 	b := gw.begin()
 	b = append(b, `{"type":"Feature","id":`...)
-	b = appendJSONString(b, string(c.Code))
+	b = AppendJSONString(b, string(c.Code))
 	b = append(b, `,"geometry":{"type":"MultiPolygon","coordinates":`...)
 	b = appendMultiPolygon(b, c.Geometry)
 	b = append(b, `},"properties":{"code":`...)
-	b = appendJSONString(b, string(c.Code))
+	b = AppendJSONString(b, string(c.Code))
 	b = appendStringProp(b, "name", c.Name)
 	b = append(b, `,"area":`...)
 	b = strconv.AppendFloat(b, math.Round(c.Area*100)/100, 'f', -1, 64)
@@ -79,7 +78,7 @@ func (gw *GeoJSONWriter) WriteComponent(c *Component) error {
 	b = append(b, `{"type":"Feature",`...)
 	if !c.ID.IsZero() {
 		b = append(b, `"id":`...)
-		b = appendJSONString(b, c.ID.String())
+		b = AppendJSONString(b, c.ID.String())
 		b = append(b, ',')
 	}
 	b = append(b, `"geometry":{"type":"Point","coordinates":`...)
@@ -226,7 +225,7 @@ func appendStringProp(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendJSONString(b, v)
+	return AppendJSONString(b, v)
 }
 
 func appendIntProp(b []byte, name string, v int64) []byte {
@@ -247,57 +246,5 @@ func appendDateProp(b []byte, name string, t time.Time) []byte {
 	b = append(b, name...)
 	b = append(b, `":"`...)
 	b = t.AppendFormat(b, time.DateOnly)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: UTF-8 kept as is, control characters, U+2028
-// and U+2029 escaped, invalid UTF-8 replaced by U+FFFD (as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
