@@ -31,6 +31,7 @@ type reportResp struct {
 	Valid    int    `json:"valid"`
 	Created  int    `json:"created"`
 	Updated  int    `json:"updated"`
+	Deleted  int    `json:"deleted"`
 	Rejected int    `json:"rejected"`
 	Stored   bool   `json:"stored"`
 	Problems []struct {
@@ -222,5 +223,44 @@ func TestExport(t *testing.T) {
 		if fc.Type != "FeatureCollection" || len(fc.Features) != want {
 			t.Errorf("export %s: %d features, want %d", kind, len(fc.Features), want)
 		}
+	}
+}
+
+// TestCensusRulesPartialKeepsRefused: a partial rules import replaces the rule set, but a rule
+// whose entry was refused keeps its stored version instead of being deleted; the report counts
+// the rules the import removed.
+func TestCensusRulesPartialKeepsRefused(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units", "rules"}})
+	before := e.idx.Rules()
+	if len(before) < 3 {
+		t.Fatalf("the test city has %d rules, want at least 3", len(before))
+	}
+	kept, typo, gone := before[0], before[1], before[2:]
+	entry := func(r registry.Rule, unit string) map[string]any {
+		return map[string]any{"id": r.ID, "order": r.Order, "class": r.Class, "kind": r.Kind, "area": r.Area,
+			"in_unit": r.InUnit, "unit": unit, "reason": r.Reason + "（新）"}
+	}
+	body := jsonBody(t, map[string]any{"rules": []any{entry(kept, kept.Unit), entry(typo, typo.Unit+"-typo")}})
+	var rep reportResp
+	decode(t, e.do(t, "POST", "/api/v1/census/rules?mode=partial", body), 200, &rep)
+	if !rep.Stored || rep.Updated != 1 || rep.Created != 0 || rep.Rejected != 1 || rep.Deleted != len(gone) {
+		t.Errorf("partial rules import = %+v, want 1 updated, 1 rejected, %d deleted", rep, len(gone))
+	}
+	after := map[string]registry.Rule{}
+	for _, r := range e.idx.Rules() {
+		after[r.ID] = r
+	}
+	// The store rewrites every rule of a replaced set, so the kept rule's version moves on;
+	// its content must not.
+	r, ok := after[typo.ID]
+	r.Version = typo.Version
+	if !ok || r != typo {
+		t.Errorf("refused rule %s after the import = %+v, %v; want its stored content %+v", typo.ID, r, ok, typo)
+	}
+	if r := after[kept.ID]; r.Reason != kept.Reason+"（新）" || r.Version != kept.Version+1 {
+		t.Errorf("rule %s = %+v, want the imported reason at version %d", kept.ID, r, kept.Version+1)
+	}
+	if len(after) != 2 {
+		t.Errorf("%d rules after the import, want 2 (the imported one and the refused one)", len(after))
 	}
 }

@@ -291,7 +291,7 @@ func TestChangeStream(t *testing.T) {
 		t.Fatalf("stream with Last-Event-ID %d began at seq %d, want %d", total, c.Seq, total+1)
 	}
 	// Wait until the fresh stream has read the feed's end, by a second write it must see.
-	if _, err := e.svc.PutUnit(ctx, registry.Unit{ID: "new-unit", Name: "新单位", Type: registry.UnitPublicService}); err != nil {
+	if _, err := e.svc.PutUnit(ctx, registry.Unit{ID: "new-unit", Name: "新单位", Type: registry.UnitPublicService}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if c := nextChange(t, fresh, 5*time.Second); c.Seq != total+2 || c.Kind != "unit" || c.ID != "new-unit" {

@@ -203,6 +203,7 @@ type reportJSON struct {
 	Valid    int           `json:"valid"`
 	Created  int           `json:"created"`
 	Updated  int           `json:"updated"`
+	Deleted  int           `json:"deleted"`
 	Rejected int           `json:"rejected"`
 	Stored   bool          `json:"stored"`
 	Problems []problemLine `json:"problems"`
@@ -219,7 +220,7 @@ type problemLine struct {
 func toReportJSON(r *registry.Report) reportJSON {
 	out := reportJSON{
 		Kind: r.Kind, Mode: string(r.Mode), Total: r.Total, Valid: r.Valid, Created: r.Created,
-		Updated: r.Updated, Rejected: r.Rejected, Stored: r.Stored, Problems: make([]problemLine, len(r.Problems)),
+		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Stored: r.Stored, Problems: make([]problemLine, len(r.Problems)),
 	}
 	for i, p := range r.Problems {
 		out.Problems[i] = problemLine{Index: p.Index, ID: p.ID, Field: p.Field, Code: p.Code, Message: p.Message}

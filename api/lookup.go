@@ -214,6 +214,9 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 		if mp.Type != "MultiPoint" {
 			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body's type is %q, want MultiPoint", mp.Type)
 		}
+		if mp.Coordinates == nil { // absent or null; [] is an empty batch
+			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint has no coordinates array")
+		}
 		pts = mp.Coordinates
 	default:
 		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")

@@ -230,6 +230,12 @@ func TestLookupBatch(t *testing.T) {
 		}
 		checkLookup(t, e.idx, got.Results[0].lookupResp, p0, "")
 	}
+	// An empty MultiPoint is an empty batch (a null or missing coordinates member is not).
+	var empty batchResp
+	decode(t, e.do(t, "POST", "/api/v1/lookup", `{"type":"MultiPoint","coordinates":[]}`), 200, &empty)
+	if empty.Results == nil || len(empty.Results) != 0 {
+		t.Errorf("POST an empty MultiPoint: results = %v, want []", empty.Results)
+	}
 }
 
 func TestLookupBatchErrors(t *testing.T) {
@@ -241,6 +247,8 @@ func TestLookupBatchErrors(t *testing.T) {
 		{"not JSON", "POST", "/api/v1/lookup", "lon=1&lat=2", nil, 400, "invalid_input"},
 		{"broken JSON", "POST", "/api/v1/lookup", "[[1,2]", nil, 400, "invalid_input"},
 		{"a Point", "POST", "/api/v1/lookup", `{"type":"Point","coordinates":[1,2]}`, nil, 400, "invalid_input"},
+		{"MultiPoint with null coordinates", "POST", "/api/v1/lookup", `{"type":"MultiPoint","coordinates":null}`, nil, 400, "invalid_input"},
+		{"MultiPoint without coordinates", "POST", "/api/v1/lookup", `{"type":"MultiPoint"}`, nil, 400, "invalid_input"},
 		{"bad crs", "POST", "/api/v1/lookup?crs=utm", `[[1,2]]`, nil, 400, "invalid_crs"},
 		{"10001 points", "POST", "/api/v1/lookup", tooMany, nil, 413, "too_many_points"},
 		{"body over 1 MiB", "POST", "/api/v1/lookup", huge, nil, 413, "body_too_large"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ func (s *Server) registerUnitRoutes(r *gin.RouterGroup) {
 	r.PUT("/units/:id", s.wrap(s.handleUnitPut))
 	r.DELETE("/units/:id", s.wrap(s.handleUnitDelete))
 	r.GET("/rules", s.wrap(s.handleRuleList))
+	r.GET("/rules/:id", s.wrap(s.handleRuleGet))
 	r.PUT("/rules/:id", s.wrap(s.handleRulePut))
 	r.DELETE("/rules/:id", s.wrap(s.handleRuleDelete))
 }
@@ -86,18 +88,30 @@ func (s *Server) handleUnitList(c *gin.Context) error {
 	return okJSON(c, out)
 }
 
-// handleUnitGet serves GET /api/v1/units/{id}.
+// handleUnitGet serves GET /api/v1/units/{id}: the unit, with its version as ETag.
 func (s *Server) handleUnitGet(c *gin.Context) error {
 	u, ok := s.idx.Unit(c.Param("id"))
 	if !ok {
 		return registry.ErrUnitNotFound
 	}
+	tag := etag(u.Version)
+	if notModified(c, tag) {
+		return nil
+	}
+	c.Header("ETag", tag)
 	return okJSON(c, toUnitJSON(u))
 }
 
-// handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates or replaces
-// the unit. Its parent and supervisor must exist.
+// handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates the unit (201,
+// with Location) or replaces it (200); the ETag is the stored version. If-Match, when sent,
+// must name the current version (409 version_conflict; 404 unit_not_found when there is no
+// such unit). Its parent and supervisor must exist, the parents must not lead back to it, and
+// the supervisor must be an admin_department (see Service.PutUnit).
 func (s *Server) handleUnitPut(c *gin.Context) error {
+	version, _, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
 	doc, err := s.readEntry(c)
 	if err != nil {
 		return err
@@ -109,11 +123,23 @@ func (s *Server) handleUnitPut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return problemErr(probs[0])
 	}
-	u, err := s.svc.PutUnit(c.Request.Context(), units[0])
+	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version)
 	if err != nil {
 		return err
 	}
-	return okJSON(c, toUnitJSON(&u))
+	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, toUnitJSON(&u))
+}
+
+// writeEntry answers a unit or rule PUT: 201 with Location when the record was created
+// (version 1), else 200; the version as ETag either way.
+func writeEntry(c *gin.Context, path, id string, version int64, v any) error {
+	status := http.StatusOK
+	if version == 1 {
+		status = http.StatusCreated
+		c.Header("Location", path+url.PathEscape(id))
+	}
+	c.Header("ETag", etag(version))
+	return writeJSON(c, status, "application/json; charset=utf-8", v)
 }
 
 // handleUnitDelete serves DELETE /api/v1/units/{id}: 204, or 409 unit_in_use while a rule or
@@ -138,9 +164,32 @@ func (s *Server) handleRuleList(c *gin.Context) error {
 	return okJSON(c, out)
 }
 
-// handleRulePut serves PUT /api/v1/rules/{id}: one rules-document entry creates or replaces
-// the rule. Its unit must exist.
+// handleRuleGet serves GET /api/v1/rules/{id}: the rule, with its version as ETag.
+func (s *Server) handleRuleGet(c *gin.Context) error {
+	id := c.Param("id")
+	for _, r := range s.idx.Rules() {
+		if r.ID != id {
+			continue
+		}
+		tag := etag(r.Version)
+		if notModified(c, tag) {
+			return nil
+		}
+		c.Header("ETag", tag)
+		return okJSON(c, toRuleJSON(&r))
+	}
+	return registry.ErrRuleNotFound
+}
+
+// handleRulePut serves PUT /api/v1/rules/{id}: one rules-document entry creates the rule (201,
+// with Location) or replaces it (200); the ETag is the stored version. If-Match, when sent,
+// must name the current version (409 version_conflict; 404 rule_not_found when there is no
+// such rule). Its unit must exist.
 func (s *Server) handleRulePut(c *gin.Context) error {
+	version, _, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
 	doc, err := s.readEntry(c)
 	if err != nil {
 		return err
@@ -152,11 +201,11 @@ func (s *Server) handleRulePut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return problemErr(probs[0])
 	}
-	r, err := s.svc.PutRule(c.Request.Context(), rules[0])
+	r, err := s.svc.PutRule(c.Request.Context(), rules[0], version)
 	if err != nil {
 		return err
 	}
-	return okJSON(c, toRuleJSON(&r))
+	return writeEntry(c, "/api/v1/rules/", r.ID, r.Version, toRuleJSON(&r))
 }
 
 // handleRuleDelete serves DELETE /api/v1/rules/{id}: 204, or 404 rule_not_found.

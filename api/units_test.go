@@ -79,7 +79,7 @@ func TestUnitsAndRulesWrite(t *testing.T) {
 
 	body := jsonBody(t, map[string]any{"name": "测试养护公司", "type": "public_service_unit", "districts": district, "phone": "023-1234567"})
 	var u unitResp
-	decode(t, e.do(t, "PUT", "/api/v1/units/test-unit", body), 200, &u)
+	decode(t, e.do(t, "PUT", "/api/v1/units/test-unit", body), 201, &u)
 	if u.ID != "test-unit" || u.Name != "测试养护公司" || u.Type != "public_service_unit" || u.Phone != "023-1234567" {
 		t.Errorf("PUT unit = %+v", u)
 	}
@@ -89,7 +89,7 @@ func TestUnitsAndRulesWrite(t *testing.T) {
 
 	rule := jsonBody(t, map[string]any{"order": 1, "class": "01", "kind": "component", "unit": "test-unit", "reason": "测试"})
 	var r ruleResp
-	decode(t, e.do(t, "PUT", "/api/v1/rules/test-rule", rule), 200, &r)
+	decode(t, e.do(t, "PUT", "/api/v1/rules/test-rule", rule), 201, &r)
 	if r.ID != "test-rule" || r.Unit != "test-unit" || r.Class != "01" || r.Order != 1 {
 		t.Errorf("PUT rule = %+v", r)
 	}
@@ -119,5 +119,96 @@ func TestUnitsAndRulesWrite(t *testing.T) {
 	}
 	if got, _ := e.store.Units(t.Context()); len(got) != len(units) {
 		t.Errorf("store has %d units, want %d again", len(got), len(units))
+	}
+}
+
+// TestUnitsAndRulesVersions: units and rules carry their version as ETag, PUT answers 201 on
+// create and 200 on replace, and If-Match, when sent, must name the current version.
+func TestUnitsAndRulesVersions(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units", "rules"}})
+	body := jsonBody(t, map[string]any{"name": "版本测试所", "type": "public_service_unit"})
+	renamed := jsonBody(t, map[string]any{"name": "版本测试所（新）", "type": "public_service_unit"})
+	rule := jsonBody(t, map[string]any{"order": 5, "class": "01", "unit": "v-unit"})
+	rule2 := jsonBody(t, map[string]any{"order": 6, "class": "01", "unit": "v-unit"})
+
+	for _, tt := range []struct {
+		name, target, create, replace, notFound string
+	}{
+		{"unit", "/api/v1/units/v-unit", body, renamed, "unit_not_found"},
+		{"rule", "/api/v1/rules/v-rule", rule, rule2, "rule_not_found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// If-Match on a record that does not exist is 404, as for cells.
+			runErrCases(t, e, []errCase{
+				{"If-Match on a missing record", "PUT", tt.target, tt.create, []string{"If-Match", `"1"`}, 404, tt.notFound},
+			})
+			rec := e.do(t, "PUT", tt.target, tt.create)
+			if rec.Code != 201 || rec.Header().Get("ETag") != `"1"` || rec.Header().Get("Location") != tt.target {
+				t.Fatalf("PUT new %s = %d ETag %q Location %q, want 201 \"1\" %s (body %s)", tt.name, rec.Code,
+					rec.Header().Get("ETag"), rec.Header().Get("Location"), tt.target, short(rec.Body))
+			}
+			get := e.do(t, "GET", tt.target, "")
+			if get.Code != 200 || get.Header().Get("ETag") != `"1"` {
+				t.Errorf("GET %s = %d ETag %q, want 200 \"1\"", tt.target, get.Code, get.Header().Get("ETag"))
+			}
+			if nm := e.do(t, "GET", tt.target, "", "If-None-Match", `"1"`); nm.Code != 304 {
+				t.Errorf("GET %s If-None-Match \"1\" = %d, want 304", tt.target, nm.Code)
+			}
+			runErrCases(t, e, []errCase{
+				{"stale If-Match", "PUT", tt.target, tt.replace, []string{"If-Match", `"7"`}, 409, "version_conflict"},
+				{"malformed If-Match", "PUT", tt.target, tt.replace, []string{"If-Match", "soon"}, 400, "invalid_if_match"},
+			})
+			rec = e.do(t, "PUT", tt.target, tt.replace, "If-Match", `"1"`)
+			if rec.Code != 200 || rec.Header().Get("ETag") != `"2"` || rec.Header().Get("Location") != "" {
+				t.Fatalf("PUT %s If-Match \"1\" = %d ETag %q Location %q, want 200 \"2\" and no Location (body %s)", tt.target,
+					rec.Code, rec.Header().Get("ETag"), rec.Header().Get("Location"), short(rec.Body))
+			}
+			// The stale version is now refused; without If-Match the write is unconditional.
+			runErrCases(t, e, []errCase{
+				{"If-Match of the old version", "PUT", tt.target, tt.create, []string{"If-Match", `"1"`}, 409, "version_conflict"},
+			})
+			if rec := e.do(t, "PUT", tt.target, tt.create); rec.Code != 200 || rec.Header().Get("ETag") != `"3"` {
+				t.Errorf("unconditional PUT %s = %d ETag %q, want 200 \"3\"", tt.target, rec.Code, rec.Header().Get("ETag"))
+			}
+		})
+	}
+	if got, ok := e.idx.Unit("v-unit"); !ok || got.Name != "版本测试所" || got.Version != 3 {
+		t.Errorf("index unit v-unit = %+v, %v; want the last write, version 3", got, ok)
+	}
+	var r ruleResp
+	decode(t, e.do(t, "GET", "/api/v1/rules/v-rule", ""), 200, &r)
+	if r.Order != 5 || r.Unit != "v-unit" {
+		t.Errorf("GET rule v-rule = %+v, want order 5 (the last write)", r)
+	}
+	runErrCases(t, e, []errCase{
+		{"unknown rule", "GET", "/api/v1/rules/no-such-rule", "", nil, 404, "rule_not_found"},
+	})
+}
+
+// TestUnitPutGraph: PUT /units/{id} refuses a parent cycle through stored units and a
+// supervisor that is not an admin department, as a units document does.
+func TestUnitPutGraph(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units"}})
+	put := func(id string, m map[string]any) int {
+		t.Helper()
+		return e.do(t, "PUT", "/api/v1/units/"+id, jsonBody(t, m)).Code
+	}
+	if c1, c2, c3 := put("g-p1", map[string]any{"name": "一", "type": "public_service_unit"}),
+		put("g-p2", map[string]any{"name": "二", "type": "public_service_unit", "parent": "g-p1"}),
+		put("g-admin", map[string]any{"name": "局", "type": "admin_department"}); c1 != 201 || c2 != 201 || c3 != 201 {
+		t.Fatalf("PUT g-p1, g-p2, g-admin = %d, %d, %d; want 201", c1, c2, c3)
+	}
+	if c := put("g-sup", map[string]any{"name": "所", "type": "public_service_unit", "supervisor": "g-admin"}); c != 201 {
+		t.Fatalf("PUT g-sup = %d, want 201", c)
+	}
+	runErrCases(t, e, []errCase{
+		{"parent cycle", "PUT", "/api/v1/units/g-p1", jsonBody(t, map[string]any{"name": "一", "type": "public_service_unit", "parent": "g-p2"}), nil, 400, "parent_cycle"},
+		{"supervisor not an admin department", "PUT", "/api/v1/units/g-p2",
+			jsonBody(t, map[string]any{"name": "二", "type": "public_service_unit", "parent": "g-p1", "supervisor": "g-p1"}), nil, 400, "invalid_supervisor"},
+		{"a supervisor stops being an admin department", "PUT", "/api/v1/units/g-admin",
+			jsonBody(t, map[string]any{"name": "局", "type": "public_service_unit"}), nil, 400, "invalid_supervisor"},
+	})
+	if u, _ := e.idx.Unit("g-p1"); u == nil || u.Parent != "" {
+		t.Errorf("unit g-p1 = %+v after a refused cycle, want no parent", u)
 	}
 }

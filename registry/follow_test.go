@@ -204,7 +204,7 @@ func TestFollowKeepsNodesInStep(t *testing.T) {
 			return err
 		}},
 		{"unit changed by A", func() *node { return a }, func(w *node) error {
-			_, err := w.svc.PutUnit(ctx, registry.Unit{ID: "lamps", Name: "路灯所", Type: registry.UnitPublicService, Parent: "yz", Phone: "023-1"})
+			_, err := w.svc.PutUnit(ctx, registry.Unit{ID: "lamps", Name: "路灯所", Type: registry.UnitPublicService, Parent: "yz", Phone: "023-1"}, 0)
 			return err
 		}},
 		{"rules cleared by A", func() *node { return a }, func(w *node) error {

@@ -36,6 +36,7 @@ type Report struct {
 	Valid    int  // features that passed validation
 	Created  int  // records stored as new
 	Updated  int  // existing records replaced
+	Deleted  int  // stored records removed because the document replaces the whole set (rules)
 	Rejected int  // features refused
 	Stored   bool // whether anything was written
 	Problems []Problem

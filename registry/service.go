@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type Service struct {
 
 	// MaxProblems caps the problems kept in one report (the counts stay exact).
 	MaxProblems int
+	// Now is the clock that dates surveyor edits (a component's change_date, in UTC days);
+	// time.Now unless a test pins it.
+	Now func() time.Time
 }
 
 // NewService returns a Service writing to st and keeping idx in step.
@@ -47,7 +51,7 @@ func NewService(st Store, idx Index, cat *Catalog, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, index: idx, catalog: cat, log: log, MaxProblems: 10000}
+	return &Service{store: st, index: idx, catalog: cat, log: log, MaxProblems: 10000, Now: time.Now}
 }
 
 // Catalog returns the class catalogue the service validates against.
@@ -201,6 +205,14 @@ func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOption
 		sink.add(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: "overlapping_cells",
 			Message: fmt.Sprintf("cell %s overlaps cell %s, e.g. at %s", cells[victim].Code, other, fmtPoint(o.Point))})
 	}
+	for i := range cells {
+		if sink.rejected[idxOf[i]] {
+			continue
+		}
+		if p := s.strands(&cells[i], idxOf[i]); p != nil {
+			sink.add(*p)
+		}
+	}
 
 	if !sink.finish(total) {
 		return rep, rejectedErr(&rep)
@@ -235,6 +247,21 @@ func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOption
 	rep.Created = len(stored) - existing
 	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
 	return rep, nil
+}
+
+// strands returns the problem of a cell replacement that would leave a component located in
+// the cell (of any status) outside its new geometry, or nil. Components are not re-located
+// when a cell changes, so this refusal is what keeps every stored Component.Cell true: a
+// grown cell cannot take another cell's components, because cells do not overlap and every
+// component lies in its own cell.
+func (s *Service) strands(c *Cell, index int) *Problem {
+	ref, ok := s.index.ComponentOutside(c)
+	if !ok {
+		return nil
+	}
+	return &Problem{Index: index, ID: c.Code.String(), Field: "geometry", Code: "components_outside_cell",
+		Message: fmt.Sprintf("the new geometry of cell %s leaves its component %s at %s outside it (a component keeps the cell it was located in)",
+			c.Code, ref.ID, fmtPoint(ref.Point))}
 }
 
 // interner shares repeated strings (units, sources, names) between imported records.
@@ -447,7 +474,9 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 		case "id", "legacy_id", "cell", "key", "version", "legacy_class":
 			continue // computed or immutable: ignored
 		case "class":
-			if v != cur.Class && v != cur.LegacyClass {
+			// The class may be repeated, never changed or cleared; an unmapped component's
+			// class is its legacy class.
+			if v == "" || v != cur.Class && v != cur.LegacyClass {
 				return Component{}, Errorf(Invalid, "class_immutable", "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
 			}
 			continue
@@ -465,10 +494,28 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 	if p := s.locate(&c, -1); p != nil {
 		return Component{}, problemError(*p)
 	}
-	if _, ok := patch.Props["change_date"]; !ok {
-		c.ChangeDate = today()
+	_, dated := patch.Props["change_date"]
+	if sameComponent(&c, &cur, dated) {
+		return cur, nil // nothing changes: no new version, no history or feed entry
+	}
+	if !dated {
+		c.ChangeDate = s.today()
 	}
 	return s.put(ctx, c, cur.Version, actor)
+}
+
+// sameComponent reports whether an edit leaves a component as it was, ignoring what every
+// write sets (Version, Updated, UpdatedBy) and, unless the edit names it, ChangeDate.
+func sameComponent(a, b *Component, dated bool) bool {
+	x, y := *a, *b
+	x.Version, x.Updated, x.UpdatedBy = y.Version, y.Updated, y.UpdatedBy
+	if !dated || x.ChangeDate.Equal(y.ChangeDate) {
+		x.ChangeDate = y.ChangeDate
+	}
+	if x.CensusDate.Equal(y.CensusDate) {
+		x.CensusDate = y.CensusDate
+	}
+	return x == y
 }
 
 // RetireComponent marks a component removed (移除). Components are never deleted: the
@@ -488,7 +535,7 @@ func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version
 	}
 	c := cur
 	c.Status = StatusRemoved
-	c.ChangeDate = today()
+	c.ChangeDate = s.today()
 	if note != "" {
 		c.Note = note
 	}
@@ -525,6 +572,9 @@ func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor 
 		}
 		return Cell{}, Errorf(Invalid, "overlapping_cells", "cell %s overlaps cell %s, e.g. at %s", c.Code, other, fmtPoint(o.Point))
 	}
+	if p := s.strands(&c, -1); p != nil {
+		return Cell{}, problemError(*p)
+	}
 	var stored []Cell
 	err = s.commit(func() error {
 		if stored, err = s.store.PutCells(ctx, []Cell{c}, actor); err != nil {
@@ -552,24 +602,28 @@ func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOption
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	known := map[string]bool{}
 	stored, err := s.store.Units(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("import units: %w", err)
 	}
-	for _, u := range stored {
-		known[u.ID] = true
-	}
-	for _, u := range units {
-		known[u.ID] = true
-	}
-	for i, u := range units {
-		for _, ref := range [2]struct{ field, id string }{{"parent", u.Parent}, {"supervisor", u.Supervisor}} {
-			if ref.id != "" && !known[ref.id] {
-				sink.add(Problem{Index: i, ID: u.ID, Field: ref.field, Code: "unknown_unit",
-					Message: fmt.Sprintf("%s %q is not a known unit", ref.field, ref.id)})
+	// Check the entries against the units the store would hold: the stored ones with the
+	// accepted entries replacing or adding to them. Refusing an entry brings back the stored
+	// unit of its id (or none), which can break another entry's reference, parent chain or
+	// supervisor, so the check repeats until it refuses nothing more.
+	for {
+		var cand []Unit
+		var at []int
+		for i, u := range units {
+			if !sink.rejected[i] {
+				cand = append(cand, u)
+				at = append(at, i)
 			}
 		}
+		ps := unitGraphProblems(stored, cand, at)
+		if len(ps) == 0 {
+			break
+		}
+		sink.addAll(ps)
 	}
 	if !sink.finish(len(units)) {
 		return rep, rejectedErr(&rep)
@@ -629,8 +683,88 @@ func (s *Service) reloadRules(ctx context.Context) error {
 	return nil
 }
 
-// PutUnit creates or replaces one unit.
-func (s *Service) PutUnit(ctx context.Context, u Unit) (Unit, error) {
+// unitGraphProblems checks the units cand (document entries at indexes at, or -1) against
+// the units the store would hold with them: the stored units, cand replacing or adding to
+// them by ID. For each candidate: its parent and supervisor must exist (unknown_unit) and not
+// be itself (invalid_reference), its parents must not lead back to it (parent_cycle), its
+// supervisor must be an admin_department, and if it is no admin_department no other unit may
+// keep it as supervisor (invalid_supervisor). A candidate gets at most one problem.
+func unitGraphProblems(stored, cand []Unit, at []int) []Problem {
+	byID := make(map[string]*Unit, len(stored)+len(cand))
+	for i := range stored {
+		byID[stored[i].ID] = &stored[i]
+	}
+	isCand := make(map[string]bool, len(cand))
+	for i := range cand {
+		byID[cand[i].ID] = &cand[i]
+		isCand[cand[i].ID] = true
+	}
+	// supervised maps an id to a unit that is not a candidate and names it as supervisor:
+	// a candidate that stops being an admin department would leave that unit wrong.
+	supervised := map[string]string{}
+	for i := range stored {
+		if u := &stored[i]; !isCand[u.ID] && u.Supervisor != "" {
+			if _, ok := supervised[u.Supervisor]; !ok {
+				supervised[u.Supervisor] = u.ID
+			}
+		}
+	}
+	var probs []Problem
+	for i := range cand {
+		u := &cand[i]
+		add := func(field, code, format string, args ...any) {
+			probs = append(probs, Problem{Index: at[i], ID: u.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		}
+		if p := unitRefProblem(u, byID); p != nil {
+			add(p.Field, p.Code, "%s", p.Message)
+			continue
+		}
+		if v, ok := supervised[u.ID]; ok && u.Type != UnitAdminDepartment {
+			add("type", codeInvalidSupervisor, "unit %q supervises unit %q, so it must stay an admin_department, not become a %s", u.ID, v, u.Type)
+		}
+	}
+	return probs
+}
+
+// unitRefProblem checks one unit's references within byID (the units the store would hold).
+func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
+	for _, ref := range [2]struct{ field, id string }{{"parent", u.Parent}, {"supervisor", u.Supervisor}} {
+		switch {
+		case ref.id == "":
+		case ref.id == u.ID:
+			return &Problem{Field: ref.field, Code: codeInvalidReference, Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)}
+		case byID[ref.id] == nil:
+			return &Problem{Field: ref.field, Code: "unknown_unit", Message: fmt.Sprintf("%s %q is not a known unit", ref.field, ref.id)}
+		}
+	}
+	if u.Supervisor != "" {
+		if sup := byID[u.Supervisor]; sup.Type != UnitAdminDepartment {
+			return &Problem{Field: "supervisor", Code: codeInvalidSupervisor,
+				Message: fmt.Sprintf("supervisor %q is a %s, want an admin_department", u.Supervisor, sup.Type)}
+		}
+	}
+	// Follow the parents; coming back to u is a cycle. The walk is bounded by the number of
+	// units, so a cycle that does not pass through u (none can be stored) cannot loop forever.
+	for p, steps := u.Parent, 0; p != "" && steps <= len(byID); steps++ {
+		if p == u.ID {
+			return &Problem{Field: "parent", Code: codeParentCycle, Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)}
+		}
+		next := byID[p]
+		if next == nil {
+			break
+		}
+		p = next.Parent
+	}
+	return nil
+}
+
+// PutUnit creates or replaces one unit. version, when > 0, must be the stored unit's current
+// version (ErrVersionConflict; ErrUnitNotFound when there is no such unit); 0 writes
+// unconditionally. Its parent and supervisor must exist (unknown_unit), its parents must not
+// lead back to it (parent_cycle), its supervisor must be an admin_department, and a unit that
+// supervises another must stay one (invalid_supervisor). The stored unit has Version 1 when it
+// was created.
+func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, error) {
 	if u.ID == "" || u.Name == "" || u.Type == 0 {
 		return Unit{}, Errorf(Invalid, "invalid_unit", "a unit needs an id, a name and a type")
 	}
@@ -640,10 +774,17 @@ func (s *Service) PutUnit(ctx context.Context, u Unit) (Unit, error) {
 	if err != nil {
 		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
 	}
-	for _, ref := range []string{u.Parent, u.Supervisor} {
-		if ref != "" && ref != u.ID && !has(units, ref) {
-			return Unit{}, Errorf(Invalid, "unknown_unit", "unit %q referenced by %s does not exist", ref, u.ID)
+	if version > 0 {
+		i := slices.IndexFunc(units, func(o Unit) bool { return o.ID == u.ID })
+		if i < 0 {
+			return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, ErrUnitNotFound)
 		}
+		if units[i].Version != version {
+			return Unit{}, fmt.Errorf("put unit %s (version %d, current %d): %w", u.ID, version, units[i].Version, ErrVersionConflict)
+		}
+	}
+	if ps := unitGraphProblems(units, []Unit{u}, []int{-1}); len(ps) > 0 {
+		return Unit{}, problemError(ps[0])
 	}
 	var stored []Unit
 	var reloadErr error
@@ -725,18 +866,38 @@ func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, rejectedErr(&rep)
 	}
 	var valid []Rule
+	refused := map[string]bool{} // ids of refused entries: their stored rules stay as they are
 	for i, ru := range rules {
 		if !sink.rejected[i] {
 			valid = append(valid, ru)
+		} else if ru.ID != "" {
+			refused[ru.ID] = true
 		}
 	}
 	old, err := s.store.Rules(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
+	// The document replaces the whole rule set, but an entry refused in partial mode is not a
+	// request to delete its rule: the stored version is kept. A refused entry whose id is also
+	// a valid entry's (a duplicate) keeps nothing; the valid entry replaces the rule.
+	inValid := make(map[string]bool, len(valid))
+	for _, ru := range valid {
+		inValid[ru.ID] = true
+	}
+	set := valid
+	for _, o := range old {
+		if refused[o.ID] && !inValid[o.ID] {
+			set = append(set, o)
+		}
+	}
+	inSet := make(map[string]bool, len(set))
+	for _, ru := range set {
+		inSet[ru.ID] = true
+	}
 	var reloadErr error
 	err = s.commit(func() error {
-		if _, err := s.store.PutRules(ctx, valid, true); err != nil {
+		if _, err := s.store.PutRules(ctx, set, true); err != nil {
 			return err
 		}
 		reloadErr = s.reloadRules(ctx)
@@ -745,12 +906,15 @@ func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
-	for _, ru := range valid {
-		found := false
-		for _, o := range old {
-			found = found || o.ID == ru.ID
+	stored := make(map[string]bool, len(old))
+	for _, o := range old {
+		stored[o.ID] = true
+		if !inSet[o.ID] {
+			rep.Deleted++
 		}
-		if found {
+	}
+	for _, ru := range valid {
+		if stored[ru.ID] {
 			rep.Updated++
 		} else {
 			rep.Created++
@@ -760,13 +924,28 @@ func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOption
 	return rep, reloadErr
 }
 
-// PutRule creates or replaces one rule; its unit must exist.
-func (s *Service) PutRule(ctx context.Context, ru Rule) (Rule, error) {
+// PutRule creates or replaces one rule; its unit must exist. version, when > 0, must be the
+// stored rule's current version (ErrVersionConflict; ErrRuleNotFound when there is no such
+// rule); 0 writes unconditionally. The stored rule has Version 1 when it was created.
+func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, error) {
 	if ru.ID == "" || ru.Unit == "" {
 		return Rule{}, Errorf(Invalid, "invalid_rule", "a rule needs an id and a unit")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if version > 0 {
+		rules, err := s.store.Rules(ctx)
+		if err != nil {
+			return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
+		}
+		i := slices.IndexFunc(rules, func(o Rule) bool { return o.ID == ru.ID })
+		if i < 0 {
+			return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, ErrRuleNotFound)
+		}
+		if rules[i].Version != version {
+			return Rule{}, fmt.Errorf("put rule %s (version %d, current %d): %w", ru.ID, version, rules[i].Version, ErrVersionConflict)
+		}
+	}
 	units, err := s.store.Units(ctx)
 	if err != nil {
 		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
@@ -894,10 +1073,13 @@ func fmtPoint(p orb.Point) string {
 	return "[" + strconv.FormatFloat(p[0], 'f', -1, 64) + "," + strconv.FormatFloat(p[1], 'f', -1, 64) + "]"
 }
 
-var nowFunc = time.Now
-
-func today() time.Time {
-	t := nowFunc().UTC()
+// today is the UTC date of s.Now, the change_date of an edit.
+func (s *Service) today() time.Time {
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	t := now().UTC()
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 

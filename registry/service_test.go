@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -317,5 +318,207 @@ func TestServiceExportReimport(t *testing.T) {
 		if a.Point != b.Point || a.Class != b.Class || a.LegacyID != b.LegacyID || a.Status != b.Status || a.Name != b.Name || a.Cell != b.Cell {
 			t.Errorf("round trip of %s: %+v != %+v", id, a, b)
 		}
+	}
+}
+
+// TestCellReplacementKeepsComponents: a cell replacement that would leave a component located
+// in the cell (retired ones included) outside its new geometry is refused, by PutCell and by
+// ImportCells; one that keeps them all inside is stored.
+func TestCellReplacementKeepsComponents(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.importCSV(t, csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5708,29.5508\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	id := registry.MustParseComponentCode("50010301037000001")
+	// Retired components still name their cell: they are refused too.
+	if _, err := e.svc.RetireComponent(ctx, id, 1, "surveyor-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	const code = "500103003001001"
+	shrunk := square(code, 106.570, 29.550) // 0.001° square; the lamp is at (+0.0008, +0.0008)
+	shrunk = strings.Replace(shrunk, "106.571,", "106.5705,", -1)
+	shrunk = strings.Replace(shrunk, "29.551]", "29.5505]", -1)
+	f := feature(t, shrunk)
+	if _, err := e.svc.PutCell(ctx, f, 0, "gis"); registry.ErrorCode(err) != "components_outside_cell" ||
+		!strings.Contains(err.Error(), id.String()) || !strings.Contains(err.Error(), "[106.5708,29.5508]") {
+		t.Errorf("PutCell shrinking away from the lamp = %v, want components_outside_cell naming %s at its point", err, id)
+	}
+	rep, err := e.importCells(t, shrunk+"\n"+square("500103003001009", 106.580, 29.550)+"\n", registry.ModePartial)
+	if err != nil || rep.Created != 1 || rep.Updated != 0 || len(rep.Problems) != 1 ||
+		rep.Problems[0].Code != "components_outside_cell" || rep.Problems[0].Index != 0 {
+		t.Errorf("ImportCells partial = %+v, %v; want feature 0 refused with components_outside_cell, the other created", rep, err)
+	}
+	if c, _ := e.idx.Cell(code); c == nil || c.Version != 1 {
+		t.Errorf("cell %s = %+v, want it untouched at version 1", code, c)
+	}
+	if got, err := e.idx.CellAt(orb.Point{106.5708, 29.5508}); err != nil || got.Code != code {
+		t.Errorf("CellAt(lamp) = %v, %v; want %s", got, err, code)
+	}
+	// Shrinking from the west keeps the lamp inside: stored.
+	kept := strings.Replace(square(code, 106.570, 29.550), "[106.57,", "[106.5705,", -1)
+	if c, err := e.svc.PutCell(ctx, feature(t, kept), 0, "gis"); err != nil || c.Version != 2 {
+		t.Errorf("PutCell keeping the lamp inside = %+v, %v; want version 2", c, err)
+	}
+	// The neighbour holds no component: it may change freely.
+	if rep, err := e.importCells(t, square("500103003001002", 106.571, 29.5502)+"\n", ""); err != nil || rep.Updated != 1 {
+		t.Errorf("ImportCells moving the empty neighbour = %+v, %v; want 1 updated", rep, err)
+	}
+}
+
+// feature reads one NDJSON feature line.
+func feature(t *testing.T, line string) *registry.Feature {
+	t.Helper()
+	var out *registry.Feature
+	err := registry.ReadFeatures(strings.NewReader(line), registry.FormatNDJSON, func(f *registry.Feature) error {
+		cp := *f
+		out = &cp
+		return nil
+	})
+	if err != nil || out == nil || out.Err != nil {
+		t.Fatalf("ReadFeatures(%s) = %v, %v", line, out, err)
+	}
+	return out
+}
+
+// TestImportUnitsReferences: in partial mode an entry may only refer to stored units and to
+// entries that are stored with it: refusing one entry refuses those that lean on it, however
+// deep. Parent cycles and supervisors are checked against the stored units too.
+func TestImportUnitsReferences(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	imp := func(doc string, mode registry.Mode) (registry.Report, error) {
+		return e.svc.ImportUnits(ctx, strings.NewReader(doc), registry.ImportOptions{Mode: mode})
+	}
+	if _, err := imp(`[{"id":"city","name":"市中心","type":"city_centre"},
+	  {"id":"cgj","name":"城管局","type":"admin_department","parent":"city"},
+	  {"id":"lamps","name":"路灯所","type":"public_service_unit","parent":"city","supervisor":"cgj"}]`, ""); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := imp(`[{"id":"a","name":"甲","type":"public_service_unit","parent":"city"},
+	  {"id":"b","name":"乙","type":"ministry","parent":"city"},
+	  {"id":"c","name":"丙","type":"public_service_unit","parent":"b"},
+	  {"id":"d","name":"丁","type":"public_service_unit","parent":"c"},
+	  {"id":"city","name":"市中心","type":"city_centre","parent":"lamps"},
+	  {"id":"e","name":"戊","type":"public_service_unit","supervisor":"lamps"},
+	  {"id":"cgj","name":"城管局","type":"district_centre","parent":"city"}]`, registry.ModePartial)
+	want := "1:invalid_unit_type 2:unknown_unit 3:unknown_unit 4:parent_cycle 5:invalid_supervisor 6:invalid_supervisor"
+	if err != nil || strings.Join(problemCodes(rep), " ") != want || rep.Created != 1 || rep.Updated != 0 {
+		t.Fatalf("partial import = %v %+v, %v; want problems %s and only a created", problemCodes(rep), rep, err, want)
+	}
+	units, err := e.store.Units(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range units {
+		got = append(got, fmt.Sprintf("%s/%s/%s", u.ID, u.Type, u.Parent))
+	}
+	if w := "a/public_service_unit/city cgj/admin_department/city city/city_centre/ lamps/public_service_unit/city"; strings.Join(got, " ") != w {
+		t.Errorf("stored units = %v, want %s", got, w)
+	}
+}
+
+// TestPutUnitChecks: PutUnit checks the parent chain and the supervisor against the stored
+// units, and a version > 0 against the stored unit's; so does PutRule.
+func TestPutUnitChecks(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	put := func(u registry.Unit, v int64) error {
+		_, err := e.svc.PutUnit(ctx, u, v)
+		return err
+	}
+	p1 := registry.Unit{ID: "p1", Name: "一", Type: registry.UnitPublicService}
+	p2 := registry.Unit{ID: "p2", Name: "二", Type: registry.UnitPublicService, Parent: "p1"}
+	adm := registry.Unit{ID: "adm", Name: "局", Type: registry.UnitAdminDepartment}
+	sup := registry.Unit{ID: "sup", Name: "所", Type: registry.UnitPublicService, Supervisor: "adm"}
+	for _, u := range []registry.Unit{p1, p2, adm, sup} {
+		if err := put(u, 0); err != nil {
+			t.Fatalf("PutUnit(%s): %v", u.ID, err)
+		}
+	}
+	cyc := p1
+	cyc.Parent = "p2"
+	self := p1
+	self.Parent = "p1"
+	badSup := p2
+	badSup.Supervisor = "p1"
+	demoted := adm
+	demoted.Type = registry.UnitPublicService
+	for _, tt := range []struct {
+		name    string
+		u       registry.Unit
+		version int64
+		want    string
+	}{
+		{"cycle through a stored unit", cyc, 0, "parent_cycle"},
+		{"own parent", self, 0, "invalid_reference"},
+		{"supervisor not an admin department", badSup, 0, "invalid_supervisor"},
+		{"supervisor demoted", demoted, 0, "invalid_supervisor"},
+		{"unknown parent", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: "nobody"}, 0, "unknown_unit"},
+		{"stale version", p2, 2, "version_conflict"},
+		{"version of a missing unit", registry.Unit{ID: "new", Name: "新", Type: registry.UnitPublicService}, 1, "unit_not_found"},
+	} {
+		if err := put(tt.u, tt.version); registry.ErrorCode(err) != tt.want {
+			t.Errorf("PutUnit(%s) = %v, want %s", tt.name, err, tt.want)
+		}
+	}
+	if u, err := e.svc.PutUnit(ctx, p2, 1); err != nil || u.Version != 2 {
+		t.Errorf("PutUnit(p2, version 1) = %+v, %v; want version 2", u, err)
+	}
+
+	ru := registry.Rule{ID: "r", Class: "*", Unit: "p1"}
+	if r, err := e.svc.PutRule(ctx, ru, 0); err != nil || r.Version != 1 {
+		t.Fatalf("PutRule(new) = %+v, %v", r, err)
+	}
+	if _, err := e.svc.PutRule(ctx, ru, 3); !errors.Is(err, registry.ErrVersionConflict) {
+		t.Errorf("PutRule(stale) = %v, want version_conflict", err)
+	}
+	if _, err := e.svc.PutRule(ctx, registry.Rule{ID: "s", Class: "*", Unit: "p1"}, 1); !errors.Is(err, registry.ErrRuleNotFound) {
+		t.Errorf("PutRule(missing, version 1) = %v, want rule_not_found", err)
+	}
+	if r, err := e.svc.PutRule(ctx, ru, 1); err != nil || r.Version != 2 {
+		t.Errorf("PutRule(version 1) = %+v, %v; want version 2", r, err)
+	}
+}
+
+// TestUpdateComponentNoChange: a patch that changes nothing writes nothing (no new version,
+// no history entry); an empty class is a class change; edits are dated by Service.Now.
+func TestUpdateComponentNoChange(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	e.svc.Now = func() time.Time { return time.Date(2031, 5, 6, 23, 30, 0, 0, time.FixedZone("CST", 8*3600)) }
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.importCSV(t, csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	id := registry.MustParseComponentCode("50010301037000001")
+	for _, tt := range []struct {
+		name  string
+		patch *registry.Feature
+	}{
+		{"empty", &registry.Feature{Props: map[string]string{}}},
+		{"unknown keys", &registry.Feature{Props: map[string]string{"colour": "green", "key": "9"}}},
+		{"same values", &registry.Feature{Geometry: orb.Point{106.5705, 29.5505}, Props: map[string]string{"name": "路灯", "status": "完好", "class": "01037", "maintainer": "lamps"}}},
+	} {
+		c, err := e.svc.UpdateComponent(ctx, id, tt.patch, 1, "surveyor-2")
+		if err != nil || c.Version != 1 || c.UpdatedBy == "surveyor-2" {
+			t.Errorf("UpdateComponent(%s) = version %d by %q, %v; want version 1 unchanged", tt.name, c.Version, c.UpdatedBy, err)
+		}
+	}
+	if hist, err := e.store.History(ctx, id); err != nil || len(hist) != 1 {
+		t.Errorf("history after no-op patches = %d entries, %v; want 1", len(hist), err)
+	}
+	if _, err := e.svc.UpdateComponent(ctx, id, &registry.Feature{Props: map[string]string{"class": ""}}, 1, "x"); registry.ErrorCode(err) != "class_immutable" {
+		t.Errorf(`UpdateComponent(class "") = %v, want class_immutable`, err)
+	}
+	c, err := e.svc.UpdateComponent(ctx, id, &registry.Feature{Props: map[string]string{"note": "灯罩破裂"}}, 1, "surveyor-2")
+	if err != nil || c.Version != 2 || !c.ChangeDate.Equal(time.Date(2031, 5, 6, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("UpdateComponent(note) = version %d change date %v, %v; want version 2 dated 2031-05-06 (UTC)", c.Version, c.ChangeDate, err)
 	}
 }

@@ -54,6 +54,12 @@ type Overlap struct {
 	Point orb.Point
 }
 
+// ComponentRef names a component and its point (lon/lat WGS84/CGCS2000).
+type ComponentRef struct {
+	ID    ComponentCode
+	Point orb.Point
+}
+
 // Index is what the Service needs from the spatial index (implemented by spatial.Index).
 // The index is updated only after the store has committed.
 type Index interface {
@@ -62,6 +68,12 @@ type Index interface {
 	// Overlaps returns the overlaps of the given cells with each other and with indexed cells
 	// of other codes (an indexed cell with the same code is being replaced, so it is ignored).
 	Overlaps(cells []*Cell) []Overlap
+	// ComponentOutside returns a component of any status (retired included) whose cell is
+	// cell.Code and whose point cell.Geometry would not contain if it replaced the indexed
+	// cell, judged exactly as CellAt judges containment (closed polygons); ok is false when
+	// there is none. A cell being replaced must keep every component located in it, since a
+	// component's Cell is never recomputed when a cell changes.
+	ComponentOutside(cell *Cell) (ref ComponentRef, ok bool)
 	ApplyCells(cells []Cell)
 	ApplyComponents(comps []Component)
 	SetUnits(units []Unit)

@@ -700,3 +700,36 @@ func (idx *Index) Overlaps(cells []*registry.Cell) []registry.Overlap {
 	})
 	return out
 }
+
+// ComponentOutside returns a component of any status whose cell is cell.Code and whose point
+// lies outside the closure of cell.Geometry, the test CellAt uses; ok is false when there is
+// none. The Service calls it before replacing a cell, so that no component is left with a
+// Cell that no longer contains it. Components located in a cell lie inside its indexed
+// geometry, so only the component tree under that geometry's bound is searched: the cost is
+// proportional to the components in and around the cell, not to the index. A code with no
+// indexed cell has no components to lose.
+func (idx *Index) ComponentOutside(cell *registry.Cell) (registry.ComponentRef, bool) {
+	s := idx.load()
+	slot, ok := s.codeSlot[cell.Code]
+	if !ok || int(slot) >= len(s.cells) || s.cells[slot] == nil {
+		return registry.ComponentRef{}, false
+	}
+	old := s.cells[slot]
+	if old.shape.empty() {
+		return registry.ComponentRef{}, false
+	}
+	ns := newShape(cell.Geometry)
+	var out registry.ComponentRef
+	found := false
+	min, max := boundRect32(old.shape.bound)
+	s.compTree.Search(min, max, func(_, _ [2]float32, it compItem) bool {
+		e := s.comps.get(it.slot)
+		if e == nil || e.cell != slot || ns.contains(e.pt) {
+			return true
+		}
+		out = registry.ComponentRef{ID: registry.ComponentCodeFromUint64(e.id, e.flags&flagLegacyID != 0), Point: e.pt}
+		found = true
+		return false
+	})
+	return out, found
+}

@@ -232,12 +232,12 @@ func waitRule(t testing.TB, n *node, p orb.Point, rule, unit string, within time
 }
 
 // putRule makes rule id, first of all rules, send every report in cell to unit, through node
-// n, creating the unit too.
+// n, creating the unit too; both must be new (201 Created).
 func putRule(t testing.TB, n *node, id, unit, cell string) {
 	t.Helper()
-	mustSend(t, 200, "PUT", n.base+"/api/v1/units/"+unit,
+	mustSend(t, 201, "PUT", n.base+"/api/v1/units/"+unit,
 		fmt.Sprintf(`{"id":%q,"name":"e2e %s","type":"public_service_unit","districts":[%q]}`, unit, unit, cell[:6]))
-	mustSend(t, 200, "PUT", n.base+"/api/v1/rules/"+id,
+	mustSend(t, 201, "PUT", n.base+"/api/v1/rules/"+id,
 		fmt.Sprintf(`{"id":%q,"order":-1000,"class":"*","area":%q,"unit":%q,"reason":"e2e"}`, id, cell, unit))
 }
 
@@ -502,7 +502,8 @@ func TestE2EPostgresRestart(t *testing.T) {
 	for _, w := range []struct{ path, body string }{{"/api/v1/units/e2e-unit-after", unit}, {"/api/v1/rules/e2e-after", rule}} {
 		for {
 			status, body, err := send("PUT", a.base+w.path, w.body)
-			if err == nil && status == 200 {
+			// 201 creates; 200 replaces what an attempt whose answer was lost already wrote.
+			if err == nil && (status == 201 || status == 200) {
 				break
 			}
 			failures = append(failures, fmt.Sprintf("%d %s %v", status, bytes.TrimSpace(body), err))
