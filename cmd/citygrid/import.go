@@ -190,8 +190,12 @@ func printReport(w io.Writer, name string, rep *registry.Report) {
 	if rep.Stored {
 		stored = "stored"
 	}
-	fmt.Fprintf(w, "total %d, valid %d, rejected %d, created %d, updated %d, problems %d: %s\n",
-		rep.Total, rep.Valid, rep.Rejected, rep.Created, rep.Updated, len(rep.Problems), stored)
+	deleted := ""
+	if rep.Deleted > 0 {
+		deleted = fmt.Sprintf(", deleted %d", rep.Deleted)
+	}
+	fmt.Fprintf(w, "total %d, valid %d, rejected %d, created %d, updated %d%s, problems %d: %s\n",
+		rep.Total, rep.Valid, rep.Rejected, rep.Created, rep.Updated, deleted, len(rep.Problems), stored)
 }
 
 func dash(s string) string {
