@@ -3,14 +3,16 @@
 GO       ?= go
 FUZZTIME ?= 10s
 BENCH    ?= .
-BENCHPKG ?= ./...
+BENCHPKG ?= ./registry ./spatial ./store/bolt ./api ./fixtures
+BENCHTIME ?= 1s
+BENCHCMP ?=
 ADDR     ?= :8080
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench fuzz lint
+.PHONY: help build run test bench bench-go bench-pg fuzz lint
 
 help: ## list the targets (this text)
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/citygrid
 	$(GO) build -o bin/citygrid ./cmd/citygrid
@@ -27,8 +29,21 @@ test: ## go vet, then every test with the race detector (PostgreSQL+PostGIS via 
 	trap 'sh "$${CITYGRID_PG_STOP_FILE:-/nonexistent}" 2>/dev/null || true' EXIT; \
 	$(GO) test -race -count=1 ./...
 
-bench: ## benchmarks with -benchmem; narrow with BENCH=regexp BENCHPKG=./api
-	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem $(BENCHPKG)
+bench: bench-go ## Go benchmarks, then the end-to-end figures on the embedded store (no PostGIS)
+	$(GO) run ./internal/benchcmp -skip-pg $(BENCHCMP)
+
+bench-go: ## Go benchmarks only, with -benchmem; narrow with BENCH=regexp BENCHPKG=./api BENCHTIME=1s
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -benchtime=$(BENCHTIME) $(BENCHPKG)
+
+# bench-pg stops a throw-away PostgreSQL cluster at the end only when pg-ensure.sh started it for this run.
+bench-pg: ## citygrid vs PostGIS side by side on one data set (PostgreSQL+PostGIS via scripts/pg-ensure.sh; BENCHCMP=flags)
+	@set -e; \
+	stop=$${CITYGRID_PG_STOP_FILE:-$${TMPDIR:-/tmp}/citygrid-pg-stop.sh}; \
+	if [ -e "$$stop" ]; then fresh=false; else fresh=true; fi; \
+	env=$$(scripts/pg-ensure.sh); \
+	eval "$$env"; \
+	if $$fresh && [ -e "$$stop" ]; then trap 'sh "$$stop" 2>/dev/null || true' EXIT; fi; \
+	$(GO) run ./internal/benchcmp $(BENCHCMP)
 
 fuzz: ## every fuzz target of every package, FUZZTIME (10s) each
 	@set -e; for pkg in $$($(GO) list ./...); do \
