@@ -2,13 +2,18 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
@@ -155,86 +160,229 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 		return err
 	}
 	class := c.Query("class")
-	body, err := readBody(c, s.maxWrite)
-	if err != nil {
+	st := batchPool.Get().(*batchState)
+	defer st.release()
+	if st.in, err = readBodyInto(c, s.maxWrite, st.in[:0]); err != nil {
 		return err
 	}
-	pts, err := decodeBatch(body)
-	if err != nil {
+	if err := st.decode(st.in); err != nil {
 		return err
 	}
-	b := make([]byte, 0, 32+len(pts)*200)
+	slots := st.slots
+	for i := range slots {
+		if slots[i].ok {
+			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
+		}
+	}
+	s.resolveBatch(slots, class)
+	for i := range slots {
+		if err := slots[i].err; err != nil && !slots[i].pointErr {
+			return err // not the point's fault: fail the request, logged once
+		}
+	}
+	b := st.out[:0]
 	b = append(b, `{"results":[`...)
-	for i, raw := range pts {
+	for i := range slots {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		p, ok := decodePosition(raw)
-		if !ok {
-			b = appendResultError(b, registry.ErrInvalidPoint)
-			continue
-		}
-		p = spatial.ToWGS84(p, crs)
-		res, noUnit, err := s.lookup(p, class)
-		if err != nil {
-			var re *registry.Error
-			if !errors.As(err, &re) {
-				return err // not the point's fault: fail the request, logged once
-			}
-			b = appendResultError(b, re)
-			continue
-		}
-		b = appendLookup(b, p, &res, noUnit)
+		b = st.appendSlot(b, &slots[i])
 	}
 	b = append(b, "]}"...)
+	st.out = b
 	writeRaw(c, http.StatusOK, jsonContentType, b)
 	return nil
 }
 
-// decodeBatch returns the positions of a lookup batch, undecoded, so one bad position
-// spoils only its own result.
-func decodeBatch(body []byte) ([]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	var pts []json.RawMessage
-	switch {
-	case len(body) == 0:
-		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
-	case body[0] == '[':
-		if err := json.Unmarshal(body, &pts); err != nil {
-			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body is not a JSON array of positions: %v", err)
-		}
-	case body[0] == '{':
-		var mp struct {
-			Type        string            `json:"type"`
-			Coordinates []json.RawMessage `json:"coordinates"`
-		}
-		if err := json.Unmarshal(body, &mp); err != nil {
-			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body is not a GeoJSON MultiPoint: %v", err)
-		}
-		if mp.Type != "MultiPoint" {
-			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body's type is %q, want MultiPoint", mp.Type)
-		}
-		if mp.Coordinates == nil { // absent or null; [] is an empty batch
-			return nil, registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint has no coordinates array")
-		}
-		pts = mp.Coordinates
-	default:
-		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
+// readBodyInto is readBody reading into dst, a pooled buffer, with the same errors.
+func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		dst = slices.Grow(dst, int(n)+1) // +1: the read that sees EOF needs room
 	}
-	if len(pts) > MaxBatchPoints {
-		return nil, errTooManyPoints
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		var mbe *http.MaxBytesError
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF:
+			return dst, nil
+		case errors.As(err, &mbe):
+			return dst, err
+		}
+		return dst, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
 	}
-	return pts, nil
 }
 
-// decodePosition parses a GeoJSON position [lon, lat] or [lon, lat, alt] (alt ignored).
-func decodePosition(raw json.RawMessage) (orb.Point, bool) {
-	var xy []float64
-	if err := json.Unmarshal(raw, &xy); err != nil || len(xy) < 2 || len(xy) > 3 {
-		return orb.Point{}, false
+// parallelBatch is the batch size from which handleLookupBatch resolves on every P: below
+// it, starting goroutines costs more than it saves.
+const parallelBatch = 256
+
+// resolveBatch resolves every valid slot, across GOMAXPROCS goroutines for large batches.
+// Each goroutine writes only its own slots.
+func (s *Server) resolveBatch(slots []batchSlot, class string) {
+	n := len(slots)
+	procs := runtime.GOMAXPROCS(0)
+	if n < parallelBatch || procs < 2 {
+		s.resolveSlots(slots, class)
+		return
 	}
-	p := orb.Point{xy[0], xy[1]}
-	return p, validLonLat(p)
+	chunk := (n + procs - 1) / procs
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		part := slots[lo:min(lo+chunk, n)]
+		wg.Go(func() { s.resolveSlots(part, class) })
+	}
+	s.resolveSlots(slots[:chunk], class)
+	wg.Wait()
+}
+
+func (s *Server) resolveSlots(slots []batchSlot, class string) {
+	for i := range slots {
+		sl := &slots[i]
+		if !sl.ok {
+			continue
+		}
+		res, noUnit, err := s.lookup(sl.p, class)
+		if err != nil {
+			if re, ok := asRegistryError(err); ok {
+				sl.err, sl.pointErr = re, true
+			} else {
+				sl.err = err
+			}
+			continue
+		}
+		sl.res, sl.noUnit = res, noUnit
+	}
+}
+
+// asRegistryError is errors.As for *registry.Error, without its allocation in the usual
+// case of an unwrapped error (outside_grid, for one, is common in a batch).
+func asRegistryError(err error) (*registry.Error, bool) {
+	if re, ok := err.(*registry.Error); ok {
+		return re, true
+	}
+	var re *registry.Error
+	ok := errors.As(err, &re)
+	return re, ok
+}
+
+// batchSlot is one position of a batch: parsed, then resolved in place.
+type batchSlot struct {
+	p        orb.Point // as given until resolveBatch's caller converts it to WGS84
+	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
+	noUnit   bool
+	pointErr bool  // err is the point's *registry.Error, answered in its result
+	err      error // a lookup error
+	res      spatial.Resolution
+}
+
+// span is a byte range of batchState.frags.
+type span struct{ lo, hi int32 }
+
+// batchState is the pooled working memory of one batch request: positions, results, the
+// output and the encoded cell and unit objects. Cells and units are snapshot pointers,
+// immutable (see package spatial), so a pointer names its encoding for the request's life;
+// the maps are cleared on release so the pool pins no old snapshot.
+type batchState struct {
+	slots []batchSlot
+	out   []byte
+	frags []byte
+	cells map[*registry.Cell]span
+	units map[*registry.Unit]span
+	rules map[ruleKey]span
+	in    []byte // the request body
+}
+
+// batchPool holds batchStates sized for a 1,000-point batch.
+var batchPool = sync.Pool{New: func() any {
+	return &batchState{
+		slots: make([]batchSlot, 0, 1024),
+		out:   make([]byte, 0, 1024*320),
+		frags: make([]byte, 0, 16<<10),
+		cells: make(map[*registry.Cell]span, 256),
+		units: make(map[*registry.Unit]span, 64),
+		rules: make(map[ruleKey]span, 64),
+		in:    make([]byte, 0, 64<<10),
+	}
+}}
+
+// maxPooledOut keeps a rare huge answer's buffer out of the pool.
+const maxPooledOut = 4 << 20
+
+func (st *batchState) release() {
+	clear(st.slots) // drop snapshot pointers and errors
+	st.slots = st.slots[:0]
+	st.frags = st.frags[:0]
+	clear(st.cells)
+	clear(st.units)
+	clear(st.rules)
+	st.in = st.in[:0]
+	if cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut {
+		return
+	}
+	batchPool.Put(st)
+}
+
+// appendSlot appends one result: the lookup object of appendLookup, with the cell and unit
+// objects copied from their first encoding, or the point's error.
+func (st *batchState) appendSlot(b []byte, sl *batchSlot) []byte {
+	switch {
+	case !sl.ok:
+		return appendResultError(b, registry.ErrInvalidPoint)
+	case sl.err != nil:
+		return appendResultError(b, sl.err.(*registry.Error))
+	}
+	res := &sl.res
+	b = appendLookupPoint(b, sl.p)
+	if cell := res.Cell; cell == nil {
+		b = append(b, "null"...)
+	} else {
+		sp, ok := st.cells[cell]
+		if !ok {
+			lo := len(st.frags)
+			st.frags = appendCellObject(st.frags, cell)
+			sp = span{int32(lo), int32(len(st.frags))}
+			st.cells[cell] = sp
+		}
+		b = append(b, st.frags[sp.lo:sp.hi]...)
+	}
+	b = append(b, `,"unit":`...)
+	if u := res.Unit; u == nil || sl.noUnit {
+		b = append(b, "null"...)
+	} else {
+		sp, ok := st.units[u]
+		if !ok {
+			lo := len(st.frags)
+			st.frags = appendUnitObject(st.frags, u)
+			sp = span{int32(lo), int32(len(st.frags))}
+			st.units[u] = sp
+		}
+		b = append(b, st.frags[sp.lo:sp.hi]...)
+	}
+	if sl.noUnit || res.Kind == spatial.KindComponent {
+		return appendLookupRule(b, res, sl.noUnit) // a component's reason names it: no reuse
+	}
+	k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
+	sp, ok := st.rules[k]
+	if !ok {
+		lo := len(st.frags)
+		st.frags = appendLookupRule(st.frags, res, false)
+		sp = span{int32(lo), int32(len(st.frags))}
+		st.rules[k] = sp
+	}
+	return append(b, st.frags[sp.lo:sp.hi]...)
+}
+
+// ruleKey is what appendLookupRule encodes when a unit is found.
+type ruleKey struct {
+	kind, id, reason string
+	component        registry.ComponentCode
 }
 
 func appendResultError(b []byte, e *registry.Error) []byte {
@@ -263,38 +411,56 @@ func writeRaw(c *gin.Context, status int, contentType []string, body []byte) {
 //
 //	{"point":[lon,lat],"cell":{…},"unit":{…}|null,"rule":{"kind","id","reason"}[,"component":"…"]}
 func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool) []byte {
-	b = append(b, `{"point":[`...)
-	b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
-	b = append(b, ',')
-	b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
-	b = append(b, `],"cell":`...)
+	b = appendLookupPoint(b, p)
 	if cell := res.Cell; cell == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, `{"code":`...)
-		b = registry.AppendJSONString(b, string(cell.Code))
-		b = append(b, `,"name":`...)
-		b = registry.AppendJSONString(b, cell.Name)
-		b = append(b, `,"community":`...)
-		b = registry.AppendJSONString(b, cell.Code.Community())
-		b = append(b, `,"street":`...)
-		b = registry.AppendJSONString(b, cell.Code.Street())
-		b = append(b, `,"district":`...)
-		b = registry.AppendJSONString(b, cell.Code.District())
-		b = append(b, '}')
+		b = appendCellObject(b, cell)
 	}
 	b = append(b, `,"unit":`...)
 	if u := res.Unit; u == nil || noUnit {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, `{"id":`...)
-		b = registry.AppendJSONString(b, u.ID)
-		b = append(b, `,"name":`...)
-		b = registry.AppendJSONString(b, u.Name)
-		b = append(b, `,"type":`...)
-		b = registry.AppendJSONString(b, u.Type.String())
-		b = append(b, '}')
+		b = appendUnitObject(b, u)
 	}
+	return appendLookupRule(b, res, noUnit)
+}
+
+// appendLookupPoint appends the lookup object's start, up to the cell's value.
+func appendLookupPoint(b []byte, p orb.Point) []byte {
+	b = append(b, `{"point":[`...)
+	b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
+	return append(b, `],"cell":`...)
+}
+
+func appendCellObject(b []byte, cell *registry.Cell) []byte {
+	b = append(b, `{"code":`...)
+	b = registry.AppendJSONString(b, string(cell.Code))
+	b = append(b, `,"name":`...)
+	b = registry.AppendJSONString(b, cell.Name)
+	b = append(b, `,"community":`...)
+	b = registry.AppendJSONString(b, cell.Code.Community())
+	b = append(b, `,"street":`...)
+	b = registry.AppendJSONString(b, cell.Code.Street())
+	b = append(b, `,"district":`...)
+	b = registry.AppendJSONString(b, cell.Code.District())
+	return append(b, '}')
+}
+
+func appendUnitObject(b []byte, u *registry.Unit) []byte {
+	b = append(b, `{"id":`...)
+	b = registry.AppendJSONString(b, u.ID)
+	b = append(b, `,"name":`...)
+	b = registry.AppendJSONString(b, u.Name)
+	b = append(b, `,"type":`...)
+	b = registry.AppendJSONString(b, u.Type.String())
+	return append(b, '}')
+}
+
+// appendLookupRule appends the rule member, the component and the object's end.
+func appendLookupRule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
 	kind, reason := res.Kind, res.Reason
 	if noUnit {
 		kind, reason = "none", registry.ErrNoUnit.Message
@@ -328,4 +494,522 @@ func appendCode(b []byte, c registry.ComponentCode) []byte {
 		v /= 10
 	}
 	return append(b, d[:n]...)
+}
+
+// Body decoding. decode reads the body in one pass, without allocating, and accepts exactly
+// what encoding/json accepted when it decoded a []json.RawMessage (or a struct with Type
+// string and Coordinates []json.RawMessage) and then each position into a []float64:
+//
+//   - the whole body must be valid JSON (RFC 8259 grammar, nesting at most 10000 deep);
+//   - object keys match "type" and "coordinates" case-insensitively, the last duplicate wins,
+//     and a null "type" leaves the previous value while a null "coordinates" clears it;
+//   - a position is an array of two or three numbers; a null element counts as 0 (as it did
+//     when decoded into a float64) and a number out of float64 range spoils the position.
+//
+// The messages of invalid_input differ from encoding/json's; codes and statuses do not.
+
+var (
+	errBatchInput    = registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
+	errBatchSyntax   = registry.Errorf(registry.Invalid, "invalid_input", "the body is not valid JSON")
+	errBatchNotMulti = registry.Errorf(registry.Invalid, "invalid_input", "the body's type is not MultiPoint")
+	errBatchNoCoords = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint has no coordinates array")
+	errBatchBadType  = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint's type or coordinates member has the wrong JSON type")
+)
+
+// maxJSONDepth is encoding/json's nesting limit.
+const maxJSONDepth = 10000
+
+// batchParser walks a body; depth counts the open arrays and objects.
+type batchParser struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// decode fills st.slots with the body's positions.
+func (st *batchState) decode(body []byte) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || (body[0] != '[' && body[0] != '{') {
+		return errBatchInput
+	}
+	p := batchParser{b: body}
+	var n int // positions of the (last) coordinates array
+	var err error
+	if body[0] == '[' {
+		n, err = st.positions(&p)
+	} else {
+		n, err = st.multiPoint(&p)
+	}
+	if err != nil {
+		return err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return errBatchSyntax
+	}
+	if n > MaxBatchPoints {
+		return errTooManyPoints
+	}
+	return nil
+}
+
+// multiPoint parses a GeoJSON MultiPoint object.
+func (st *batchState) multiPoint(p *batchParser) (int, error) {
+	isMulti, hasCoords, typeErr := false, false, false
+	n := 0
+	if !p.enter() {
+		return 0, errBatchSyntax
+	}
+	p.i++ // '{'
+	p.ws()
+	if p.peek() == '}' {
+		p.i++
+		p.depth--
+		return 0, errBatchNotMulti
+	}
+	for {
+		p.ws()
+		var key [64]byte
+		k, ok := p.str(key[:0])
+		if !ok {
+			return 0, errBatchSyntax
+		}
+		p.ws()
+		if p.peek() != ':' {
+			return 0, errBatchSyntax
+		}
+		p.i++
+		p.ws()
+		switch {
+		case bytes.EqualFold(k, []byte("type")):
+			switch p.peek() {
+			case '"':
+				var val [64]byte
+				v, ok := p.str(val[:0])
+				if !ok {
+					return 0, errBatchSyntax
+				}
+				isMulti = string(v) == "MultiPoint"
+			case 'n':
+				if !p.lit("null") {
+					return 0, errBatchSyntax
+				}
+			default:
+				typeErr = true
+				if !p.skip() {
+					return 0, errBatchSyntax
+				}
+			}
+		case bytes.EqualFold(k, []byte("coordinates")):
+			switch p.peek() {
+			case '[':
+				var err error
+				if n, err = st.positions(p); err != nil {
+					return 0, err
+				}
+				hasCoords = true
+			case 'n':
+				if !p.lit("null") {
+					return 0, errBatchSyntax
+				}
+				st.slots, n, hasCoords = st.slots[:0], 0, false
+			default:
+				typeErr = true
+				if !p.skip() {
+					return 0, errBatchSyntax
+				}
+			}
+		default:
+			if !p.skip() {
+				return 0, errBatchSyntax
+			}
+		}
+		p.ws()
+		switch p.peek() {
+		case ',':
+			p.i++
+			continue
+		case '}':
+			p.i++
+			p.depth--
+		default:
+			return 0, errBatchSyntax
+		}
+		break
+	}
+	// encoding/json reported a wrong member type only after checking the whole body's syntax,
+	// which the caller finishes; any of these is invalid_input all the same.
+	switch {
+	case typeErr:
+		return 0, errBatchBadType
+	case !isMulti:
+		return 0, errBatchNotMulti
+	case !hasCoords:
+		return 0, errBatchNoCoords
+	}
+	return n, nil
+}
+
+// positions parses an array of positions into st.slots (replacing what a previous
+// coordinates member left), keeping at most MaxBatchPoints+1 but counting them all.
+func (st *batchState) positions(p *batchParser) (int, error) {
+	st.slots = st.slots[:0]
+	if !p.enter() {
+		return 0, errBatchSyntax
+	}
+	p.i++ // '['
+	p.ws()
+	if p.peek() == ']' {
+		p.i++
+		p.depth--
+		return 0, nil
+	}
+	n := 0
+	for {
+		p.ws()
+		pt, ok, valid := p.position()
+		if !valid {
+			return 0, errBatchSyntax
+		}
+		if n <= MaxBatchPoints {
+			st.slots = append(st.slots, batchSlot{p: pt, ok: ok})
+		}
+		n++
+		p.ws()
+		switch p.peek() {
+		case ',':
+			p.i++
+			continue
+		case ']':
+			p.i++
+			p.depth--
+			return n, nil
+		}
+		return 0, errBatchSyntax
+	}
+}
+
+// position parses one element of a positions array. valid reports the JSON syntax; ok
+// whether the element is a usable [lon,lat(,alt)] position.
+func (p *batchParser) position() (pt orb.Point, ok, valid bool) {
+	if p.peek() != '[' {
+		return pt, false, p.skip()
+	}
+	if !p.enter() {
+		return pt, false, false
+	}
+	p.i++
+	p.ws()
+	if p.peek() == ']' {
+		p.i++
+		p.depth--
+		return pt, false, true
+	}
+	var xy [3]float64
+	n, bad := 0, false
+	for {
+		p.ws()
+		switch c := p.peek(); {
+		case c == '-' || c >= '0' && c <= '9':
+			start := p.i
+			if !p.num() {
+				return pt, false, false
+			}
+			v, err := parseJSONNumber(p.b[start:p.i])
+			if err != nil {
+				bad = true
+			} else if n < len(xy) {
+				xy[n] = v
+			}
+		case c == 'n':
+			if !p.lit("null") {
+				return pt, false, false
+			}
+		default:
+			bad = true
+			if !p.skip() {
+				return pt, false, false
+			}
+		}
+		n++
+		p.ws()
+		switch p.peek() {
+		case ',':
+			p.i++
+			continue
+		case ']':
+			p.i++
+			p.depth--
+		default:
+			return pt, false, false
+		}
+		break
+	}
+	pt = orb.Point{xy[0], xy[1]}
+	return pt, !bad && n >= 2 && n <= 3 && validLonLat(pt), true
+}
+
+func (p *batchParser) peek() byte {
+	if p.i < len(p.b) {
+		return p.b[p.i]
+	}
+	return 0
+}
+
+func (p *batchParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// enter counts a container about to be opened; false past the nesting limit.
+func (p *batchParser) enter() bool {
+	p.depth++
+	return p.depth <= maxJSONDepth
+}
+
+func (p *batchParser) lit(s string) bool {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+// num scans a JSON number.
+func (p *batchParser) num() bool {
+	b, i := p.b, p.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	p.i = i
+	return true
+}
+
+// str scans a JSON string and appends its value to dst while it fits in cap(dst), so that
+// short keys can be compared; a longer value comes back truncated, and a truncated value
+// is longer than anything it is compared with as long as cap(dst) exceeds those (the
+// callers' 64 bytes do). Invalid UTF-8 is kept as is: it equals no key or type anyway.
+func (p *batchParser) str(dst []byte) ([]byte, bool) {
+	b, i := p.b, p.i
+	if i >= len(b) || b[i] != '"' {
+		return dst, false
+	}
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			p.i = i + 1
+			return dst, true
+		case c < 0x20:
+			return dst, false
+		case c == '\\':
+			if i+1 >= len(b) {
+				return dst, false
+			}
+			e := b[i+1]
+			i += 2
+			var r rune
+			switch e {
+			case '"', '\\', '/':
+				r = rune(e)
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			case 'u':
+				v, ok := hex4(b, i)
+				if !ok {
+					return dst, false
+				}
+				i += 4
+				r = rune(v)
+				if utf16.IsSurrogate(r) {
+					r = unicode.ReplacementChar
+					if v2, ok := hex4(b, i+2); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+						if d := utf16.DecodeRune(rune(v), rune(v2)); d != unicode.ReplacementChar {
+							r = d
+							i += 6
+						}
+					}
+				}
+			default:
+				return dst, false
+			}
+			if len(dst)+utf8.UTFMax <= cap(dst) {
+				dst = utf8.AppendRune(dst, r)
+			} else {
+				dst = dst[:cap(dst)]
+			}
+		default:
+			if len(dst) < cap(dst) {
+				dst = append(dst, c)
+			}
+			i++
+		}
+	}
+	return dst, false
+}
+
+func hex4(b []byte, i int) (uint16, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var v uint16
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint16(c)
+	}
+	return v, true
+}
+
+// skip scans any JSON value.
+func (p *batchParser) skip() bool {
+	switch c := p.peek(); {
+	case c == '"':
+		_, ok := p.str(nil)
+		return ok
+	case c == '-' || c >= '0' && c <= '9':
+		return p.num()
+	case c == 't':
+		return p.lit("true")
+	case c == 'f':
+		return p.lit("false")
+	case c == 'n':
+		return p.lit("null")
+	case c == '[' || c == '{':
+		if !p.enter() {
+			return false
+		}
+		p.i++
+		p.ws()
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		if p.peek() == end {
+			p.i++
+			p.depth--
+			return true
+		}
+		for {
+			p.ws()
+			if c == '{' {
+				if _, ok := p.str(nil); !ok {
+					return false
+				}
+				p.ws()
+				if p.peek() != ':' {
+					return false
+				}
+				p.i++
+				p.ws()
+			}
+			if !p.skip() {
+				return false
+			}
+			p.ws()
+			switch p.peek() {
+			case ',':
+				p.i++
+				continue
+			case end:
+				p.i++
+				p.depth--
+				return true
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseJSONNumber converts a syntactically valid JSON number as strconv.ParseFloat does.
+// Coordinates such as 116.397481 take an exact fast path: a mantissa below 2^53 and at most
+// 22 fraction digits make m / 10^k one correctly rounded IEEE division (Clinger's fast
+// path); anything else goes to ParseFloat.
+func parseJSONNumber(b []byte) (float64, error) {
+	i, neg := 0, false
+	if b[0] == '-' {
+		neg, i = true, 1
+	}
+	var m uint64
+	digits, frac := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		m = m*10 + uint64(b[i]-'0')
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			m = m*10 + uint64(b[i]-'0')
+			digits++
+			frac++
+		}
+	}
+	if i == len(b) && digits <= 15 && frac < len(pow10) { // 15 digits: m < 10^15 < 2^53
+		f := float64(m) / pow10[frac]
+		if neg {
+			f = -f
+		}
+		return f, nil
+	}
+	return strconv.ParseFloat(string(b), 64)
 }

@@ -1,0 +1,162 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"citygrid/api"
+	"citygrid/spatial"
+)
+
+// batchPoints returns n deterministic points spread over the city's bound widened by a
+// tenth on each side, so that some fall outside the grid.
+func batchPoints(tb testing.TB, idx *spatial.Index, n int, seed uint64) []orb.Point {
+	tb.Helper()
+	b := cityBound(tb, idx)
+	dx, dy := (b.Max[0]-b.Min[0])/10, (b.Max[1]-b.Min[1])/10
+	r := rand.New(rand.NewPCG(seed, 1))
+	pts := make([]orb.Point, n)
+	for i := range pts {
+		pts[i] = orb.Point{b.Min[0] - dx + r.Float64()*(b.Max[0]-b.Min[0]+2*dx), b.Min[1] - dy + r.Float64()*(b.Max[1]-b.Min[1]+2*dy)}
+	}
+	return pts
+}
+
+// multiPointBody encodes positions as a GeoJSON MultiPoint.
+func multiPointBody(pts []orb.Point) string {
+	var sb strings.Builder
+	sb.WriteString(`{"type":"MultiPoint","coordinates":[`)
+	for i, p := range pts {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, "[%v,%v]", p[0], p[1])
+	}
+	sb.WriteString("]}")
+	return sb.String()
+}
+
+// TestLookupBatchMatchesGet: every result of a batch is, byte for byte, what
+// GET /api/v1/lookup answers for the same point, class and crs; an error result carries
+// the code and detail of GET's problem document. The batch is large enough to take the
+// parallel path and mixes points in cells, outside the grid and invalid positions.
+func TestLookupBatchMatchesGet(t *testing.T) {
+	e := sharedEnv(t)
+	hits, _, err := e.idx.Within(cityBound(t, e.idx), spatial.Filter{}, 20, 0)
+	if err != nil || len(hits) == 0 {
+		t.Fatalf("Within: %d hits, %v", len(hits), err)
+	}
+	// position is a batch element and the query string GET gets for it.
+	type position struct{ json, query string }
+	var base []position
+	for _, p := range batchPoints(t, e.idx, 300, 7) {
+		base = append(base, position{fmt.Sprintf("[%v,%v]", p[0], p[1]), fmt.Sprintf("lon=%v&lat=%v", p[0], p[1])})
+	}
+	for _, h := range hits {
+		base = append(base, position{fmt.Sprintf("[%v,%v,3.5]", h.Point[0], h.Point[1]), fmt.Sprintf("lon=%v&lat=%v", h.Point[0], h.Point[1])})
+	}
+	base = append(base,
+		position{"[0,0]", "lon=0&lat=0"},
+		position{"[200,10]", "lon=200&lat=10"},
+		position{"[1e999,0]", "lon=1e999&lat=0"},
+		position{`"x"`, "lon=x&lat=0"},
+		position{"[1,2,3,4]", "lon=x&lat=0"},
+	)
+	crsGCJ, err := spatial.ParseCRS("gcj02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, params string
+		positions    []position
+	}{
+		{"no class", "", base},
+		{"component class", "class=" + hits[0].Class, base},
+		{"gcj02", "crs=gcj02", func() []position {
+			var ps []position
+			for _, p := range batchPoints(t, e.idx, 260, 9) {
+				q := spatial.FromWGS84(p, crsGCJ)
+				ps = append(ps, position{fmt.Sprintf("[%v,%v]", q[0], q[1]), fmt.Sprintf("lon=%v&lat=%v", q[0], q[1])})
+			}
+			return ps
+		}()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			elems := make([]string, len(tt.positions))
+			for i, p := range tt.positions {
+				elems[i] = p.json
+			}
+			body := "[" + strings.Join(elems, ",") + "]"
+			target := "/api/v1/lookup?" + tt.params
+			var got struct{ Results []json.RawMessage }
+			decode(t, e.do(t, "POST", target, body), 200, &got)
+			if len(got.Results) != len(tt.positions) {
+				t.Fatalf("POST %s: %d results, want %d", target, len(got.Results), len(tt.positions))
+			}
+			var sawErr, sawLookup bool
+			for i, p := range tt.positions {
+				q := "/api/v1/lookup?" + p.query
+				if tt.params != "" {
+					q += "&" + tt.params
+				}
+				rec := e.do(t, "GET", q, "")
+				if rec.Code == 200 {
+					sawLookup = true
+					if string(got.Results[i]) != rec.Body.String() {
+						t.Errorf("result %d for %s = %s, want GET %s = %s", i, p.json, got.Results[i], q, rec.Body)
+					}
+					continue
+				}
+				sawErr = true
+				pr := problemOf(t, rec)
+				var r struct{ Error struct{ Code, Detail string } }
+				if err := json.Unmarshal(got.Results[i], &r); err != nil || r.Error.Code != pr.Code || r.Error.Detail != pr.Detail {
+					t.Errorf("result %d for %s = %s, want error %s %q as GET %s (%v)", i, p.json, got.Results[i], pr.Code, pr.Detail, q, err)
+				}
+			}
+			if !sawErr || !sawLookup {
+				t.Errorf("the batch had errors %v and lookups %v, want both: the points no longer cover both cases", sawErr, sawLookup)
+			}
+		})
+	}
+}
+
+// BenchmarkLookupBatch measures POST /api/v1/lookup with 1,000 points through the real
+// router against the named baseline "baseline": the previous handler (encoding/json
+// decoding per position, sequential resolve, re-encoded cells and units), kept in
+// lookup_baseline_test.go and served by the same router and middleware.
+func BenchmarkLookupBatch(b *testing.B) {
+	e := sharedEnv(b)
+	body := multiPointBody(batchPoints(b, e.idx, 1000, 42))
+	for _, bm := range []struct {
+		name string
+		h    http.Handler
+		path string
+	}{
+		{"api", e.h, "/api/v1/lookup"},
+		{"baseline", api.BaselineBatchHandler(api.Config{Index: e.idx, Service: e.svc}), api.BaselineBatchPath},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			req := httptest.NewRequest("POST", bm.path, nil)
+			w := &reusedWriter{h: http.Header{}}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				req.Body = io.NopCloser(strings.NewReader(body))
+				w.status, w.n = 0, 0
+				bm.h.ServeHTTP(w, req)
+			}
+			if w.status != 200 || w.n < 1000 {
+				b.Fatalf("POST %s = %d with %d bytes", bm.path, w.status, w.n)
+			}
+		})
+	}
+}
