@@ -38,11 +38,7 @@ func (s *Server) handleCellList(c *gin.Context) error {
 	for i, cell := range cells {
 		features[i] = s.toCellFeature(cell, s.wgs84)
 	}
-	page := newPage(features, next)
-	if page.Next != nil {
-		setNextLink(c, *page.Next)
-	}
-	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
+	return writePage(c, features, next)
 }
 
 // cellCode parses the :code path parameter.

@@ -162,11 +162,7 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 	for i := range comps {
 		features[i] = s.toComponentFeature(&comps[i], s.wgs84)
 	}
-	page := newPage(features, next)
-	if page.Next != nil {
-		setNextLink(c, *page.Next)
-	}
-	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
+	return writePage(c, features, next)
 }
 
 // componentID parses the :id path parameter (17 digits, or a legacy 16-digit identifier).

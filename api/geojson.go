@@ -44,6 +44,15 @@ type pageJSON struct {
 	Next     *string       `json:"next"`
 }
 
+// writePage answers 200 with a page of features, its next cursor and the Link rel=next header.
+func writePage(c *gin.Context, features []featureJSON, next registry.Key) error {
+	page := newPage(features, next)
+	if page.Next != nil {
+		setNextLink(c, *page.Next)
+	}
+	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
+}
+
 func newPage(features []featureJSON, next registry.Key) pageJSON {
 	p := pageJSON{Type: "FeatureCollection", Features: features}
 	if features == nil {

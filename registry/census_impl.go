@@ -1247,50 +1247,39 @@ func (c *coordReader) line() ([]orb.Point, bool) {
 }
 
 func (c *coordReader) rings() ([]orb.Ring, bool) {
-	s := &c.s
-	if !s.consume('[') {
-		return nil, false
-	}
-	out := []orb.Ring{}
-	s.ws()
-	if s.consume(']') {
-		return out, true
-	}
-	for {
-		s.ws()
+	return readArray(c, func() (orb.Ring, bool) {
 		ls, ok := c.line()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, orb.Ring(ls))
-		s.ws()
-		if s.consume(',') {
-			continue
-		}
-		if s.consume(']') {
-			return out, true
-		}
-		return nil, false
-	}
+		return orb.Ring(ls), ok
+	})
 }
 
 func (c *coordReader) multiPolygon() (orb.MultiPolygon, bool) {
+	polys, ok := readArray(c, func() (orb.Polygon, bool) {
+		rs, ok := c.rings()
+		return orb.Polygon(rs), ok
+	})
+	return orb.MultiPolygon(polys), ok
+}
+
+// readArray reads a JSON array whose members elem reads; an empty array gives a non-nil,
+// empty slice.
+func readArray[T any](c *coordReader, elem func() (T, bool)) ([]T, bool) {
 	s := &c.s
 	if !s.consume('[') {
 		return nil, false
 	}
-	out := orb.MultiPolygon{}
+	out := []T{}
 	s.ws()
 	if s.consume(']') {
 		return out, true
 	}
 	for {
 		s.ws()
-		rs, ok := c.rings()
+		v, ok := elem()
 		if !ok {
 			return nil, false
 		}
-		out = append(out, orb.Polygon(rs))
+		out = append(out, v)
 		s.ws()
 		if s.consume(',') {
 			continue

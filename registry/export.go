@@ -193,6 +193,14 @@ func appendPosition(b []byte, p orb.Point) []byte {
 	return append(b, ']')
 }
 
+// AppendMultiPolygon appends mp as a GeoJSON MultiPolygon geometry object, coordinates in full
+// float precision (the export's own encoding, for other writers of census files).
+func AppendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
+	b = append(b, `{"type":"MultiPolygon","coordinates":`...)
+	b = appendMultiPolygon(b, mp)
+	return append(b, '}')
+}
+
 func appendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
 	b = append(b, '[')
 	for i, poly := range mp {

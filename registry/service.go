@@ -223,14 +223,6 @@ func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOption
 			valid = append(valid, c)
 		}
 	}
-	existing := 0
-	for _, c := range valid {
-		if _, err := s.store.Cell(ctx, c.Code); err == nil {
-			existing++
-		} else if !errors.Is(err, ErrCellNotFound) {
-			return rep, fmt.Errorf("import cells: %w", err)
-		}
-	}
 	var stored []Cell
 	err = s.commit(func() error {
 		if stored, err = s.store.PutCells(ctx, valid, opt.Actor); err != nil {
@@ -243,8 +235,13 @@ func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import cells: %w", err)
 	}
 	rep.Stored = true
-	rep.Updated = existing
-	rep.Created = len(stored) - existing
+	for _, c := range stored { // the store starts a cell at version 1 and bumps it on replace
+		if c.Version == 1 {
+			rep.Created++
+		} else {
+			rep.Updated++
+		}
+	}
 	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
 	return rep, nil
 }
