@@ -126,6 +126,14 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 
 // renderProblem writes a problem document with the given status.
 func renderProblem(c *gin.Context, status int, code, detail string, report *reportJSON) {
+	status, body := problemBody(status, code, detail, report)
+	c.Data(status, problemContentType, body)
+}
+
+const problemContentType = "application/problem+json"
+
+// problemBody encodes a problem document; the status changes only when encoding fails.
+func problemBody(status int, code, detail string, report *reportJSON) (int, []byte) {
 	body, err := json.Marshal(problemJSON{
 		Type:   problemTypePrefix + code,
 		Title:  http.StatusText(status),
@@ -138,7 +146,7 @@ func renderProblem(c *gin.Context, status int, code, detail string, report *repo
 		body = []byte(`{"type":"` + problemTypePrefix + `internal","title":"Internal Server Error","status":500,"code":"internal","detail":"internal error"}`)
 		status = http.StatusInternalServerError
 	}
-	c.Data(status, "application/problem+json", body)
+	return status, body
 }
 
 func (s *Server) handleNoRoute(c *gin.Context) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -166,6 +167,12 @@ func (s *Server) observe(c *gin.Context) {
 	route := c.FullPath()
 	s.metrics.observe(route, status, d)
 
+	s.logRequest(c.Request.Context(), c.Request.Method, c.Request.URL.Path, route, status, d, c.Writer.Size(), c.ClientIP)
+}
+
+// logRequest logs one request at the level its status calls for; remote is called only
+// when that level is enabled.
+func (s *Server) logRequest(ctx context.Context, method, path, route string, status int, d time.Duration, size int, remote func() string) {
 	level := slog.LevelDebug
 	switch {
 	case status >= 500 && status != http.StatusServiceUnavailable:
@@ -173,18 +180,17 @@ func (s *Server) observe(c *gin.Context) {
 	case status >= 400:
 		level = slog.LevelInfo
 	}
-	ctx := c.Request.Context()
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
 	s.log.LogAttrs(ctx, level, "http request",
-		slog.String("method", c.Request.Method),
-		slog.String("path", c.Request.URL.Path),
+		slog.String("method", method),
+		slog.String("path", path),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Duration("duration", d),
-		slog.Int("bytes", c.Writer.Size()),
-		slog.String("remote", c.ClientIP()),
+		slog.Int("bytes", size),
+		slog.String("remote", remote()),
 	)
 }
 

@@ -1,0 +1,485 @@
+// Package h1 answers the plainest HTTP/1.1 requests of a few hot GET routes on the connection
+// itself, and hands every connection over to a net/http Server from its first other request on.
+//
+// It exists for GET /api/v1/lookup, the dispatch engine's hot path. On a small machine whose
+// system calls and wake-ups are expensive, net/http spends on each keep-alive request about
+// 10 µs of CPU on work a lookup does not need: a goroutine and a background read per request to
+// notice a client that hangs up, a header map, a buffered writer, deadline bookkeeping. A Lane
+// reads a request head into one buffer per connection, answers it with one write, and goes back
+// to reading: one read and one write system call per request.
+//
+// Only what is unambiguous is served here: a GET whose request line and headers are
+// well formed, HTTP/1.1, for a route's exact path, with a single Host header, no body
+// (no Content-Length other than 0, no Transfer-Encoding, no Expect), and no Connection
+// header other than keep-alive, no Upgrade. Anything else, and anything this package does not
+// understand, goes to net/http with the bytes read so far, and net/http answers it exactly as
+// it would have without a Lane (errors included). The connection stays with net/http from then on.
+package h1
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// A Handler answers one request to its route. rawQuery is the request target after the
+// first '?' (not decoded); it points into the connection's buffer and is valid only during
+// the call. The handler appends the body to dst and returns the status code, the
+// Content-Type value and the body (dst grown). It must not keep dst or rawQuery.
+type Handler func(dst []byte, rawQuery string, remote net.Addr) (status int, contentType string, body []byte)
+
+// Config sets up a Lane.
+type Config struct {
+	// Routes maps an exact request path (no query) to its handler.
+	Routes map[string]Handler
+	// Fallback serves everything else; Lane.Serve runs Fallback.Serve on the connections
+	// it hands over. Its IdleTimeout and ReadHeaderTimeout also apply to the Lane's
+	// connections (a zero ReadHeaderTimeout means IdleTimeout, a zero IdleTimeout 2 minutes).
+	Fallback *http.Server
+	// OnPanic, when set, is told about a handler's panic; the connection is closed.
+	OnPanic func(v any)
+}
+
+// bufSize is the request buffer of a connection: a lookup's request head is about 150
+// bytes from curl and about 500 from a browser. A head that does not fit goes to net/http.
+const bufSize = 4096
+
+// Lane serves a listener: hot routes itself, the rest through Config.Fallback.
+type Lane struct {
+	routes   []route
+	fallback *http.Server
+	onPanic  func(any)
+	idle     time.Duration
+	header   time.Duration
+
+	handoff *chanListener
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*conn]struct{}
+	active  sync.WaitGroup
+	date    atomic.Pointer[dateLine]
+
+	blocking atomic.Int32 // connections in blocking mode (block_linux.go)
+}
+
+type route struct {
+	path    string
+	handler Handler
+}
+
+// New makes a Lane; Serve starts it.
+func New(cfg Config) *Lane {
+	l := &Lane{fallback: cfg.Fallback, onPanic: cfg.OnPanic, conns: map[*conn]struct{}{}}
+	for p, h := range cfg.Routes {
+		l.routes = append(l.routes, route{p, h})
+	}
+	l.idle = 2 * time.Minute
+	if cfg.Fallback != nil && cfg.Fallback.IdleTimeout > 0 {
+		l.idle = cfg.Fallback.IdleTimeout
+	}
+	l.header = l.idle
+	if cfg.Fallback != nil && cfg.Fallback.ReadHeaderTimeout > 0 {
+		l.header = cfg.Fallback.ReadHeaderTimeout
+	}
+	return l
+}
+
+// Serve accepts connections on ln until Shutdown, and runs the fallback server on the
+// connections it hands over. It returns http.ErrServerClosed after Shutdown, or the first
+// error of either loop. Serve closes ln.
+func (l *Lane) Serve(ln net.Listener) error {
+	l.mu.Lock()
+	if l.closing.Load() {
+		l.mu.Unlock()
+		_ = ln.Close()
+		return http.ErrServerClosed
+	}
+	if l.ln != nil {
+		l.mu.Unlock()
+		return errors.New("h1: Serve called twice")
+	}
+	l.ln = ln
+	l.handoff = newChanListener(ln.Addr())
+	l.mu.Unlock()
+
+	fbErr := make(chan error, 1)
+	go func() { fbErr <- l.fallback.Serve(l.handoff) }()
+	defer ln.Close()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if l.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			_ = l.handoff.Close()
+			<-fbErr
+			return err
+		}
+		select {
+		case err := <-fbErr:
+			_ = c.Close()
+			return err
+		default:
+		}
+		cn := &conn{Conn: c, lane: l}
+		cn.initBlocker()
+		if !l.track(cn) {
+			_ = c.Close()
+			return http.ErrServerClosed
+		}
+		go cn.serve()
+	}
+}
+
+// track registers a connection; false once Shutdown has begun.
+func (l *Lane) track(c *conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing.Load() {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	l.active.Add(1)
+	return true
+}
+
+func (l *Lane) untrack(c *conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.active.Done()
+}
+
+// Shutdown stops accepting, closes the Lane's idle connections, lets a request in progress
+// finish, and waits for that until ctx ends. Connections already handed to the fallback
+// server are its own: call its Shutdown too (it closes the hand-over listener).
+func (l *Lane) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.closing.Store(true)
+	ln := l.ln
+	past := time.Unix(1, 0)
+	for c := range l.conns {
+		// Wake a connection waiting for its next request, in the poller or in read(2).
+		_ = c.SetReadDeadline(past)
+		if c.blk != nil {
+			c.blk.wake()
+		}
+	}
+	l.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	done := make(chan struct{})
+	go func() { l.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		for c := range l.conns {
+			_ = c.Close()
+		}
+		l.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// conn is one accepted connection while the Lane serves it.
+type conn struct {
+	net.Conn
+	lane     *Lane
+	deadline time.Time // the read deadline last set
+	blk      *blocker  // nil: this connection never uses blocking mode
+}
+
+func (c *conn) serve() {
+	handedOff := false
+	defer func() {
+		if v := recover(); v != nil {
+			if c.lane.onPanic != nil {
+				c.lane.onPanic(v)
+			}
+			handedOff = false
+		}
+		if c.blk != nil && c.blk.on {
+			c.leaveBlocking()
+		}
+		if !handedOff {
+			_ = c.Close()
+		}
+		c.lane.untrack(c)
+	}()
+	buf := make([]byte, bufSize)
+	out := make([]byte, 0, 1024)  // the handler's body
+	resp := make([]byte, 0, 1024) // the whole response
+	start, end := 0, 0            // unread bytes are buf[start:end]
+	for {
+		if start == end {
+			start, end = 0, 0
+		}
+		h, n, verdict := parseHead(buf[start:end])
+		switch verdict {
+		case headFast:
+			rt := c.lane.lookupRoute(h.path)
+			if rt == nil {
+				handedOff = c.handOff(buf[start:end])
+				return
+			}
+			status, ctype, body := rt.handler(out[:0], unsafeString(h.query), c.RemoteAddr())
+			if cap(body) > cap(out) {
+				out = body[:0]
+			}
+			resp = c.lane.appendResponse(resp[:0], status, ctype, body)
+			if err := c.write(resp); err != nil {
+				return
+			}
+			start += n
+			continue
+		case headOther:
+			handedOff = c.handOff(buf[start:end])
+			return
+		}
+		// headMore: read more of the request head.
+		if start > 0 {
+			end = copy(buf, buf[start:end])
+			start = 0
+		}
+		if end == len(buf) { // a head this large is net/http's business (431, or a big cookie)
+			handedOff = c.handOff(buf[:end])
+			return
+		}
+		m, err := c.read(buf[end:], end > 0)
+		end += m
+		if err != nil {
+			if m > 0 { // the client sent something and hung up: let net/http answer or log it
+				handedOff = c.handOff(buf[start:end])
+			}
+			return
+		}
+	}
+}
+
+// read reads more of a request head: in blocking mode while the connection is busy, else
+// through the poller with the idle or header timeout. A read that returns data through the
+// poller puts the connection (back) in blocking mode when a slot is free.
+func (c *conn) read(p []byte, partial bool) (int, error) {
+	if b := c.blk; b != nil && b.on {
+		n, err := b.readBlocking(p)
+		if err != errLinger {
+			return n, err
+		}
+		c.leaveBlocking()
+		if b.on {
+			return 0, errLinger
+		}
+	}
+	if !c.armDeadline(partial) {
+		return 0, errClosing
+	}
+	n, err := c.Conn.Read(p)
+	if err == nil && c.blk != nil && !c.lane.closing.Load() {
+		c.enterBlocking()
+	}
+	return n, err
+}
+
+func (c *conn) write(p []byte) error {
+	if b := c.blk; b != nil && b.on {
+		return b.writeBlocking(p)
+	}
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+// enterBlocking puts the connection in blocking mode if fewer than maxBlocking are.
+func (c *conn) enterBlocking() {
+	if c.lane.blocking.Add(1) > maxBlocking {
+		c.lane.blocking.Add(-1)
+		return
+	}
+	// The poller's deadline would fail the raw read at once; the socket's receive timeout
+	// (linger) bounds a blocking read instead.
+	if c.SetReadDeadline(time.Time{}) != nil || c.blk.setBlocking(true) != nil {
+		c.lane.blocking.Add(-1)
+		return
+	}
+	c.deadline = time.Time{}
+}
+
+// leaveBlocking puts the connection back in non-blocking mode, the poller's.
+func (c *conn) leaveBlocking() {
+	if c.blk.setBlocking(false) == nil {
+		c.lane.blocking.Add(-1)
+	}
+}
+
+var (
+	errClosing    = errors.New("h1: shutting down")
+	errPeerClosed = errors.New("h1: the client closed the connection")
+)
+
+// armDeadline sets the read deadline for the next read: the idle timeout between requests,
+// the header timeout once part of a head has arrived. It resets the deadline only when it
+// would move by more than a quarter of the timeout, to keep timer updates off most requests,
+// and reports false once the Lane is shutting down.
+func (c *conn) armDeadline(partial bool) bool {
+	d := c.lane.idle
+	if partial {
+		d = c.lane.header
+	}
+	now := time.Now()
+	want := now.Add(d)
+	if partial || want.Sub(c.deadline) > d/4 {
+		if c.SetReadDeadline(want) != nil {
+			return false
+		}
+		c.deadline = want
+	}
+	return !c.lane.closing.Load()
+}
+
+// handOff gives the connection, with the bytes already read, to the fallback server.
+func (c *conn) handOff(pending []byte) bool {
+	if c.blk != nil && c.blk.on {
+		c.leaveBlocking()
+		if c.blk.on {
+			return false
+		}
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		return false
+	}
+	pc := &prefixConn{Conn: c.Conn}
+	if len(pending) > 0 {
+		pc.pending = append([]byte(nil), pending...)
+	}
+	return c.lane.handoff.push(pc)
+}
+
+func (l *Lane) lookupRoute(path []byte) *route {
+	for i := range l.routes {
+		if l.routes[i].path == string(path) {
+			return &l.routes[i]
+		}
+	}
+	return nil
+}
+
+// unsafeString views b as a string without copying it: the query handed to a Handler,
+// which must not keep it (the next request overwrites the buffer).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// appendResponse appends a complete response: status line, the headers net/http would
+// send for the same handler (Content-Type, Date, Content-Length), and the body.
+func (l *Lane) appendResponse(b []byte, status int, ctype string, body []byte) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(status)...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, ctype...)
+	b = append(b, "\r\nDate: "...)
+	b = append(b, l.dateNow()...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+// dateLine is the Date header value of one second.
+type dateLine struct {
+	unix int64
+	text string
+}
+
+func (l *Lane) dateNow() string {
+	now := time.Now()
+	sec := now.Unix()
+	if d := l.date.Load(); d != nil && d.unix == sec {
+		return d.text
+	}
+	d := &dateLine{unix: sec, text: now.UTC().Format(http.TimeFormat)}
+	l.date.Store(d)
+	return d.text
+}
+
+// prefixConn is a connection whose first reads return bytes read before the hand-over.
+type prefixConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// CloseWrite lets net/http half-close a TCP connection after an error response, as it does
+// with the *net.TCPConn it would otherwise have.
+func (p *prefixConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// chanListener is the fallback server's listener: Accept returns handed-over connections.
+type chanListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// push hands c to Accept; false (c closed) when the listener is closed.
+func (l *chanListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		_ = c.Close()
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
