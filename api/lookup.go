@@ -179,24 +179,23 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 		return err
 	}
 	slots := st.slots
-	for i := range slots {
-		if slots[i].ok {
-			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
-		}
-	}
-	s.resolveBatch(slots, class)
+	chunks := s.answerBatch(st, crs, class)
 	for i := range slots {
 		if err := slots[i].err; err != nil && !slots[i].pointErr {
 			return err // not the point's fault: fail the request, logged once
 		}
 	}
-	b := st.out[:0]
+	size := len(`{"results":[]}`) + len(chunks)
+	for _, ch := range chunks {
+		size += len(ch.out)
+	}
+	b := slices.Grow(st.out[:0], size)
 	b = append(b, `{"results":[`...)
-	for i := range slots {
+	for i, ch := range chunks {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = st.appendSlot(b, &slots[i])
+		b = append(b, ch.out...)
 	}
 	b = append(b, "]}"...)
 	st.out = b
@@ -229,27 +228,47 @@ func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
 	}
 }
 
-// parallelBatch is the batch size from which handleLookupBatch resolves on every P: below
-// it, starting goroutines costs more than it saves.
-const parallelBatch = 256
+// minChunk is the fewest points a batch goroutine takes: below it, starting a goroutine
+// costs more than it saves.
+const minChunk = 128
 
-// resolveBatch resolves every valid slot, across GOMAXPROCS goroutines for large batches.
-// Each goroutine writes only its own slots.
-func (s *Server) resolveBatch(slots []batchSlot, class string) {
-	n := len(slots)
-	procs := runtime.GOMAXPROCS(0)
-	if n < parallelBatch || procs < 2 {
-		s.resolveSlots(slots, class)
-		return
-	}
-	chunk := (n + procs - 1) / procs
+// answerBatch converts, resolves and encodes st.slots in consecutive chunks, one goroutine
+// per chunk (up to GOMAXPROCS), each writing only its own slots and its chunk's output: the
+// results of its slots, comma-separated. The answer is the chunks' outputs in order.
+func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string) []*batchChunk {
+	n := len(st.slots)
+	procs := max(1, min(runtime.GOMAXPROCS(0), n/minChunk))
+	chunks := st.chunkStates(procs)
+	size := (n + procs - 1) / procs
 	var wg sync.WaitGroup
-	for lo := chunk; lo < n; lo += chunk {
-		part := slots[lo:min(lo+chunk, n)]
-		wg.Go(func() { s.resolveSlots(part, class) })
+	for k := len(chunks) - 1; k >= 0; k-- {
+		part := st.slots[min(k*size, n):min((k+1)*size, n)]
+		ch := chunks[k]
+		if k == 0 {
+			s.answerChunk(ch, part, crs, class)
+			break
+		}
+		wg.Go(func() { s.answerChunk(ch, part, crs, class) })
 	}
-	s.resolveSlots(slots[:chunk], class)
 	wg.Wait()
+	return chunks
+}
+
+func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, crs spatial.CRS, class string) {
+	for i := range slots {
+		if slots[i].ok {
+			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
+		}
+	}
+	s.resolveSlots(slots, class)
+	b := ch.out[:0]
+	for i := range slots {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = ch.appendSlot(b, &slots[i])
+	}
+	ch.out = b
 }
 
 func (s *Server) resolveSlots(slots []batchSlot, class string) {
@@ -284,7 +303,7 @@ func asRegistryError(err error) (*registry.Error, bool) {
 
 // batchSlot is one position of a batch: parsed, then resolved in place.
 type batchSlot struct {
-	p        orb.Point // as given until resolveBatch's caller converts it to WGS84
+	p        orb.Point // as given until answerChunk converts it to WGS84
 	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
@@ -296,31 +315,45 @@ type batchSlot struct {
 type span struct{ lo, hi int32 }
 
 // batchState is the pooled working memory of one batch request: positions, results, the
-// output and the encoded cell and unit objects. Cells and units are snapshot pointers,
-// immutable (see package spatial), so a pointer names its encoding for the request's life;
-// the maps are cleared on release so the pool pins no old snapshot.
+// request body, the answer, and the working memory of each chunk.
 type batchState struct {
-	slots []batchSlot
+	slots  []batchSlot
+	out    []byte
+	in     []byte // the request body
+	chunks []*batchChunk
+}
+
+// batchChunk is what one goroutine of answerBatch encodes into: its results, and the unit
+// and rule objects it has encoded. Units are snapshot pointers, immutable (see package
+// spatial), so a pointer names its encoding for the request's life; the maps are cleared on
+// release so the pool pins no old snapshot.
+type batchChunk struct {
 	out   []byte
 	frags []byte
-	cells map[*registry.Cell]span
 	units map[*registry.Unit]span
 	rules map[ruleKey]span
-	in    []byte // the request body
 }
 
 // batchPool holds batchStates sized for a 1,000-point batch.
 var batchPool = sync.Pool{New: func() any {
 	return &batchState{
 		slots: make([]batchSlot, 0, 1024),
-		out:   make([]byte, 0, 1024*320),
-		frags: make([]byte, 0, 16<<10),
-		cells: make(map[*registry.Cell]span, 256),
-		units: make(map[*registry.Unit]span, 64),
-		rules: make(map[ruleKey]span, 64),
+		out:   make([]byte, 0, 1024*480),
 		in:    make([]byte, 0, 64<<10),
 	}
 }}
+
+// chunkStates returns n chunk states, made when missing.
+func (st *batchState) chunkStates(n int) []*batchChunk {
+	for len(st.chunks) < n {
+		st.chunks = append(st.chunks, &batchChunk{
+			frags: make([]byte, 0, 8<<10),
+			units: make(map[*registry.Unit]span, 64),
+			rules: make(map[ruleKey]span, 64),
+		})
+	}
+	return st.chunks[:n]
+}
 
 // maxPooledOut keeps a rare huge answer's buffer out of the pool.
 const maxPooledOut = 4 << 20
@@ -328,20 +361,25 @@ const maxPooledOut = 4 << 20
 func (st *batchState) release() {
 	clear(st.slots) // drop snapshot pointers and errors
 	st.slots = st.slots[:0]
-	st.frags = st.frags[:0]
-	clear(st.cells)
-	clear(st.units)
-	clear(st.rules)
 	st.in = st.in[:0]
-	if cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut {
+	big := cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut
+	for _, ch := range st.chunks {
+		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
+		clear(ch.units)
+		clear(ch.rules)
+		big = big || cap(ch.out) > maxPooledOut
+	}
+	if big {
 		return
 	}
 	batchPool.Put(st)
 }
 
-// appendSlot appends one result: the lookup object of appendLookup, with the cell and unit
-// objects copied from their first encoding, or the point's error.
-func (st *batchState) appendSlot(b []byte, sl *batchSlot) []byte {
+// appendSlot appends one result: the lookup object of appendLookup, with the unit and rule
+// objects copied from their first encoding in the chunk, or the point's error. (Cell objects
+// are encoded each time: a batch over a large city rarely meets a cell twice, and a cache
+// across requests measured slower than encoding, its misses being memory-bound.)
+func (st *batchChunk) appendSlot(b []byte, sl *batchSlot) []byte {
 	switch {
 	case !sl.ok:
 		return appendResultError(b, registry.ErrInvalidPoint)
@@ -353,14 +391,7 @@ func (st *batchState) appendSlot(b []byte, sl *batchSlot) []byte {
 	if cell := res.Cell; cell == nil {
 		b = append(b, "null"...)
 	} else {
-		sp, ok := st.cells[cell]
-		if !ok {
-			lo := len(st.frags)
-			st.frags = appendCellObject(st.frags, cell)
-			sp = span{int32(lo), int32(len(st.frags))}
-			st.cells[cell] = sp
-		}
-		b = append(b, st.frags[sp.lo:sp.hi]...)
+		b = appendCellObject(b, cell)
 	}
 	b = append(b, `,"unit":`...)
 	if u := res.Unit; u == nil || sl.noUnit {

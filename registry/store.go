@@ -35,7 +35,9 @@ type Store interface {
 	// assigned as district of Cell + Class + next free serial for that district and class) and
 	// updates those whose ID exists (Version+1). Each change is recorded in the history with
 	// actor. If expect is non-nil, expect[i] > 0 is the version comps[i] must currently have,
-	// else the whole call fails with ErrVersionConflict.
+	// else the whole call fails with ErrVersionConflict. It may overwrite the elements of
+	// comps, and return a slice sharing its array, whether or not it succeeds: a caller
+	// that needs comps afterwards passes a copy.
 	PutComponents(ctx context.Context, comps []Component, expect []int64, actor string) ([]Component, error)
 	// PutUnits creates or replaces units by ID; DeleteUnit removes one (ErrUnitNotFound).
 	PutUnits(ctx context.Context, units []Unit) ([]Unit, error)

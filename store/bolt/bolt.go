@@ -713,7 +713,9 @@ func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, e
 		}
 		return []registry.Component{}, nil
 	}
-	out := slices.Clone(comps)
+	// In place, as the interface allows: a census import hands over 1M components, and a
+	// copy of them is 300 MB of fresh pages (about 2 s of page faults on a small VM).
+	out := comps
 	now := s.stamp()
 	err := s.update(ctx, func(w *wtx) error { return w.putComponents(ctx, out, expect, actor, now) })
 	if err != nil {
