@@ -80,6 +80,7 @@ type snapshot struct {
 	cells    []*cellEntry // copied on each cell batch
 	cellKey  map[registry.Key]uint32
 	cellTree *rtree.RTreeGN[float64, uint32]
+	grid     *cellGrid // answers most point → cell questions without cellTree (cellgrid.go)
 	nCells   int
 
 	// components, by slot (= key below directSlots).
@@ -162,6 +163,8 @@ func (idx *Index) build(ctx context.Context, s registry.Store) (*snapshot, error
 	if err != nil {
 		return nil, fmt.Errorf("load cells: %w", err)
 	}
+	w.s.grid = buildCellGrid(w.s)
+	w.gridDirty = nil
 	err = s.ForEachComponent(ctx, func(c *registry.Component) error {
 		w.putComponent(c)
 		return check()
@@ -201,6 +204,8 @@ type writer struct {
 	keyMap    bool
 	bigMap    bool
 	classMap  bool
+	// gridDirty collects the bounds of replaced and new cells for updateGrid.
+	gridDirty []orb.Bound
 }
 
 // begin starts a batch on top of base. The caller holds idx.mu.
@@ -252,9 +257,13 @@ func (w *writer) putCell(c *registry.Cell) {
 	e := &cellEntry{cell: *c, district: c.Code.District()}
 	e.cell.Geometry = orb.Clone(c.Geometry).(orb.MultiPolygon)
 	e.shape = newShape(e.cell.Geometry)
+	if !e.shape.empty() {
+		w.gridDirty = append(w.gridDirty, e.shape.bound)
+	}
 	if old := s.cells[slot]; old != nil {
 		if !old.shape.empty() {
 			s.cellTree.Delete(old.shape.bound.Min, old.shape.bound.Max, slot)
+			w.gridDirty = append(w.gridDirty, old.shape.bound)
 		}
 		if old.cell.Key != c.Key && old.cell.Key != 0 {
 			w.cellKeyMap()
@@ -512,6 +521,7 @@ func (idx *Index) ApplyCells(cells []registry.Cell) {
 	for i := range cells {
 		w.putCell(&cells[i])
 	}
+	w.updateGrid(w.gridDirty)
 	idx.snap.Store(w.finish())
 }
 
@@ -624,6 +634,14 @@ func validPoint(p orb.Point) bool {
 }
 
 func (s *snapshot) cellAt(p orb.Point) *cellEntry {
+	if o := s.grid.owner(p); o != 0 {
+		return s.cells[o-1]
+	}
+	return s.cellAtTree(p)
+}
+
+// cellAtTree is cellAt without the grid: the R-tree's candidates, tested in code order.
+func (s *snapshot) cellAtTree(p orb.Point) *cellEntry {
 	// Candidates are tried in code order so the first hit is the answer; a grid point has only
 	// a handful of candidates, kept on the stack.
 	var buf [16]*cellEntry

@@ -1,0 +1,257 @@
+package spatial
+
+import (
+	"math"
+	"slices"
+
+	"github.com/paulmach/orb"
+)
+
+// cellGrid answers most point → cell questions with one array read instead of an R-tree
+// search and point-in-polygon tests: a uniform grid of buckets (about a quarter of a typical
+// cell's side) over the cells' extent, in which a bucket that lies in the interior of one
+// cell, and that no other cell meets, names that cell. Every other bucket
+// (on a cell edge, near several cells, outside the grid) says "ask the tree", and the tree
+// answers as before, so the answer is always exactly the tree's: a point in an owned bucket
+// lies strictly inside one cell and in the closure of no other.
+//
+// On the benchmark city (50,000 cells of about 100 m) most buckets are owned, and CellAt
+// costs a fraction of the tree path (docs/benchmarks.md). Buckets are stored in tiles of
+// 32 × 32, allocated only where a bucket is owned, and copied on write: a batch of edited
+// cells copies only the tiles it changes.
+type cellGrid struct {
+	minX, minY float64 // the grid's origin
+	sx, sy     float64 // bucket size, degrees
+	ix, iy     float64 // 1/sx, 1/sy
+	nx, ny     int     // buckets across and down
+	tx         int     // tiles across
+	tiles      []*gridTile
+}
+
+const (
+	tileShift = 5
+	tileSide  = 1 << tileShift
+	tileMask  = tileSide - 1
+)
+
+// gridTile holds the owners of 32 × 32 buckets: cell slot + 1, or 0 for "ask the tree".
+type gridTile [tileSide * tileSide]uint32
+
+// maxBucketsPerCell caps the grid's size relative to the number of cells (for a city whose
+// cells are scattered over a wide extent); 64 buckets per cell is 256 bytes a cell at most.
+const maxBucketsPerCell = 64
+
+// owner returns the slot + 1 of the cell whose interior holds the bucket of p, or 0.
+func (g *cellGrid) owner(p orb.Point) uint32 {
+	if g == nil {
+		return 0
+	}
+	fx := (p[0] - g.minX) * g.ix
+	fy := (p[1] - g.minY) * g.iy
+	if !(fx >= 0 && fy >= 0 && fx < float64(g.nx) && fy < float64(g.ny)) { // NaN fails too
+		return 0
+	}
+	bx, by := int(fx), int(fy)
+	t := g.tiles[(by>>tileShift)*g.tx+bx>>tileShift]
+	if t == nil {
+		return 0
+	}
+	return t[(by&tileMask)<<tileShift|bx&tileMask]
+}
+
+// rect is bucket (bx, by) widened by a margin larger than the rounding of owner's
+// arithmetic, so every point owner maps to the bucket lies in it.
+func (g *cellGrid) rect(bx, by int) orb.Bound {
+	x0, y0 := g.minX+float64(bx)*g.sx, g.minY+float64(by)*g.sy
+	ex, ey := g.sx*1e-6+1e-9, g.sy*1e-6+1e-9
+	return orb.Bound{Min: orb.Point{x0 - ex, y0 - ey}, Max: orb.Point{x0 + g.sx + ex, y0 + g.sy + ey}}
+}
+
+// span returns the buckets (clamped to the grid) that the closed bound b may touch, or
+// ok false when none.
+func (g *cellGrid) span(b orb.Bound) (x0, y0, x1, y1 int, ok bool) {
+	// One bucket of slack on each side covers the margin of rect and rounding here.
+	x0 = int(math.Floor((b.Min[0]-g.minX)*g.ix)) - 1
+	y0 = int(math.Floor((b.Min[1]-g.minY)*g.iy)) - 1
+	x1 = int(math.Floor((b.Max[0]-g.minX)*g.ix)) + 1
+	y1 = int(math.Floor((b.Max[1]-g.minY)*g.iy)) + 1
+	x0, y0 = max(x0, 0), max(y0, 0)
+	x1, y1 = min(x1, g.nx-1), min(y1, g.ny-1)
+	return x0, y0, x1, y1, x0 <= x1 && y0 <= y1
+}
+
+// set stores owner o of bucket (bx, by); tiles are allocated (or, through own, copied)
+// as needed.
+func (g *cellGrid) set(bx, by int, o uint32, own func(ti int)) {
+	ti := (by>>tileShift)*g.tx + bx>>tileShift
+	t := g.tiles[ti]
+	if t == nil {
+		if o == 0 {
+			return
+		}
+		t = new(gridTile)
+		g.tiles[ti] = t
+	} else if own != nil {
+		own(ti)
+		t = g.tiles[ti]
+	}
+	t[(by&tileMask)<<tileShift|bx&tileMask] = o
+}
+
+// buildCellGrid makes the grid of a snapshot's cells, or nil when there are none.
+func buildCellGrid(s *snapshot) *cellGrid {
+	var ext orb.Bound
+	var ws, hs []float64
+	for _, e := range s.cells {
+		if e == nil || e.shape.empty() {
+			continue
+		}
+		b := e.shape.bound
+		if len(ws) == 0 {
+			ext = b
+		} else {
+			ext = ext.Union(b)
+		}
+		ws = append(ws, b.Max[0]-b.Min[0])
+		hs = append(hs, b.Max[1]-b.Min[1])
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	slices.Sort(ws)
+	slices.Sort(hs)
+	sx, sy := ws[len(ws)/2]/4, hs[len(hs)/2]/4
+	w, h := ext.Max[0]-ext.Min[0], ext.Max[1]-ext.Min[1]
+	if !(sx > 0) || !(sy > 0) || !(w > 0) || !(h > 0) {
+		return nil
+	}
+	// Cap the bucket count: widen buckets until the extent holds at most the budget.
+	budget := float64(max(maxBucketsPerCell*len(ws), 1<<12))
+	if n := (w/sx + 1) * (h/sy + 1); n > budget {
+		f := math.Sqrt(n / budget)
+		sx, sy = sx*f, sy*f
+	}
+	g := &cellGrid{minX: ext.Min[0], minY: ext.Min[1], sx: sx, sy: sy, ix: 1 / sx, iy: 1 / sy}
+	g.nx, g.ny = int(w/sx)+1, int(h/sy)+1
+	if float64(g.nx)*float64(g.ny) > 2*budget+1e6 { // degenerate sizes; the tree alone is fine
+		return nil
+	}
+	g.tx = (g.nx + tileMask) >> tileShift
+	g.tiles = make([]*gridTile, g.tx*((g.ny+tileMask)>>tileShift))
+
+	// Pass 1: how many cell bounding boxes touch each bucket (saturating at 2).
+	touch := make([]uint8, g.nx*g.ny)
+	for _, e := range s.cells {
+		if e == nil || e.shape.empty() {
+			continue
+		}
+		x0, y0, x1, y1, ok := g.span(e.shape.bound)
+		if !ok {
+			continue
+		}
+		for by := y0; by <= y1; by++ {
+			for bx := x0; bx <= x1; bx++ {
+				if r := g.rect(bx, by); intersects(e.shape.bound, r) {
+					if i := by*g.nx + bx; touch[i] < 2 {
+						touch[i]++
+					}
+				}
+			}
+		}
+	}
+	// Pass 2: a bucket is owned by a cell whose interior holds it if no other cell meets it
+	// (checked through the tree only where other bounding boxes touch the bucket).
+	for slot, e := range s.cells {
+		if e == nil || e.shape.empty() {
+			continue
+		}
+		x0, y0, x1, y1, ok := g.span(e.shape.bound)
+		if !ok {
+			continue
+		}
+		for by := y0; by <= y1; by++ {
+			for bx := x0; bx <= x1; bx++ {
+				r := g.rect(bx, by)
+				if !e.shape.interiorHolds(r) {
+					continue
+				}
+				if touch[by*g.nx+bx] == 1 || ownerOf(s, r) == uint32(slot)+1 {
+					g.set(bx, by, uint32(slot)+1, nil)
+				}
+			}
+		}
+	}
+	return g
+}
+
+// interiorHolds reports whether the closed rectangle r lies in the interior of s: its
+// centre is inside and no edge of s meets r.
+func (s *shape) interiorHolds(r orb.Bound) bool {
+	if !(s.bound.Min[0] < r.Min[0] && s.bound.Min[1] < r.Min[1] && r.Max[0] < s.bound.Max[0] && r.Max[1] < s.bound.Max[1]) {
+		return false
+	}
+	return !s.anyEdge(r, false) && s.contains(r.Center())
+}
+
+func intersects(a, b orb.Bound) bool {
+	return a.Min[0] <= b.Max[0] && b.Min[0] <= a.Max[0] && a.Min[1] <= b.Max[1] && b.Min[1] <= a.Max[1]
+}
+
+// updateGrid recomputes the buckets that the bounds of changed cells (before and after the
+// batch) may touch, from the batch's cell tree, copying the grid and each tile it changes
+// once. A batch that changes many cells rebuilds the grid instead.
+func (w *writer) updateGrid(changed []orb.Bound) {
+	s := w.s
+	if s.grid == nil || len(changed) > max(1024, s.nCells/8) {
+		s.grid = buildCellGrid(s)
+		return
+	}
+	g := *s.grid
+	g.tiles = slices.Clone(g.tiles)
+	copied := map[int]bool{}
+	own := func(ti int) {
+		if !copied[ti] {
+			t := *g.tiles[ti]
+			g.tiles[ti] = &t
+			copied[ti] = true
+		}
+	}
+	for _, b := range changed {
+		x0, y0, x1, y1, ok := g.span(b)
+		if !ok {
+			continue
+		}
+		for by := y0; by <= y1; by++ {
+			for bx := x0; bx <= x1; bx++ {
+				g.set(bx, by, ownerOf(s, g.rect(bx, by)), own)
+			}
+		}
+	}
+	s.grid = &g
+}
+
+// ownerOf decides one bucket from the cell tree: the slot + 1 of the cell whose interior
+// holds r when no other cell meets r (closed), else 0. Any cell holding a point of r then
+// is that one.
+func ownerOf(s *snapshot, r orb.Bound) uint32 {
+	var owner uint32
+	ok := true
+	s.cellTree.Search(r.Min, r.Max, func(_, _ [2]float64, slot uint32) bool {
+		if int(slot) >= len(s.cells) || s.cells[slot] == nil {
+			return true
+		}
+		sh := &s.cells[slot].shape
+		switch {
+		case owner == 0 && sh.interiorHolds(r):
+			owner = slot + 1
+		case sh.intersectsRect(r):
+			ok = false
+			return false
+		}
+		return true
+	})
+	if !ok {
+		return 0
+	}
+	return owner
+}
