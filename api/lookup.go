@@ -232,7 +232,7 @@ func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
 // costs more than it saves.
 const minChunk = 128
 
-// answerBatch converts, resolves and encodes st.slots in consecutive chunks, one goroutine
+// answerBatch converts (numbers, then CRS), resolves and encodes st.slots in consecutive chunks, one goroutine
 // per chunk (up to GOMAXPROCS), each writing only its own slots and its chunk's output: the
 // results of its slots, comma-separated. The answer is the chunks' outputs in order.
 func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string) []*batchChunk {
@@ -245,17 +245,18 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string) []*b
 		part := st.slots[min(k*size, n):min((k+1)*size, n)]
 		ch := chunks[k]
 		if k == 0 {
-			s.answerChunk(ch, part, crs, class)
+			s.answerChunk(ch, part, st.body, crs, class)
 			break
 		}
-		wg.Go(func() { s.answerChunk(ch, part, crs, class) })
+		wg.Go(func() { s.answerChunk(ch, part, st.body, crs, class) })
 	}
 	wg.Wait()
 	return chunks
 }
 
-func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, crs spatial.CRS, class string) {
+func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string) {
 	for i := range slots {
+		slots[i].numbers(body)
 		if slots[i].ok {
 			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
 		}
@@ -303,8 +304,13 @@ func asRegistryError(err error) (*registry.Error, bool) {
 
 // batchSlot is one position of a batch: parsed, then resolved in place.
 type batchSlot struct {
-	p        orb.Point // as given until answerChunk converts it to WGS84
-	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
+	p  orb.Point // as given, once numbers has run; answerChunk then converts it to WGS84
+	ok bool      // a valid [lon,lat] or [lon,lat,alt] position (until numbers: its syntax is)
+	// nums are the byte ranges in the body of the position's numbers (n of them, at most 3),
+	// converted by numbers: number conversion is most of decoding, and answerChunk does it
+	// in parallel.
+	nums     [3][2]int32
+	n        uint8
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
 	err      error // a lookup error
@@ -320,7 +326,15 @@ type batchState struct {
 	slots  []batchSlot
 	out    []byte
 	in     []byte // the request body
+	body   []byte // what decode parsed: in, trimmed; the slots' number ranges point into it
 	chunks []*batchChunk
+}
+
+// numbersAll converts every slot's numbers (answerChunk does it chunk by chunk).
+func (st *batchState) numbersAll() {
+	for i := range st.slots {
+		st.slots[i].numbers(st.body)
+	}
 }
 
 // batchChunk is what one goroutine of answerBatch encodes into: its results, and the unit
@@ -361,7 +375,7 @@ const maxPooledOut = 4 << 20
 func (st *batchState) release() {
 	clear(st.slots) // drop snapshot pointers and errors
 	st.slots = st.slots[:0]
-	st.in = st.in[:0]
+	st.in, st.body = st.in[:0], nil
 	big := cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut
 	for _, ch := range st.chunks {
 		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
@@ -583,6 +597,7 @@ func (st *batchState) decode(body []byte) error {
 	if len(body) == 0 || (body[0] != '[' && body[0] != '{') {
 		return errBatchInput
 	}
+	st.body = body
 	p := batchParser{b: body}
 	var n int // positions of the (last) coordinates array
 	var err error
@@ -718,12 +733,16 @@ func (st *batchState) positions(p *batchParser) (int, error) {
 	n := 0
 	for {
 		p.ws()
-		pt, ok, valid := p.position()
-		if !valid {
-			return 0, errBatchSyntax
-		}
 		if n <= MaxBatchPoints {
-			st.slots = append(st.slots, batchSlot{p: pt, ok: ok})
+			st.slots = append(st.slots, batchSlot{})
+		}
+		var sl batchSlot // the slot to fill, or a scratch one past MaxBatchPoints
+		dst := &sl
+		if n <= MaxBatchPoints {
+			dst = &st.slots[len(st.slots)-1]
+		}
+		if !p.position(dst) {
+			return 0, errBatchSyntax
 		}
 		n++
 		p.ws()
@@ -742,21 +761,24 @@ func (st *batchState) positions(p *batchParser) (int, error) {
 
 // position parses one element of a positions array. valid reports the JSON syntax; ok
 // whether the element is a usable [lon,lat(,alt)] position.
-func (p *batchParser) position() (pt orb.Point, ok, valid bool) {
+//
+// It fills sl.ok with the element's syntax as a position (2 or 3 numbers or nulls) and
+// sl.nums with where its numbers are; numbers then converts them and completes sl.ok.
+func (p *batchParser) position(sl *batchSlot) (valid bool) {
+	sl.ok, sl.n = false, 0
 	if p.peek() != '[' {
-		return pt, false, p.skip()
+		return p.skip()
 	}
 	if !p.enter() {
-		return pt, false, false
+		return false
 	}
 	p.i++
 	p.ws()
 	if p.peek() == ']' {
 		p.i++
 		p.depth--
-		return pt, false, true
+		return true
 	}
-	var xy [3]float64
 	n, bad := 0, false
 	for {
 		p.ws()
@@ -764,22 +786,22 @@ func (p *batchParser) position() (pt orb.Point, ok, valid bool) {
 		case c == '-' || c >= '0' && c <= '9':
 			start := p.i
 			if !p.num() {
-				return pt, false, false
+				return false
 			}
-			v, err := parseJSONNumber(p.b[start:p.i])
-			if err != nil {
-				bad = true
-			} else if n < len(xy) {
-				xy[n] = v
+			if n < len(sl.nums) {
+				sl.nums[n] = [2]int32{int32(start), int32(p.i)}
 			}
 		case c == 'n':
 			if !p.lit("null") {
-				return pt, false, false
+				return false
+			}
+			if n < len(sl.nums) { // null counts as 0: an empty range
+				sl.nums[n] = [2]int32{int32(p.i), int32(p.i)}
 			}
 		default:
 			bad = true
 			if !p.skip() {
-				return pt, false, false
+				return false
 			}
 		}
 		n++
@@ -792,12 +814,36 @@ func (p *batchParser) position() (pt orb.Point, ok, valid bool) {
 			p.i++
 			p.depth--
 		default:
-			return pt, false, false
+			return false
 		}
 		break
 	}
-	pt = orb.Point{xy[0], xy[1]}
-	return pt, !bad && n >= 2 && n <= 3 && validLonLat(pt), true
+	sl.ok = !bad && n >= 2 && n <= 3
+	sl.n = uint8(min(n, len(sl.nums)))
+	return true
+}
+
+// numbers converts a slot's numbers, found in body by position: ok stays true only if each
+// converts and the point is a valid lon/lat.
+func (sl *batchSlot) numbers(body []byte) {
+	if !sl.ok {
+		return
+	}
+	var xy [3]float64
+	for i := range int(sl.n) {
+		r := sl.nums[i]
+		if r[0] == r[1] {
+			continue // null: 0
+		}
+		v, err := parseJSONNumber(body[r[0]:r[1]])
+		if err != nil {
+			sl.ok = false
+			return
+		}
+		xy[i] = v
+	}
+	sl.p = orb.Point{xy[0], xy[1]}
+	sl.ok = validLonLat(sl.p)
 }
 
 func (p *batchParser) peek() byte {

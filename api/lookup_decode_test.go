@@ -30,6 +30,7 @@ func checkDecodeSameAsBaseline(t testing.TB, body string) {
 	st := batchPool.Get().(*batchState)
 	defer st.release()
 	gotErr := st.decode([]byte(body))
+	st.numbersAll()
 	if g, w := errCode(gotErr), errCode(wantErr); g != w {
 		t.Fatalf("decode(%q) error = %q (%v), want %q (%v)", body, g, gotErr, w, wantErr)
 	}
@@ -124,6 +125,7 @@ func TestDecodeBatchAllocs(t *testing.T) {
 		if err := st.decode(body); err != nil || len(st.slots) != 1000 {
 			t.Fatalf("decode: %d positions, %v", len(st.slots), err)
 		}
+		st.numbersAll()
 	})
 	if allocs != 0 {
 		t.Errorf("decode of 1000 positions: %.1f allocs, want 0", allocs)

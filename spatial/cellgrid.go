@@ -8,7 +8,7 @@ import (
 )
 
 // cellGrid answers most point → cell questions with one array read instead of an R-tree
-// search and point-in-polygon tests: a uniform grid of buckets (about a quarter of a typical
+// search and point-in-polygon tests: a uniform grid of buckets (an eighth of a typical
 // cell's side) over the cells' extent, in which a bucket that lies in the interior of one
 // cell, and that no other cell meets, names that cell. Every other bucket
 // (on a cell edge, near several cells, outside the grid) says "ask the tree", and the tree
@@ -38,8 +38,8 @@ const (
 type gridTile [tileSide * tileSide]uint32
 
 // maxBucketsPerCell caps the grid's size relative to the number of cells (for a city whose
-// cells are scattered over a wide extent); 64 buckets per cell is 256 bytes a cell at most.
-const maxBucketsPerCell = 64
+// cells are scattered over a wide extent); 96 buckets per cell is 384 bytes a cell at most.
+const maxBucketsPerCell = 96
 
 // owner returns the slot + 1 of the cell whose interior holds the bucket of p, or 0.
 func (g *cellGrid) owner(p orb.Point) uint32 {
@@ -120,7 +120,7 @@ func buildCellGrid(s *snapshot) *cellGrid {
 	}
 	slices.Sort(ws)
 	slices.Sort(hs)
-	sx, sy := ws[len(ws)/2]/4, hs[len(hs)/2]/4
+	sx, sy := ws[len(ws)/2]/8, hs[len(hs)/2]/8
 	w, h := ext.Max[0]-ext.Min[0], ext.Max[1]-ext.Min[1]
 	if !(sx > 0) || !(sy > 0) || !(w > 0) || !(h > 0) {
 		return nil
