@@ -2,7 +2,9 @@ package spatial
 
 import (
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/paulmach/orb"
 )
@@ -159,26 +161,57 @@ func buildCellGrid(s *snapshot) *cellGrid {
 			}
 		}
 	}
-	// Pass 2: a bucket is owned by a cell whose interior holds it if no other cell meets it
-	// (checked through the tree only where other bounding boxes touch the bucket).
-	for slot, e := range s.cells {
-		if e == nil || e.shape.empty() {
-			continue
-		}
-		x0, y0, x1, y1, ok := g.span(e.shape.bound)
-		if !ok {
-			continue
-		}
-		for by := y0; by <= y1; by++ {
-			for bx := x0; bx <= x1; bx++ {
-				r := g.rect(bx, by)
-				if !e.shape.interiorHolds(r) {
-					continue
-				}
-				if touch[by*g.nx+bx] == 1 || ownerOf(s, r) == uint32(slot)+1 {
-					g.set(bx, by, uint32(slot)+1, nil)
+	// Pass 2, over the cells on GOMAXPROCS goroutines: a bucket in a cell's interior is owned
+	// by it when no other cell meets the bucket, checked against the cell's neighbours (the
+	// cells whose bounding boxes touch its own) where other bounding boxes touch the bucket.
+	// Tiles are allocated first: the goroutines then write distinct buckets only.
+	for by := 0; by < g.ny; by++ {
+		for bx := 0; bx < g.nx; bx++ {
+			if touch[by*g.nx+bx] > 0 {
+				if ti := (by>>tileShift)*g.tx + bx>>tileShift; g.tiles[ti] == nil {
+					g.tiles[ti] = new(gridTile)
 				}
 			}
+		}
+	}
+	procs := max(1, min(runtime.GOMAXPROCS(0), len(s.cells)/4096))
+	var wg sync.WaitGroup
+	for k := range procs {
+		wg.Go(func() {
+			var nb []*cellEntry
+			for slot := k; slot < len(s.cells); slot += procs {
+				e := s.cells[slot]
+				if e == nil || e.shape.empty() {
+					continue
+				}
+				x0, y0, x1, y1, ok := g.span(e.shape.bound)
+				if !ok {
+					continue
+				}
+				nb = nb[:0]
+				s.cellTree.Search(e.shape.bound.Min, e.shape.bound.Max, func(_, _ [2]float64, o uint32) bool {
+					if int(o) != slot && int(o) < len(s.cells) && s.cells[o] != nil {
+						nb = append(nb, s.cells[o])
+					}
+					return true
+				})
+				for by := y0; by <= y1; by++ {
+					for bx := x0; bx <= x1; bx++ {
+						r := g.rect(bx, by)
+						if !e.shape.interiorHolds(r) || touch[by*g.nx+bx] > 1 && metByAny(nb, r) {
+							continue
+						}
+						t := g.tiles[(by>>tileShift)*g.tx+bx>>tileShift]
+						t[(by&tileMask)<<tileShift|bx&tileMask] = uint32(slot) + 1
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, t := range g.tiles { // drop tiles that own nothing
+		if t != nil && *t == (gridTile{}) {
+			g.tiles[i] = nil
 		}
 	}
 	return g
@@ -191,6 +224,16 @@ func (s *shape) interiorHolds(r orb.Bound) bool {
 		return false
 	}
 	return !s.anyEdge(r, false) && s.contains(r.Center())
+}
+
+// metByAny reports whether the closure of any of cells meets r.
+func metByAny(cells []*cellEntry, r orb.Bound) bool {
+	for _, o := range cells {
+		if o.shape.intersectsRect(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func intersects(a, b orb.Bound) bool {

@@ -88,7 +88,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := idx.Load(ctx, st); err != nil {
 		return err
 	}
-	svc := registry.NewService(st, idx, cat, log)
+	svc := registry.NewService(st, importIndex{idx}, cat, log)
 
 	failed := 0
 	for _, path := range paths {
@@ -206,3 +206,11 @@ func dash(s string) string {
 }
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\t", " ").Replace(s) }
+
+// importIndex is the index of a one-shot import process. It does not index the components
+// the process stores: nothing reads them from the index afterwards (validation reads cells,
+// a process imports one kind, and the process exits), and indexing 1M components costs
+// about a second.
+type importIndex struct{ *spatial.Index }
+
+func (importIndex) ApplyComponents([]registry.Component) {}

@@ -45,6 +45,8 @@ type bench struct {
 	heapPerComp runs // bytes
 
 	lookup, lookupPG, floor, floorPG measure
+	noop                             measure // the no-op responder (noop.go): the ceiling
+	answerSize                       int     // bytes of a lookup answer, the no-op responder's body
 	non2xxShare                      float64 // share of wrk lookups answered 404 (outside the grid)
 	batch, batchPG                   measure
 	cellAt, resolve, cellAtPG        measure
@@ -252,6 +254,9 @@ func (b *bench) serverPhase(ctx context.Context) (err error) {
 			msg += fmt.Sprintf("; PostGIS %.0f/s p50 %v p99 %v (others %.2f cores)", p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99), p.Window.others())
 		}
 		b.logf("%s", msg)
+	}
+	if err := b.noopRuns(ctx, srv, lua, pts); err != nil {
+		return err
 	}
 	for r := range b.cfg.Runs {
 		w, err := srv.wrk(ctx, lua, "", "/healthz", c, b.cfg.Duration/2)
@@ -591,4 +596,37 @@ func (pg *postgis) nearest(ctx context.Context, sql string, p orb.Point) ([]stri
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// noopRuns measures the no-op responder with the lookup script, its body as large as a
+// lookup answer: the most requests a second any HTTP server could answer here.
+func (b *bench) noopRuns(ctx context.Context, srv *server, lua, pts string) error {
+	client := newClient()
+	var buf bytes.Buffer
+	p := b.ds.Points[0]
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		srv.URL+"/api/v1/lookup?lon="+formatCoord(p[0])+"&lat="+formatCoord(p[1]), nil)
+	if err != nil {
+		return err
+	}
+	body, _, err := fetch(client, req, &buf, http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	b.answerSize = len(body)
+	noop, err := startNoop(ctx, b.answerSize)
+	if err != nil {
+		return err
+	}
+	defer noop.stop()
+	for r := range b.cfg.Runs {
+		w, err := noop.wrk(ctx, lua, pts, "", b.cfg.Clients, b.cfg.Duration/2)
+		if err != nil {
+			return fmt.Errorf("no-op responder: %w", err)
+		}
+		b.noop.add(w.rate(), w.P50, w.P99)
+		b.noop.addWindow(w.Window, w.rate()*w.Window.Wall.Seconds())
+		b.logf("no-op responder %d/%d: %.0f/s p50 %v p99 %v", r+1, b.cfg.Runs, w.rate(), w.P50, w.P99)
+	}
+	return nil
 }

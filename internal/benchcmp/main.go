@@ -51,6 +51,10 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == noopFlag {
+		fmt.Fprintln(os.Stderr, "benchcmp:", runNoop(os.Args[2:])) // it serves until killed
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

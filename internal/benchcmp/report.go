@@ -140,6 +140,7 @@ func (b *bench) report() string {
 		row("nearest 5 in process: spatial.Index.Nearest (haversine) vs the same SQL", " /s", &b.nearIn, &b.nearPG)
 		row("nearest 5 in process vs `ORDER BY geom <-> point LIMIT 5` (planar degrees: a different, wrong order)", " /s", &b.nearIn, &b.nearPl)
 		row(fmt.Sprintf("round-trip floor, %d connections: GET /healthz (wrk) vs `SELECT 1` (pgbench)", c), " req/s", &b.floor, &b.floorPG)
+		row(fmt.Sprintf("the ceiling, %d connections: a no-op HTTP/1.1 responder (fixed %d-byte answers, blocking read/write, nothing else; wrk, the lookup script) vs ST_Contains + GiST (pgbench)", c, b.answerSize), " req/s", &b.noop, &b.lookupPG)
 		p("\n")
 		p("Each run of the single-point comparison (runs alternate; \"others\" is the CPU the rest of the machine used meanwhile, in cores: " +
 			"other work on this shared machine, including other users of the same PostgreSQL server):\n\n")
@@ -170,6 +171,7 @@ func (b *bench) report() string {
 		}
 		cpuRow("point → cell, one point per request", &b.lookup, &b.lookupPG)
 		cpuRow("round-trip floor (/healthz, SELECT 1)", &b.floor, &b.floorPG)
+		cpuRow("the ceiling (no-op responder; ST_Contains)", &b.noop, &b.lookupPG)
 		p("\n")
 	}
 
