@@ -94,8 +94,9 @@ func (s *Service) LoadIndex(ctx context.Context, load func(context.Context, Stor
 // only when Follow reads them back from the feed.
 func (s *Service) AppliedSeq() uint64 { return s.applied.Load() }
 
-// Following reports whether Follow is running.
-func (s *Service) Following() bool { return s.follow.Load() }
+// Following reports whether Follow is running and has made its first read of the feed (so
+// a node that starts following has caught up with what was written before it started).
+func (s *Service) Following() bool { return s.following.Load() }
 
 // Follow keeps the index in step with feed, which must be the feed of the Service's store,
 // from AppliedSeq on (call LoadIndex first). It reads and applies every entry after the last
@@ -113,11 +114,13 @@ func (s *Service) Follow(ctx context.Context, feed ChangeFeed, wake <-chan struc
 		return errors.New("follow: already following")
 	}
 	defer s.follow.Store(false)
+	defer s.following.Store(false)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	failing := false
 	for {
 		err := s.catchUp(ctx, feed)
+		s.following.Store(true)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -66,6 +66,19 @@ func (n *node) follow(t *testing.T, feed registry.ChangeFeed, wake <-chan struct
 	})
 }
 
+// followSynced is follow, returning once the follower has made its first read of the feed
+// (Following): writes the test makes from then on reach the node only through a wake-up or
+// a poll.
+func (n *node) followSynced(t *testing.T, feed registry.ChangeFeed, wake <-chan struct{}, poll time.Duration) {
+	t.Helper()
+	n.follow(t, feed, wake, poll)
+	for deadline := time.Now().Add(5 * time.Second); !n.svc.Following(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Follow did not read the feed within 5 s")
+		}
+	}
+}
+
 func lastSeq(t testing.TB, feed registry.ChangeFeed) uint64 {
 	t.Helper()
 	seq, err := feed.LastSeq(context.Background())
@@ -155,8 +168,8 @@ func TestFollowKeepsNodesInStep(t *testing.T) {
 	a, b := newNode(t, st, nil), newNode(t, st, nil)
 	wakeA, wakeB := make(chan struct{}, 1), make(chan struct{}, 1)
 	// Only wake-ups drive the followers: the poll is far beyond the test.
-	a.follow(t, st, wakeA, time.Hour)
-	b.follow(t, st, wakeB, time.Hour)
+	a.followSynced(t, st, wakeA, time.Hour)
+	b.followSynced(t, st, wakeB, time.Hour)
 	lamp := registry.MustParseComponentCode("50010301037000001")
 	resolve := func(n *node) string {
 		res, err := n.idx.Resolve(orb.Point{106.5705, 29.5505}, "01037")

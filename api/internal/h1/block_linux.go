@@ -19,6 +19,7 @@ import (
 
 const (
 	linger      = 20 * time.Millisecond
+	sendLinger  = time.Second // a blocking write waits this long for a client that does not read
 	maxBlocking = 128
 )
 
@@ -42,6 +43,17 @@ func (c *conn) initBlocker() {
 	}
 	rc, err := tcp.SyscallConn()
 	if err != nil {
+		return
+	}
+	// The receive timeout makes a blocking read give up after linger, the send timeout a
+	// blocking write after sendLinger; neither matters in non-blocking mode.
+	var err2 error
+	if err := rc.Control(func(fd uintptr) {
+		rtv, stv := syscall.NsecToTimeval(linger.Nanoseconds()), syscall.NsecToTimeval(sendLinger.Nanoseconds())
+		if err2 = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &rtv); err2 == nil {
+			err2 = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &stv)
+		}
+	}); err != nil || err2 != nil {
 		return
 	}
 	b := &blocker{rc: rc, tcp: tcp}
@@ -74,16 +86,11 @@ func (b *blocker) write(fd uintptr) bool {
 	return true
 }
 
-// setBlocking switches the socket's mode; the receive timeout makes a blocking read give up
-// after linger.
+// setBlocking switches the socket's mode.
 func (b *blocker) setBlocking(on bool) error {
 	var err error
 	cerr := b.rc.Control(func(fd uintptr) {
-		if err = syscall.SetNonblock(int(fd), !on); err != nil || !on {
-			return
-		}
-		tv := syscall.NsecToTimeval(linger.Nanoseconds())
-		err = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		err = syscall.SetNonblock(int(fd), !on)
 	})
 	if err == nil {
 		err = cerr
@@ -117,13 +124,18 @@ func (b *blocker) readBlocking(p []byte) (int, error) {
 	return b.n, nil
 }
 
-func (b *blocker) writeBlocking(p []byte) error {
+// writeBlocking writes p with blocking write(2)s. When the send timeout passes (errLinger)
+// it returns the bytes not yet written.
+func (b *blocker) writeBlocking(p []byte) (rest []byte, err error) {
 	b.p, b.err = p, nil
 	if err := b.rc.Write(b.writeFn); err != nil {
-		return err
+		return b.p, err
 	}
-	b.p = nil
-	return b.err
+	rest, b.p = b.p, nil
+	if b.err == syscall.EAGAIN {
+		return rest, errLinger
+	}
+	return rest, b.err
 }
 
 // wake interrupts a blocking read (Shutdown): shutdown(2) of the read side makes it return 0.

@@ -11,11 +11,11 @@ const maxBlocking = 0
 
 type blocker struct{ on bool }
 
-func (c *conn) initBlocker()                        {}
-func (b *blocker) setBlocking(bool) error           { return errNoBlocking }
-func (b *blocker) readBlocking([]byte) (int, error) { return 0, errNoBlocking }
-func (b *blocker) writeBlocking([]byte) error       { return errNoBlocking }
-func (b *blocker) wake()                            {}
+func (c *conn) initBlocker()                              {}
+func (b *blocker) setBlocking(bool) error                 { return errNoBlocking }
+func (b *blocker) readBlocking([]byte) (int, error)       { return 0, errNoBlocking }
+func (b *blocker) writeBlocking(p []byte) ([]byte, error) { return p, errNoBlocking }
+func (b *blocker) wake()                                  {}
 
 var (
 	errLinger     = errNoBlocking

@@ -19,11 +19,13 @@ package h1
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -111,30 +113,34 @@ func (l *Lane) Serve(ln net.Listener) error {
 	l.mu.Unlock()
 
 	fbErr := make(chan error, 1)
-	go func() { fbErr <- l.fallback.Serve(l.handoff) }()
+	go func() {
+		fbErr <- l.fallback.Serve(l.handoff)
+		_ = ln.Close() // the fallback stopped (its Shutdown, or an error): stop accepting too
+	}()
 	defer ln.Close()
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if l.closing.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
+			select {
+			case err := <-fbErr:
+				return err
+			default:
+			}
+			if temporary(err) { // as net/http: out of descriptors or buffers, back off and go on
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
 				continue
 			}
 			_ = l.handoff.Close()
 			<-fbErr
 			return err
 		}
-		select {
-		case err := <-fbErr:
-			_ = c.Close()
-			return err
-		default:
-		}
-		cn := &conn{Conn: c, lane: l}
+		backoff = 0
+		cn := &conn{Conn: c, lane: l, accepted: time.Now()}
 		cn.initBlocker()
 		if !l.track(cn) {
 			_ = c.Close()
@@ -142,6 +148,20 @@ func (l *Lane) Serve(ln net.Listener) error {
 		}
 		go cn.serve()
 	}
+}
+
+// temporary reports an Accept error to wait out rather than stop at.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // track registers a connection; false once Shutdown has begun.
@@ -156,11 +176,15 @@ func (l *Lane) track(c *conn) bool {
 	return true
 }
 
+// untrack forgets a connection (once: at hand-over, or when its goroutine ends).
 func (l *Lane) untrack(c *conn) {
 	l.mu.Lock()
+	_, ok := l.conns[c]
 	delete(l.conns, c)
 	l.mu.Unlock()
-	l.active.Done()
+	if ok {
+		l.active.Done()
+	}
 }
 
 // Shutdown stops accepting, closes the Lane's idle connections, lets a request in progress
@@ -189,10 +213,19 @@ func (l *Lane) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		l.mu.Lock()
+		var left []*conn
 		for c := range l.conns {
-			_ = c.Close()
+			left = append(left, c)
 		}
 		l.mu.Unlock()
+		for _, c := range left {
+			// A write blocked on a client that does not read: shutting down the write side
+			// fails it, then the close can complete.
+			if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			_ = c.Close()
+		}
 		return ctx.Err()
 	}
 }
@@ -200,9 +233,12 @@ func (l *Lane) Shutdown(ctx context.Context) error {
 // conn is one accepted connection while the Lane serves it.
 type conn struct {
 	net.Conn
-	lane     *Lane
-	deadline time.Time // the read deadline last set
-	blk      *blocker  // nil: this connection never uses blocking mode
+	lane      *Lane
+	accepted  time.Time // the first request's head must be in by accepted + header timeout
+	headStart time.Time // when the first bytes of the head being read arrived
+	served    bool      // a request was answered: the idle timeout applies between requests
+	deadline  time.Time // the read deadline last set
+	blk       *blocker  // nil: this connection never uses blocking mode
 }
 
 func (c *conn) serve() {
@@ -242,11 +278,16 @@ func (c *conn) serve() {
 			if cap(body) > cap(out) {
 				out = body[:0]
 			}
-			resp = c.lane.appendResponse(resp[:0], status, ctype, body)
-			if err := c.write(resp); err != nil {
+			closing := c.lane.closing.Load()
+			resp = c.lane.appendResponse(resp[:0], status, ctype, body, closing)
+			if err := c.write(resp); err != nil || closing {
 				return
 			}
+			c.served, c.headStart = true, time.Time{}
 			start += n
+			if start == end && c.blk != nil && !c.blk.on {
+				c.enterBlocking() // a busy connection: wait for its next request in read(2)
+			}
 			continue
 		case headOther:
 			handedOff = c.handOff(buf[start:end])
@@ -261,11 +302,16 @@ func (c *conn) serve() {
 			handedOff = c.handOff(buf[:end])
 			return
 		}
-		m, err := c.read(buf[end:], end > 0)
+		partial := end > 0
+		m, err := c.read(buf[end:], partial)
+		if m > 0 && !partial {
+			c.headStart = time.Now()
+		}
 		end += m
 		if err != nil {
-			if m > 0 { // the client sent something and hung up: let net/http answer or log it
-				handedOff = c.handOff(buf[start:end])
+			if partial && (err == io.EOF || err == errPeerClosed) {
+				// Part of a head, then the client hung up: net/http answers it (400).
+				handedOff = c.handOff(buf[:end])
 			}
 			return
 		}
@@ -275,11 +321,20 @@ func (c *conn) serve() {
 // read reads more of a request head: in blocking mode while the connection is busy, else
 // through the poller with the idle or header timeout. A read that returns data through the
 // poller puts the connection (back) in blocking mode when a slot is free.
+//
+// A head that arrives in pieces is read through the poller, whose deadline holds the whole
+// head to the header timeout (from its first bytes, or from accept for the first request,
+// as net/http does).
 func (c *conn) read(p []byte, partial bool) (int, error) {
+	if c.lane.closing.Load() {
+		return 0, errClosing
+	}
 	if b := c.blk; b != nil && b.on {
-		n, err := b.readBlocking(p)
-		if err != errLinger {
-			return n, err
+		if !partial {
+			n, err := b.readBlocking(p)
+			if err != errLinger {
+				return n, err
+			}
 		}
 		c.leaveBlocking()
 		if b.on {
@@ -289,16 +344,22 @@ func (c *conn) read(p []byte, partial bool) (int, error) {
 	if !c.armDeadline(partial) {
 		return 0, errClosing
 	}
-	n, err := c.Conn.Read(p)
-	if err == nil && c.blk != nil && !c.lane.closing.Load() {
-		c.enterBlocking()
-	}
-	return n, err
+	return c.Conn.Read(p)
 }
 
+// write writes a response: in blocking mode with the socket's send timeout, after which (a
+// client that does not read) the rest goes through the poller, as net/http writes.
 func (c *conn) write(p []byte) error {
 	if b := c.blk; b != nil && b.on {
-		return b.writeBlocking(p)
+		rest, err := b.writeBlocking(p)
+		if err != errLinger {
+			return err
+		}
+		c.leaveBlocking()
+		if b.on {
+			return err
+		}
+		p = rest
 	}
 	_, err := c.Conn.Write(p)
 	return err
@@ -317,6 +378,9 @@ func (c *conn) enterBlocking() {
 		return
 	}
 	c.deadline = time.Time{}
+	if c.lane.closing.Load() { // Shutdown's wake-up may have come before the deadline reset
+		c.leaveBlocking()
+	}
 }
 
 // leaveBlocking puts the connection back in non-blocking mode, the poller's.
@@ -331,18 +395,25 @@ var (
 	errPeerClosed = errors.New("h1: the client closed the connection")
 )
 
-// armDeadline sets the read deadline for the next read: the idle timeout between requests,
-// the header timeout once part of a head has arrived. It resets the deadline only when it
-// would move by more than a quarter of the timeout, to keep timer updates off most requests,
-// and reports false once the Lane is shutting down.
+// armDeadline sets the read deadline for the next read through the poller: the header
+// timeout for a head (from its first bytes; for the first request, from accept), the idle
+// timeout between requests. The idle deadline is reset only when it would move by more than
+// a quarter of the timeout, to keep timer updates off most requests. It reports false once
+// the Lane is shutting down.
 func (c *conn) armDeadline(partial bool) bool {
-	d := c.lane.idle
-	if partial {
-		d = c.lane.header
+	var want time.Time
+	switch {
+	case !c.served:
+		want = c.accepted.Add(c.lane.header)
+	case partial:
+		want = c.headStart.Add(c.lane.header)
+	default:
+		want = time.Now().Add(c.lane.idle)
+		if want.Sub(c.deadline) <= c.lane.idle/4 {
+			want = c.deadline
+		}
 	}
-	now := time.Now()
-	want := now.Add(d)
-	if partial || want.Sub(c.deadline) > d/4 {
+	if !want.Equal(c.deadline) {
 		if c.SetReadDeadline(want) != nil {
 			return false
 		}
@@ -366,6 +437,7 @@ func (c *conn) handOff(pending []byte) bool {
 	if len(pending) > 0 {
 		pc.pending = append([]byte(nil), pending...)
 	}
+	c.lane.untrack(c) // from here on, the Lane's Shutdown must not touch it
 	return c.lane.handoff.push(pc)
 }
 
@@ -388,8 +460,9 @@ func unsafeString(b []byte) string {
 }
 
 // appendResponse appends a complete response: status line, the headers net/http would
-// send for the same handler (Content-Type, Date, Content-Length), and the body.
-func (l *Lane) appendResponse(b []byte, status int, ctype string, body []byte) []byte {
+// send for the same handler (Content-Type, Date, Content-Length, and Connection: close
+// when the connection closes after it), and the body.
+func (l *Lane) appendResponse(b []byte, status int, ctype string, body []byte, closing bool) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -400,6 +473,9 @@ func (l *Lane) appendResponse(b []byte, status int, ctype string, body []byte) [
 	b = append(b, l.dateNow()...)
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if closing {
+		b = append(b, "\r\nConnection: close"...)
+	}
 	b = append(b, "\r\n\r\n"...)
 	return append(b, body...)
 }

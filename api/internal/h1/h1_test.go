@@ -325,9 +325,13 @@ func FuzzParseHead(f *testing.F) {
 		if n <= 0 || n > len(b) || !bytes.HasSuffix(b[:n], []byte("\r\n\r\n")) {
 			t.Fatalf("head length %d of %d bytes", n, len(b))
 		}
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b[:n])))
+		br := bufio.NewReader(bytes.NewReader(b[:n]))
+		req, err := http.ReadRequest(br)
 		if err != nil {
 			t.Fatalf("parseHead accepted %q, net/http: %v", b[:n], err)
+		}
+		if br.Buffered() != 0 {
+			t.Fatalf("parseHead read a head of %d bytes, net/http left %d of them", n, br.Buffered())
 		}
 		if req.Method != http.MethodGet || req.ProtoMajor != 1 || req.ProtoMinor != 1 || req.Close ||
 			req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Body != http.NoBody {
@@ -352,4 +356,168 @@ func FuzzParseHead(f *testing.F) {
 			t.Fatalf("parseHead accepted %q", b[:n])
 		}
 	})
+}
+
+// startLaneWith serves a lane with /fast answered by h in front of hs on a free port.
+func startLaneWith(t *testing.T, hs *http.Server, h Handler) (*Lane, string, chan error) {
+	t.Helper()
+	l := New(Config{Fallback: hs, Routes: map[string]Handler{"/fast": h}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- l.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.Shutdown(ctx)
+		_ = hs.Shutdown(ctx)
+	})
+	return l, ln.Addr().String(), served
+}
+
+func okFast(dst []byte, _ string, _ net.Addr) (int, string, []byte) {
+	return http.StatusOK, "text/plain", append(dst, "ok"...)
+}
+
+// TestHeaderTimeoutHoldsWholeHead: a head sent a byte at a time is held to the header
+// timeout as a whole (not per read), as net/http does, and is not answered.
+func TestHeaderTimeoutHoldsWholeHead(t *testing.T) {
+	hs := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: time.Minute}
+	_, addr, _ := startLaneWith(t, hs, okFast)
+	for _, first := range []bool{true, false} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if !first { // one request answered: the timeout counts from the next head's first byte
+			if _, err := io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.ReadAll(resp.Body)
+		}
+		start := time.Now()
+		closed := make(chan time.Duration, 1)
+		go func() {
+			_, _ = br.ReadByte() // EOF (or a response, which the check below catches)
+			closed <- time.Since(start)
+		}()
+		raw := "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+		for i := 0; i < len(raw); i++ {
+			if _, err := c.Write([]byte{raw[i]}); err != nil {
+				break
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+		select {
+		case d := <-closed:
+			if d > 1500*time.Millisecond {
+				t.Errorf("first=%v: a head trickled over %v was held %v; the header timeout is 300 ms", first, 60*time.Millisecond*time.Duration(len(raw)), d)
+			}
+		case <-time.After(4 * time.Second):
+			t.Errorf("first=%v: a trickled head held the connection open past 4 s", first)
+		}
+		c.Close()
+	}
+}
+
+// TestSilentConnectionHeaderTimeout: a connection that sends nothing is closed after the
+// header timeout (counted from accept), not the idle timeout.
+func TestSilentConnectionHeaderTimeout(t *testing.T) {
+	hs := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}
+	_, addr, _ := startLaneWith(t, hs, okFast)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("silent connection: %v, want EOF", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a silent connection was closed after %v; the header timeout is 200 ms", d)
+	}
+}
+
+// TestShutdownWithClientNotReading: a client that pipelines requests for large answers and
+// reads nothing cannot hold Shutdown past its context.
+func TestShutdownWithClientNotReading(t *testing.T) {
+	hs := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
+	big := strings.Repeat("x", 1<<20)
+	l, addr, _ := startLaneWith(t, hs, func(dst []byte, _ string, _ net.Addr) (int, string, []byte) {
+		return http.StatusOK, "text/plain", append(dst, big...)
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	for range 64 {
+		if _, err := io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Logf("Shutdown: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Shutdown did not return within 3 s of a 300 ms context")
+	}
+}
+
+// TestPartialHeadThenEOF: part of a head, then the client half-closes: net/http's answer
+// (400), as without the lane.
+func TestPartialHeadThenEOF(t *testing.T) {
+	hs := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
+	_, addr, _ := startLaneWith(t, hs, okFast)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	_ = c.(*net.TCPConn).CloseWrite()
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	b, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 400 ") {
+		t.Errorf("partial head then EOF: %q, want net/http's 400", b)
+	}
+}
+
+// TestServeEndsWithFallback: when the fallback server is shut down first, Serve returns.
+func TestServeEndsWithFallback(t *testing.T) {
+	hs := &http.Server{Handler: http.NotFoundHandler()}
+	_, _, served := startLaneWith(t, hs, okFast)
+	time.Sleep(50 * time.Millisecond)
+	if err := hs.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("Serve still running 2 s after the fallback server shut down")
+	}
 }

@@ -45,6 +45,9 @@ func parseHead(b []byte) (head, int, verdict) {
 			return h, 0, headOther
 		}
 	}
+	if path, _, _ := bytes.Cut(target, []byte("?")); bytes.IndexByte(path, '%') >= 0 {
+		return h, 0, headOther // an escaped path names no route of ours; net/http judges it
+	}
 	hosts := 0
 	for {
 		line, rest, ok = cutLine(rest)
