@@ -139,6 +139,10 @@ func decodeCursor(s string) (registry.Key, error) {
 	if s == "" {
 		return 0, nil
 	}
+	// base64 decoding skips CR and LF: a cursor holding them is not one we issued.
+	if strings.ContainsAny(s, "\r\n") {
+		return 0, registry.ErrInvalidCursor
+	}
 	b, err := cursorEncoding.DecodeString(s)
 	if err != nil || len(b) != 8 {
 		return 0, registry.ErrInvalidCursor
