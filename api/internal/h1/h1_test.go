@@ -243,15 +243,7 @@ func TestHeadInPieces(t *testing.T) {
 
 func TestPanicClosesConnection(t *testing.T) {
 	ts := startLane(t)
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET /fast?panic HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialWrite(t, ts.addr, "GET /fast?panic HTTP/1.1\r\nHost: x\r\n\r\n")
 	if n, err := c.Read(make([]byte, 10)); !errors.Is(err, io.EOF) {
 		t.Fatalf("read after a panic: %d bytes, %v; want EOF", n, err)
 	}
@@ -263,15 +255,7 @@ func TestPanicClosesConnection(t *testing.T) {
 
 func TestShutdownClosesIdleConnections(t *testing.T) {
 	ts := startLane(t)
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET /fast?x HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialWrite(t, ts.addr, "GET /fast?x HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -520,4 +504,19 @@ func TestServeEndsWithFallback(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Error("Serve still running 2 s after the fallback server shut down")
 	}
+}
+
+// dialWrite connects to addr with a 5 s deadline, closed when the test ends, and writes raw.
+func dialWrite(t *testing.T, addr, raw string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
