@@ -330,13 +330,6 @@ type batchState struct {
 	chunks []*batchChunk
 }
 
-// numbersAll converts every slot's numbers (answerChunk does it chunk by chunk).
-func (st *batchState) numbersAll() {
-	for i := range st.slots {
-		st.slots[i].numbers(st.body)
-	}
-}
-
 // batchChunk is what one goroutine of answerBatch encodes into: its results, and the unit
 // and rule objects it has encoded. Units are snapshot pointers, immutable (see package
 // spatial), so a pointer names its encoding for the request's life; the maps are cleared on

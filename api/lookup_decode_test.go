@@ -131,3 +131,10 @@ func TestDecodeBatchAllocs(t *testing.T) {
 		t.Errorf("decode of 1000 positions: %.1f allocs, want 0", allocs)
 	}
 }
+
+// numbersAll converts every slot's numbers, as answerChunk does chunk by chunk.
+func (st *batchState) numbersAll() {
+	for i := range st.slots {
+		st.slots[i].numbers(st.body)
+	}
+}

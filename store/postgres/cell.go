@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"citygrid/registry"
-
-	"github.com/jackc/pgx/v5"
 )
 
 const cellCols = "key, code, name, area_m2, geom, version, updated"
@@ -40,40 +38,7 @@ func decodeCell(c *registry.Cell, vals [][]byte) error {
 // ForEachCell calls fn for every cell in key order, from one snapshot. fn's argument is
 // reused between calls; its geometry and strings are not.
 func (s *Store) ForEachCell(ctx context.Context, fn func(*registry.Cell) error) error {
-	var fnErr error
-	err := s.read(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL enable_sort = off"); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, "SELECT "+cellCols+" FROM cells ORDER BY key", binaryResults)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var c registry.Cell
-		for i := 0; rows.Next(); i++ {
-			if i%ctxEvery == ctxEvery-1 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			if err := decodeCell(&c, rows.RawValues()); err != nil {
-				return err
-			}
-			if err := fn(&c); err != nil {
-				fnErr = err
-				return err
-			}
-		}
-		return rows.Err()
-	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return fmt.Errorf("list cells: %w", err)
-	}
-	return nil
+	return forEachRow(ctx, s, "cells", "SELECT "+cellCols+" FROM cells ORDER BY key", decodeCell, fn)
 }
 
 // Cell returns the cell with code, or an error wrapping registry.ErrCellNotFound.

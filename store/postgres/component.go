@@ -146,29 +146,36 @@ const ctxEvery = 1024
 // argument is reused between calls; the strings it holds are not. An error of fn is returned
 // as is.
 func (s *Store) ForEachComponent(ctx context.Context, fn func(*registry.Component) error) error {
+	var d componentDecoder
+	return forEachRow(ctx, s, "components", "SELECT "+componentCols+" FROM components ORDER BY key", d.decode, fn)
+}
+
+// forEachRow runs query, a whole table in key order, in one read snapshot, decodes each row
+// into one reused T and calls fn with it. An error of fn is returned as is; others are
+// wrapped as listing what.
+func forEachRow[T any](ctx context.Context, s *Store, what, query string, decode func(*T, [][]byte) error, fn func(*T) error) error {
 	var fnErr error
 	err := s.read(ctx, func(tx pgx.Tx) error {
 		// The only other plan for ORDER BY key over the whole table sorts it, on disk.
 		if _, err := tx.Exec(ctx, "SET LOCAL enable_sort = off"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, "SELECT "+componentCols+" FROM components ORDER BY key", binaryResults)
+		rows, err := tx.Query(ctx, query, binaryResults)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		var c registry.Component
-		var d componentDecoder
+		var v T
 		for i := 0; rows.Next(); i++ {
 			if i%ctxEvery == ctxEvery-1 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			if err := d.decode(&c, rows.RawValues()); err != nil {
+			if err := decode(&v, rows.RawValues()); err != nil {
 				return err
 			}
-			if err := fn(&c); err != nil {
+			if err := fn(&v); err != nil {
 				fnErr = err
 				return err
 			}
@@ -179,7 +186,7 @@ func (s *Store) ForEachComponent(ctx context.Context, fn func(*registry.Componen
 		return fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("list components: %w", err)
+		return fmt.Errorf("list %s: %w", what, err)
 	}
 	return nil
 }
