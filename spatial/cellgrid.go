@@ -82,22 +82,22 @@ func (g *cellGrid) span(b orb.Bound) (x0, y0, x1, y1 int, ok bool) {
 	return x0, y0, x1, y1, x0 <= x1 && y0 <= y1
 }
 
-// set stores owner o of bucket (bx, by); tiles are allocated (or, through own, copied)
-// as needed.
-func (g *cellGrid) set(bx, by int, o uint32, own func(ti int)) {
+// set stores owner o of bucket (bx, by) in a grid being patched: owned lists the tiles
+// this batch already holds a copy of (or made); any other tile is copied before the write.
+func (g *cellGrid) set(bx, by int, o uint32, owned map[int]bool) {
 	ti := (by>>tileShift)*g.tx + bx>>tileShift
-	t := g.tiles[ti]
-	if t == nil {
+	switch {
+	case g.tiles[ti] == nil:
 		if o == 0 {
 			return
 		}
-		t = new(gridTile)
-		g.tiles[ti] = t
-	} else if own != nil {
-		own(ti)
-		t = g.tiles[ti]
+		g.tiles[ti] = new(gridTile)
+	case !owned[ti]:
+		t := *g.tiles[ti]
+		g.tiles[ti] = &t
 	}
-	t[(by&tileMask)<<tileShift|bx&tileMask] = o
+	owned[ti] = true
+	g.tiles[ti][(by&tileMask)<<tileShift|bx&tileMask] = o
 }
 
 // buildCellGrid makes the grid of a snapshot's cells, or nil when there are none.
@@ -251,14 +251,7 @@ func (w *writer) updateGrid(changed []orb.Bound) {
 	}
 	g := *s.grid
 	g.tiles = slices.Clone(g.tiles)
-	copied := map[int]bool{}
-	own := func(ti int) {
-		if !copied[ti] {
-			t := *g.tiles[ti]
-			g.tiles[ti] = &t
-			copied[ti] = true
-		}
-	}
+	owned := map[int]bool{}
 	for _, b := range changed {
 		x0, y0, x1, y1, ok := g.span(b)
 		if !ok {
@@ -266,7 +259,7 @@ func (w *writer) updateGrid(changed []orb.Bound) {
 		}
 		for by := y0; by <= y1; by++ {
 			for bx := x0; bx <= x1; bx++ {
-				g.set(bx, by, ownerOf(s, g.rect(bx, by)), own)
+				g.set(bx, by, ownerOf(s, g.rect(bx, by)), owned)
 			}
 		}
 	}
