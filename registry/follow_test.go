@@ -473,6 +473,11 @@ func TestChanged(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Changed() of the follower still open 5 s after A's write")
 	}
+	// Changed closes as soon as the batch is applied; Following turns true only once the
+	// first catch-up has found nothing more to read, a moment later.
+	for deadline := time.Now().Add(5 * time.Second); !b.svc.Following() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if b.svc.AppliedSeq() != lastSeq(t, st) || !b.svc.Following() {
 		t.Errorf("follower AppliedSeq = %d, Following = %v; want %d, true", b.svc.AppliedSeq(), b.svc.Following(), lastSeq(t, st))
 	}
