@@ -34,19 +34,63 @@ var errTooManyPoints = registry.Errorf(registry.TooLarge, "too_many_points", "a 
 
 // lookupQuery is the parsed query of GET /api/v1/lookup.
 type lookupQuery struct {
-	p     orb.Point // in crs
-	class string
-	crs   spatial.CRS
+	p      orb.Point // in crs
+	class  string
+	crs    spatial.CRS
+	fields lookupFields
 }
 
-// parseLookupQuery reads lon, lat, class and crs from a raw query string in one pass without
+// lookupFields is the set of members a lookup answer holds: ?fields=point,cell,unit,rule
+// (any of them, in any order; all when absent). The members keep their order in the answer.
+// The component member, when a component's maintainer is responsible, goes with rule.
+type lookupFields uint8
+
+const (
+	fieldPoint lookupFields = 1 << iota
+	fieldCell
+	fieldUnit
+	fieldRule
+	allFields = fieldPoint | fieldCell | fieldUnit | fieldRule
+)
+
+var errInvalidFields = registry.Errorf(registry.Invalid, "invalid_fields", "fields must be a comma-separated list of point, cell, unit and rule")
+
+// parseFields parses the value of ?fields= (present: an empty value is an error).
+func parseFields(v string) (lookupFields, error) {
+	var f lookupFields
+	for {
+		name, rest, more := strings.Cut(v, ",")
+		switch name {
+		case "point":
+			f |= fieldPoint
+		case "cell":
+			f |= fieldCell
+		case "unit":
+			f |= fieldUnit
+		case "rule":
+			f |= fieldRule
+		default:
+			return 0, errInvalidFields
+		}
+		if !more {
+			return f, nil
+		}
+		v = rest
+	}
+}
+
+// resolves reports whether an answer with these members needs the responsible unit, not
+// only the cell.
+func (f lookupFields) resolves() bool { return f&(fieldUnit|fieldRule) != 0 }
+
+// parseLookupQuery reads lon, lat, class, crs and fields from a raw query string in one pass without
 // building url.Values: this route is the dispatch engine's hot path. As with url.Values.Get,
 // the first occurrence of a parameter counts.
 func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
-	q := lookupQuery{crs: s.wgs84}
-	var lonS, latS, classS, crsS string
-	var seen [4]bool
-	var bad [4]bool // a value with a malformed %-escape
+	q := lookupQuery{crs: s.wgs84, fields: allFields}
+	var lonS, latS, classS, crsS, fieldsS string
+	var seen [5]bool
+	var bad [5]bool // a value with a malformed %-escape
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
@@ -69,6 +113,8 @@ func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
 			i, dst = 2, &classS
 		case "crs":
 			i, dst = 3, &crsS
+		case "fields":
+			i, dst = 4, &fieldsS
 		default:
 			continue
 		}
@@ -108,13 +154,37 @@ func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
 			return q, err
 		}
 	}
+	if bad[4] {
+		return q, errInvalidFields
+	}
+	if seen[4] {
+		var err error
+		if q.fields, err = parseFields(fieldsS); err != nil {
+			return q, err
+		}
+	}
 	return q, nil
+}
+
+// queryFields reads ?fields= from a request.
+func queryFields(c *gin.Context) (lookupFields, error) {
+	v, ok := c.GetQuery("fields")
+	if !ok {
+		return allFields, nil
+	}
+	return parseFields(v)
 }
 
 // lookup resolves a WGS84 point. A point inside a cell that no unit is responsible for is
 // not an error here: the answer still names the cell, with unit null and rule kind "none",
 // because a dispatcher can act on the cell (route the case to the district centre by hand).
-func (s *Server) lookup(p orb.Point, class string) (res spatial.Resolution, noUnit bool, err error) {
+// When the answer needs neither unit nor rule (f) and no class is given, only the cell is
+// looked up (a class is still resolved, so that a bad one is still an error).
+func (s *Server) lookup(p orb.Point, class string, f lookupFields) (res spatial.Resolution, noUnit bool, err error) {
+	if !f.resolves() && class == "" {
+		res.Cell, err = s.idx.CellAt(p)
+		return res, false, err
+	}
 	res, err = s.idx.Resolve(p, class)
 	if err == nil {
 		return res, false, nil
@@ -155,17 +225,21 @@ func (s *Server) lookupAnswer(dst []byte, rawQuery string) ([]byte, error) {
 		return dst, err
 	}
 	p := spatial.ToWGS84(q.p, q.crs)
-	res, noUnit, err := s.lookup(p, q.class)
+	res, noUnit, err := s.lookup(p, q.class, q.fields)
 	if err != nil {
 		return dst, err
 	}
-	return appendLookup(dst, p, &res, noUnit), nil
+	return appendLookup(dst, p, &res, noUnit, q.fields), nil
 }
 
 // handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
 // [lon,lat] positions, answered in order; a point that fails carries its own error.
 func (s *Server) handleLookupBatch(c *gin.Context) error {
 	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	fields, err := queryFields(c)
 	if err != nil {
 		return err
 	}
@@ -179,7 +253,7 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 		return err
 	}
 	slots := st.slots
-	chunks := s.answerBatch(st, crs, class)
+	chunks := s.answerBatch(st, crs, class, fields)
 	for i := range slots {
 		if err := slots[i].err; err != nil && !slots[i].pointErr {
 			return err // not the point's fault: fail the request, logged once
@@ -235,7 +309,7 @@ const minChunk = 128
 // answerBatch converts (numbers, then CRS), resolves and encodes st.slots in consecutive chunks, one goroutine
 // per chunk (up to GOMAXPROCS), each writing only its own slots and its chunk's output: the
 // results of its slots, comma-separated. The answer is the chunks' outputs in order.
-func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string) []*batchChunk {
+func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lookupFields) []*batchChunk {
 	n := len(st.slots)
 	procs := max(1, min(runtime.GOMAXPROCS(0), n/minChunk))
 	chunks := st.chunkStates(procs)
@@ -245,40 +319,40 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string) []*b
 		part := st.slots[min(k*size, n):min((k+1)*size, n)]
 		ch := chunks[k]
 		if k == 0 {
-			s.answerChunk(ch, part, st.body, crs, class)
+			s.answerChunk(ch, part, st.body, crs, class, f)
 			break
 		}
-		wg.Go(func() { s.answerChunk(ch, part, st.body, crs, class) })
+		wg.Go(func() { s.answerChunk(ch, part, st.body, crs, class, f) })
 	}
 	wg.Wait()
 	return chunks
 }
 
-func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string) {
+func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string, f lookupFields) {
 	for i := range slots {
 		slots[i].numbers(body)
 		if slots[i].ok {
 			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
 		}
 	}
-	s.resolveSlots(slots, class)
+	s.resolveSlots(slots, class, f)
 	b := ch.out[:0]
 	for i := range slots {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = ch.appendSlot(b, &slots[i])
+		b = ch.appendSlot(b, &slots[i], f)
 	}
 	ch.out = b
 }
 
-func (s *Server) resolveSlots(slots []batchSlot, class string) {
+func (s *Server) resolveSlots(slots []batchSlot, class string, f lookupFields) {
 	for i := range slots {
 		sl := &slots[i]
 		if !sl.ok {
 			continue
 		}
-		res, noUnit, err := s.lookup(sl.p, class)
+		res, noUnit, err := s.lookup(sl.p, class, f)
 		if err != nil {
 			if re, ok := asRegistryError(err); ok {
 				sl.err, sl.pointErr = re, true
@@ -382,11 +456,12 @@ func (st *batchState) release() {
 	batchPool.Put(st)
 }
 
-// appendSlot appends one result: the lookup object of appendLookup, with the unit and rule
-// objects copied from their first encoding in the chunk, or the point's error. (Cell objects
-// are encoded each time: a batch over a large city rarely meets a cell twice, and a cache
-// across requests measured slower than encoding, its misses being memory-bound.)
-func (st *batchChunk) appendSlot(b []byte, sl *batchSlot) []byte {
+// appendSlot appends one result: the lookup object of appendLookup with the members of f,
+// the unit and rule members copied from their first encoding in the chunk, or the point's
+// error. (Cell objects are encoded each time: a batch over a large city rarely meets a cell
+// twice, and a cache across requests measured slower than encoding, its misses being
+// memory-bound.)
+func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
 	switch {
 	case !sl.ok:
 		return appendResultError(b, registry.ErrInvalidPoint)
@@ -394,37 +469,45 @@ func (st *batchChunk) appendSlot(b []byte, sl *batchSlot) []byte {
 		return appendResultError(b, sl.err.(*registry.Error))
 	}
 	res := &sl.res
-	b = appendLookupPoint(b, sl.p)
-	if cell := res.Cell; cell == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendCellObject(b, cell)
-	}
-	b = append(b, `,"unit":`...)
-	if u := res.Unit; u == nil || sl.noUnit {
-		b = append(b, "null"...)
-	} else {
-		sp, ok := st.units[u]
-		if !ok {
-			lo := len(st.frags)
-			st.frags = appendUnitObject(st.frags, u)
-			sp = span{int32(lo), int32(len(st.frags))}
-			st.units[u] = sp
+	b = append(b, '{')
+	b = appendLookupHead(b, sl.p, res, f)
+	if f&fieldUnit != 0 {
+		if f&(fieldPoint|fieldCell) != 0 {
+			b = append(b, ',')
 		}
-		b = append(b, st.frags[sp.lo:sp.hi]...)
+		b = append(b, `"unit":`...)
+		if u := res.Unit; u == nil || sl.noUnit {
+			b = append(b, "null"...)
+		} else {
+			sp, ok := st.units[u]
+			if !ok {
+				lo := len(st.frags)
+				st.frags = appendUnitObject(st.frags, u)
+				sp = span{int32(lo), int32(len(st.frags))}
+				st.units[u] = sp
+			}
+			b = append(b, st.frags[sp.lo:sp.hi]...)
+		}
 	}
-	if sl.noUnit || res.Kind == spatial.KindComponent {
-		return appendLookupRule(b, res, sl.noUnit) // a component's reason names it: no reuse
+	if f&fieldRule != 0 {
+		if f != fieldRule {
+			b = append(b, ',')
+		}
+		if sl.noUnit || res.Kind == spatial.KindComponent {
+			b = appendLookupRule(b, res, sl.noUnit) // a component's reason names it: no reuse
+		} else {
+			k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
+			sp, ok := st.rules[k]
+			if !ok {
+				lo := len(st.frags)
+				st.frags = appendLookupRule(st.frags, res, false)
+				sp = span{int32(lo), int32(len(st.frags))}
+				st.rules[k] = sp
+			}
+			b = append(b, st.frags[sp.lo:sp.hi]...)
+		}
 	}
-	k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
-	sp, ok := st.rules[k]
-	if !ok {
-		lo := len(st.frags)
-		st.frags = appendLookupRule(st.frags, res, false)
-		sp = span{int32(lo), int32(len(st.frags))}
-		st.rules[k] = sp
-	}
-	return append(b, st.frags[sp.lo:sp.hi]...)
+	return append(b, '}')
 }
 
 // ruleKey is what appendLookupRule encodes when a unit is found.
@@ -465,32 +548,53 @@ func writeRaw(c *gin.Context, status int, contentType []string, body []byte) {
 	_, _ = c.Writer.Write(body) // a failed write means the client left; nothing to tell it
 }
 
-// appendLookup appends the lookup object:
+// appendLookup appends the lookup object with the members of f:
 //
 //	{"point":[lon,lat],"cell":{…},"unit":{…}|null,"rule":{"kind","id","reason"}[,"component":"…"]}
-func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool) []byte {
-	b = appendLookupPoint(b, p)
-	if cell := res.Cell; cell == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendCellObject(b, cell)
+func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool, f lookupFields) []byte {
+	b = append(b, '{')
+	b = appendLookupHead(b, p, res, f)
+	if f&fieldUnit != 0 {
+		if f&(fieldPoint|fieldCell) != 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"unit":`...)
+		if u := res.Unit; u == nil || noUnit {
+			b = append(b, "null"...)
+		} else {
+			b = appendUnitObject(b, u)
+		}
 	}
-	b = append(b, `,"unit":`...)
-	if u := res.Unit; u == nil || noUnit {
-		b = append(b, "null"...)
-	} else {
-		b = appendUnitObject(b, u)
+	if f&fieldRule != 0 {
+		if f != fieldRule {
+			b = append(b, ',')
+		}
+		b = appendLookupRule(b, res, noUnit)
 	}
-	return appendLookupRule(b, res, noUnit)
+	return append(b, '}')
 }
 
-// appendLookupPoint appends the lookup object's start, up to the cell's value.
-func appendLookupPoint(b []byte, p orb.Point) []byte {
-	b = append(b, `{"point":[`...)
-	b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
-	b = append(b, ',')
-	b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
-	return append(b, `],"cell":`...)
+// appendLookupHead appends the point and cell members of f, comma-separated.
+func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFields) []byte {
+	if f&fieldPoint != 0 {
+		b = append(b, `"point":[`...)
+		b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
+		b = append(b, ']')
+	}
+	if f&fieldCell != 0 {
+		if f&fieldPoint != 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"cell":`...)
+		if cell := res.Cell; cell == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendCellObject(b, cell)
+		}
+	}
+	return b
 }
 
 func appendCellObject(b []byte, cell *registry.Cell) []byte {
@@ -517,13 +621,14 @@ func appendUnitObject(b []byte, u *registry.Unit) []byte {
 	return append(b, '}')
 }
 
-// appendLookupRule appends the rule member, the component and the object's end.
+// appendLookupRule appends the rule member and, when a component's maintainer is
+// responsible, the component member.
 func appendLookupRule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
 	kind, reason := res.Kind, res.Reason
 	if noUnit {
 		kind, reason = "none", registry.ErrNoUnit.Message
 	}
-	b = append(b, `,"rule":{"kind":`...)
+	b = append(b, `"rule":{"kind":`...)
 	b = registry.AppendJSONString(b, kind)
 	b = append(b, `,"id":`...)
 	if res.RuleID == "" || noUnit {
@@ -539,7 +644,7 @@ func appendLookupRule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
 		b = appendCode(b, res.Component)
 		b = append(b, '"')
 	}
-	return append(b, '}')
+	return b
 }
 
 // appendCode appends a component identifier's digits without ComponentCode.String's allocations.

@@ -54,7 +54,7 @@ func (s *Server) handleLookupBatchBaseline(c *gin.Context) error {
 			continue
 		}
 		p = spatial.ToWGS84(p, crs)
-		res, noUnit, err := s.lookup(p, class)
+		res, noUnit, err := s.lookup(p, class, allFields)
 		if err != nil {
 			var re *registry.Error
 			if !errors.As(err, &re) {
@@ -63,7 +63,7 @@ func (s *Server) handleLookupBatchBaseline(c *gin.Context) error {
 			b = appendResultError(b, re)
 			continue
 		}
-		b = appendLookup(b, p, &res, noUnit)
+		b = appendLookup(b, p, &res, noUnit, allFields)
 	}
 	b = append(b, "]}"...)
 	writeRaw(c, http.StatusOK, jsonContentType, b)

@@ -80,6 +80,9 @@ func TestLookupBatchMatchesGet(t *testing.T) {
 	}{
 		{"no class", "", base},
 		{"component class", "class=" + hits[0].Class, base},
+		{"fields=cell", "fields=cell", base},
+		{"fields=rule,point", "fields=rule,point", base},
+		{"fields=unit,rule with a class", "fields=unit,rule&class=" + hits[0].Class, base},
 		{"gcj02", "crs=gcj02", func() []position {
 			var ps []position
 			for _, p := range batchPoints(t, e.idx, 260, 9) {

@@ -186,8 +186,75 @@ func TestLookupErrors(t *testing.T) {
 		{"bad crs", "GET", q("lon=" + lon + "&lat=" + lat + "&crs=epsg3857"), "", nil, 400, "invalid_crs"},
 		{"bad class", "GET", q("lon=" + lon + "&lat=" + lat + "&class=manhole"), "", nil, 400, "invalid_class"},
 		{"outside the grid", "GET", q("lon=0&lat=0"), "", nil, 404, "outside_grid"},
+		{"outside the grid, cell only", "GET", q("lon=0&lat=0&fields=cell"), "", nil, 404, "outside_grid"},
+		{"empty fields", "GET", q("lon=" + lon + "&lat=" + lat + "&fields="), "", nil, 400, "invalid_fields"},
+		{"unknown field", "GET", q("lon=" + lon + "&lat=" + lat + "&fields=cell,district"), "", nil, 400, "invalid_fields"},
+		{"empty field in the list", "GET", q("lon=" + lon + "&lat=" + lat + "&fields=cell,,unit"), "", nil, 400, "invalid_fields"},
+		{"bad escape in fields", "GET", q("lon=" + lon + "&lat=" + lat + "&fields=%zz"), "", nil, 400, "invalid_fields"},
+		{"bad class, cell only", "GET", q("lon=" + lon + "&lat=" + lat + "&class=manhole&fields=cell"), "", nil, 400, "invalid_class"},
 		{"wrong method", "PUT", q("lon=" + lon + "&lat=" + lat), "", nil, 405, "method_not_allowed"},
 	})
+}
+
+// TestLookupFields: ?fields= answers the members it names, each as the full answer has it, in
+// the full answer's order; the component member goes with rule.
+func TestLookupFields(t *testing.T) {
+	e := sharedEnv(t)
+	hits, _, err := e.idx.Within(cityBound(t, e.idx), spatial.Filter{}, 1, 0)
+	if err != nil || len(hits) == 0 {
+		t.Fatalf("Within: %d hits, %v", len(hits), err)
+	}
+	p, _ := cellPoint(t, e.idx, 3)
+	queries := []string{
+		fmt.Sprintf("lon=%v&lat=%v", p[0], p[1]),
+		fmt.Sprintf("lon=%v&lat=%v&class=%s", hits[0].Point[0], hits[0].Point[1], hits[0].Class),
+	}
+	order := []string{"point", "cell", "unit", "rule", "component"}
+	sawComponent := false
+	for _, query := range queries {
+		var full map[string]json.RawMessage
+		decode(t, e.do(t, "GET", "/api/v1/lookup?"+query, ""), 200, &full)
+		_, hasComponent := full["component"]
+		sawComponent = sawComponent || hasComponent
+		for _, fields := range []string{"cell", "point", "unit", "rule", "rule,cell", "unit,point,rule", "cell,unit", "point,cell,unit,rule", "cell,cell"} {
+			rec := e.do(t, "GET", "/api/v1/lookup?"+query+"&fields="+fields, "")
+			var got map[string]json.RawMessage
+			decode(t, rec, 200, &got)
+			want := map[string]bool{}
+			for _, f := range strings.Split(fields, ",") {
+				want[f] = true
+			}
+			want["component"] = want["rule"] && hasComponent
+			var keys []string
+			for _, k := range order {
+				if !want[k] {
+					if _, ok := got[k]; ok {
+						t.Errorf("?%s&fields=%s: member %s present, want it left out", query, fields, k)
+					}
+					continue
+				}
+				keys = append(keys, k)
+				if string(got[k]) != string(full[k]) {
+					t.Errorf("?%s&fields=%s: %s = %s, want %s as in the full answer", query, fields, k, got[k], full[k])
+				}
+			}
+			if len(got) != len(keys) {
+				t.Errorf("?%s&fields=%s = %s: %d members, want %v", query, fields, rec.Body, len(got), keys)
+			}
+			// The members keep the full answer's order.
+			last := -1
+			for _, k := range keys {
+				i := strings.Index(rec.Body.String(), `"`+k+`":`)
+				if i < last {
+					t.Errorf("?%s&fields=%s = %s: %s out of order", query, fields, rec.Body, k)
+				}
+				last = i
+			}
+		}
+	}
+	if !sawComponent {
+		t.Error("no answer named a component: the component member is not tested")
+	}
 }
 
 type batchResp struct {
@@ -250,6 +317,7 @@ func TestLookupBatchErrors(t *testing.T) {
 		{"MultiPoint with null coordinates", "POST", "/api/v1/lookup", `{"type":"MultiPoint","coordinates":null}`, nil, 400, "invalid_input"},
 		{"MultiPoint without coordinates", "POST", "/api/v1/lookup", `{"type":"MultiPoint"}`, nil, 400, "invalid_input"},
 		{"bad crs", "POST", "/api/v1/lookup?crs=utm", `[[1,2]]`, nil, 400, "invalid_crs"},
+		{"bad fields", "POST", "/api/v1/lookup?fields=cell,cells", `[[1,2]]`, nil, 400, "invalid_fields"},
 		{"10001 points", "POST", "/api/v1/lookup", tooMany, nil, 413, "too_many_points"},
 		{"body over 1 MiB", "POST", "/api/v1/lookup", huge, nil, 413, "body_too_large"},
 	})
@@ -266,6 +334,7 @@ func FuzzLookupQuery(f *testing.F) {
 		"lon=NaN&lat=1", "lon=1e999&lat=0", "lat=91&lon=0", "lon=%zz&lat=%", "lon=&lat=", "&&&==&",
 		"lon=0x1p-2&lat=1_0", "lon=+1&lat=-0", "class=%00&lon=1&lat=1", "crs=BD09&lon=116&lat=40",
 		"lon=116.4;lat=39.9", "lon=1&lon=2&lat=3",
+		fmt.Sprintf("lon=%v&lat=%v&fields=unit", p[0], p[1]), "fields=cell,point&lon=0&lat=0",
 	} {
 		f.Add(s)
 	}
@@ -278,9 +347,16 @@ func FuzzLookupQuery(f *testing.F) {
 		case rec.Code >= 500:
 			t.Fatalf("GET ?%q = %d: %s", raw, rec.Code, rec.Body)
 		case rec.Code == 200:
-			var got lookupResp
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Cell == nil {
+			// ?fields= may leave any member out, but not all of them, and a cell is never null.
+			var got map[string]json.RawMessage
+			err := json.Unmarshal(rec.Body.Bytes(), &got)
+			if err != nil || len(got) == 0 || string(got["cell"]) == "null" {
 				t.Fatalf("GET ?%q = 200 %q: not a lookup (%v)", raw, rec.Body, err)
+			}
+			for k := range got {
+				if !strings.Contains("point cell unit rule component", k) {
+					t.Fatalf("GET ?%q = 200 %q: member %q", raw, rec.Body, k)
+				}
 			}
 		default:
 			var pr problem

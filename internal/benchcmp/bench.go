@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +49,8 @@ type bench struct {
 	noop                             measure // the no-op responder (noop.go): the ceiling
 	answerSize                       int     // bytes of a lookup answer, the no-op responder's body
 	non2xxShare                      float64 // share of wrk lookups answered 404 (outside the grid)
-	batch, batchPG                   measure
+	batch, batchPG                   measure // the full answer vs the cell code
+	batchCell, batchCellPG           measure // the same answer: ?fields=cell vs the cell's columns
 	cellAt, resolve, cellAtPG        measure
 	bboxHTTP, bboxIn, bboxPG         measure
 	nearHTTP, nearIn, nearPG, nearPl measure
@@ -306,13 +308,17 @@ func (b *bench) batchBodies() (bodies [][]byte, lons, lats [][]float64) {
 	return bodies, lons, lats
 }
 
+// httpBatches times batch lookups both ways: the full answer (point, cell, unit, rule, as
+// GET /lookup answers) against the SQL join returning each point's cell code, and the same
+// answer on both sides (?fields=cell, the cell object, against the join returning the cell's
+// columns). Then it checks every query point through both forms, untimed.
 func (b *bench) httpBatches(ctx context.Context, srv *server) error {
 	bodies, lons, lats := b.batchBodies()
 	n := len(bodies)
 	client := newClient()
 	var buf bytes.Buffer
-	post := func(i int) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/v1/lookup", bytes.NewReader(bodies[i]))
+	post := func(i int, query string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/v1/lookup"+query, bytes.NewReader(bodies[i]))
 		if err != nil {
 			return nil, err
 		}
@@ -320,47 +326,70 @@ func (b *bench) httpBatches(ctx context.Context, srv *server) error {
 		body, _, err := fetch(client, req, &buf)
 		return body, err
 	}
-	for r := range b.cfg.Runs {
-		res, err := timeOps(ctx, n, n, 0, func(i int) error { _, err := post(i); return err })
-		if err != nil {
-			return fmt.Errorf("POST /api/v1/lookup: %w", err)
-		}
-		b.batch.addLoop(res.rate(float64(b.cfg.Batch)), res)
-		msg := fmt.Sprintf("batch %d/%d: citygrid %.1f ms/batch", r+1, b.cfg.Runs, ms(res.Elapsed)/float64(n))
-		if b.pg != nil {
-			res, err := timeOps(ctx, n, n, 0, func(i int) error {
-				rows, err := b.pg.Conn.Query(ctx, sqlBatch, lons[i], lats[i])
-				if err != nil {
-					return err
-				}
-				k := 0
-				for rows.Next() {
-					k++
-				}
-				rows.Close()
-				if k < len(lons[i]) {
-					return fmt.Errorf("sql batch: %d rows for %d points", k, len(lons[i]))
-				}
-				return rows.Err()
-			})
+	sql := func(query string) func(i int) error {
+		return func(i int) error {
+			rows, err := b.pg.Conn.Query(ctx, query, lons[i], lats[i])
 			if err != nil {
-				return fmt.Errorf("sql batch: %w", err)
+				return err
 			}
-			b.batchPG.addLoop(res.rate(float64(b.cfg.Batch)), res)
-			msg += fmt.Sprintf("; PostGIS %.1f ms/batch", ms(res.Elapsed)/float64(n))
+			k := 0
+			for rows.Next() {
+				k++
+			}
+			rows.Close()
+			if k < len(lons[i]) {
+				return fmt.Errorf("sql batch: %d rows for %d points", k, len(lons[i]))
+			}
+			return rows.Err()
 		}
-		b.logf("%s", msg)
 	}
-	// Correctness: every query point through the batch route, untimed.
+	for _, c := range []struct {
+		name, query, sql string
+		cg, pg           *measure
+	}{
+		{"batch", "", sqlBatch, &b.batch, &b.batchPG},
+		{"batch, cell only", "?fields=cell", sqlBatchCell, &b.batchCell, &b.batchCellPG},
+	} {
+		for r := range b.cfg.Runs {
+			res, err := timeOps(ctx, n, n, 0, func(i int) error { _, err := post(i, c.query); return err })
+			if err != nil {
+				return fmt.Errorf("POST /api/v1/lookup%s: %w", c.query, err)
+			}
+			c.cg.addLoop(res.rate(float64(b.cfg.Batch)), res)
+			msg := fmt.Sprintf("%s %d/%d: citygrid %.2f ms/batch", c.name, r+1, b.cfg.Runs, ms(res.Elapsed)/float64(n))
+			if b.pg != nil {
+				res, err := timeOps(ctx, n, n, 0, sql(c.sql))
+				if err != nil {
+					return fmt.Errorf("sql batch: %w", err)
+				}
+				c.pg.addLoop(res.rate(float64(b.cfg.Batch)), res)
+				msg += fmt.Sprintf("; PostGIS %.2f ms/batch", ms(res.Elapsed)/float64(n))
+			}
+			b.logf("%s", msg)
+		}
+	}
+	// Correctness: every query point through the batch route, untimed; the cell-only answers
+	// must name the same cells as the full ones.
 	b.corr.HTTPCells = make([]registry.GridCode, 0, len(b.ds.Points))
 	for i := range n {
-		body, err := post(i)
+		body, err := post(i, "")
 		if err != nil {
 			return err
 		}
 		codes, err := batchCells(body, b.cfg.Batch)
 		if err != nil {
 			return err
+		}
+		body, err = post(i, "?fields=cell")
+		if err != nil {
+			return err
+		}
+		cellOnly, err := batchCells(body, b.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(codes, cellOnly) {
+			return fmt.Errorf("batch %d: POST /api/v1/lookup?fields=cell names other cells than the full answer", i)
 		}
 		for _, c := range codes {
 			b.corr.HTTPCells = append(b.corr.HTTPCells, registry.GridCode(c))

@@ -50,6 +50,11 @@ const (
 	// every cell come back too, as in citygrid's answer.
 	sqlBatch = `SELECT p.i, c.code FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(lon, lat, i)
 		LEFT JOIN cells c ON ST_Contains(c.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))`
+	// sqlBatchCell is sqlBatch answering what POST /api/v1/lookup?fields=cell answers: the
+	// cell's code and name and the community, street and district codes (prefixes of the code).
+	sqlBatchCell = `SELECT p.i, c.code, c.name, left(c.code, 12), left(c.code, 9), left(c.code, 6)
+		FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+		LEFT JOIN cells c ON ST_Contains(c.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))`
 	// sqlAllPoints is the correctness query: every query point against the cells.
 	sqlAllPoints = `SELECT p.id, c.code FROM pts p JOIN cells c ON ST_Contains(c.geom, p.geom)`
 	// sqlBoundary classifies a disagreement: is point id on the boundary of cell code?
@@ -468,6 +473,7 @@ func (pg *postgis) explain(ctx context.Context, path string, p orb.Point, bd orb
 		{"single point (pgx)", sqlCellAt, []any{p[0], p[1]}},
 		{"single point (pgbench)", strings.ReplaceAll(strings.SplitN(pgbenchCellAt, "\n", 2)[1], ":i", "1"), nil},
 		{"batch", sqlBatch, []any{lons, lats}},
+		{"batch, cell columns", sqlBatchCell, []any{lons, lats}},
 		{"bbox", sqlBBox, []any{bd.Min[0], bd.Min[1], bd.Max[0], bd.Max[1]}},
 		{"nearest geography", sqlNearestGeog, []any{p[0], p[1]}},
 		{"nearest planar", sqlNearestPlanar, []any{p[0], p[1]}},

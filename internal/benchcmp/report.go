@@ -50,7 +50,8 @@ func (b *bench) targets() []target {
 	}
 	ts = append(ts,
 		ratioTarget("single-point HTTP lookup ≥ 2× PostGIS (pgbench), 2 connections", &b.lookup, &b.lookupPG, 2),
-		ratioTarget("batch of 1,000 ≥ 20× the SQL join", &b.batch, &b.batchPG, 20),
+		ratioTarget("batch of 1,000 ≥ 20× the SQL join, same answer (?fields=cell: the cell; the join: the cell's columns)", &b.batchCell, &b.batchCellPG, 20),
+		ratioTarget("batch of 1,000 ≥ 20× the SQL join, full answer (point, cell, unit, rule) against the cell code", &b.batch, &b.batchPG, 20),
 		ratioTarget("in-process CellAt ≥ 100× the SQL round trip", &b.cellAt, &b.cellAtPG, 100),
 	)
 	c := &b.corr
@@ -130,7 +131,8 @@ func (b *bench) report() string {
 		}
 		c := cfg.Clients
 		row(fmt.Sprintf("point → cell, one point per request, %d connections: GET /api/v1/lookup (wrk -c%d) vs ST_Contains + GiST (pgbench -c%d -M prepared)", c, c, c), " req/s", &b.lookup, &b.lookupPG)
-		row(fmt.Sprintf("point → cell, batches of %s points, 1 client: POST /api/v1/lookup vs one SQL join over unnest(arrays) (pgx); latency per batch", group(float64(cfg.Batch))), " points/s", &b.batch, &b.batchPG)
+		row(fmt.Sprintf("point → cell, batches of %s points, 1 client: POST /api/v1/lookup (the full answer: point, cell, unit, rule) vs one SQL join over unnest(arrays) returning the cell code (pgx); latency per batch", group(float64(cfg.Batch))), " points/s", &b.batch, &b.batchPG)
+		row(fmt.Sprintf("point → cell, batches of %s points, 1 client, the same answer both sides: POST /api/v1/lookup?fields=cell (the cell object) vs the join returning the cell's code, name, community, street and district; latency per batch", group(float64(cfg.Batch))), " points/s", &b.batchCell, &b.batchCellPG)
 		row("point → cell in process, 1 caller: spatial.Index.CellAt vs the SQL round trip from Go (pgx, prepared, one point per query)", " /s", &b.cellAt, &b.cellAtPG)
 		row("point → cell → responsible unit in process: spatial.Index.Resolve (what GET /lookup does) vs the same SQL round trip", " /s", &b.resolve, &b.cellAtPG)
 		bx := fmt.Sprintf("%.0f m × %.0f m", cfg.BoxSize, cfg.BoxSize)
@@ -188,6 +190,7 @@ func (b *bench) report() string {
 		}
 		row(fmt.Sprintf("GET /api/v1/lookup, one point per request, %d connections (wrk)", c), " req/s", &b.lookup)
 		row(fmt.Sprintf("POST /api/v1/lookup, batches of %s points, 1 client; latency per batch", group(float64(cfg.Batch))), " points/s", &b.batch)
+		row(fmt.Sprintf("POST /api/v1/lookup?fields=cell, batches of %s points, 1 client; latency per batch", group(float64(cfg.Batch))), " points/s", &b.batchCell)
 		row("spatial.Index.CellAt in process, 1 caller", " /s", &b.cellAt)
 		row("spatial.Index.Resolve in process, 1 caller", " /s", &b.resolve)
 		row("GET /api/v1/components?bbox= ("+bx+"), 1 client", " /s", &b.bboxHTTP)
@@ -254,7 +257,7 @@ func (b *bench) report() string {
 	p("- batches: the %s query points in %d batches of %s; each round sends every batch once, one client with keep-alive",
 		group(float64(len(ds.Points))), len(ds.Points)/cfg.Batch, group(float64(cfg.Batch)))
 	if b.pg != nil {
-		p("; the SQL side runs `%s` with pgx (prepared) and reads every row", oneLine(sqlBatch))
+		p("; the SQL side runs `%s` with pgx (prepared) and reads every row; for the same answer, `%s`", oneLine(sqlBatch), oneLine(sqlBatchCell))
 	}
 	p("\n- in process: throughput from a loop that reads the clock every 256 calls, p50/p99 from a loop timing each call")
 	if b.pg != nil {
