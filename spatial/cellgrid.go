@@ -4,23 +4,28 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/paulmach/orb"
 )
 
-// cellGrid answers most point → cell questions with one array read instead of an R-tree
-// search and point-in-polygon tests: a uniform grid of buckets (an eighth of a typical
-// cell's side) over the cells' extent, in which a bucket that lies in the interior of one
-// cell, and that no other cell meets, names that cell. Every other bucket
-// (on a cell edge, near several cells, outside the grid) says "ask the tree", and the tree
-// answers as before, so the answer is always exactly the tree's: a point in an owned bucket
-// lies strictly inside one cell and in the closure of no other.
+// cellGrid answers point → cell questions with one array read, and at most a few
+// point-in-polygon tests, instead of an R-tree search: a uniform grid of buckets (an eighth
+// of a typical cell's side) over the cells' extent. A bucket that lies in the interior of
+// one cell, and that no other cell meets, names that cell. A bucket that several cells meet
+// (on an edge) lists them, in code order, as the tree's candidates would be tried; a bucket
+// no cell meets says so. Only a bucket outside the grid, or met by more than
+// maxBucketCands cells, says "ask the tree". The answer is always exactly the tree's: a
+// point in an owned bucket lies strictly inside one cell and in the closure of no other,
+// and a bucket's list holds every cell whose closure meets it.
 //
-// On the benchmark city (50,000 cells of about 100 m) most buckets are owned, and CellAt
-// costs a fraction of the tree path (docs/benchmarks.md). Buckets are stored in tiles of
-// 32 × 32, allocated only where a bucket is owned, and copied on write: a batch of edited
-// cells copies only the tiles it changes.
+// On the benchmark city (50,000 cells of about 100 m) about two thirds of the points inside
+// cells fall in owned buckets and nearly all the rest in listed ones (docs/benchmarks.md).
+// Buckets are stored in tiles of 32 × 32, allocated only where some cell's bounding box
+// reaches, and copied on write: a batch of edited cells copies only the tiles it changes.
+// The lists live in one append-only array, cands, shared by the snapshots: a patch appends
+// its new lists after every list an older snapshot reads.
 type cellGrid struct {
 	minX, minY float64 // the grid's origin
 	sx, sy     float64 // bucket size, degrees
@@ -28,6 +33,11 @@ type cellGrid struct {
 	nx, ny     int     // buckets across and down
 	tx         int     // tiles across
 	tiles      []*gridTile
+	// cands holds the lists of listed buckets, each its length and then the cell slots in
+	// code order; cands[0] is 0, the empty list. built is len(cands) when the grid was
+	// built: patches that have appended as much again rebuild it (see updateGrid).
+	cands []uint32
+	built int
 }
 
 const (
@@ -36,15 +46,26 @@ const (
 	tileMask  = tileSide - 1
 )
 
-// gridTile holds the owners of 32 × 32 buckets: cell slot + 1, or 0 for "ask the tree".
+// gridTile holds the state of 32 × 32 buckets: cell slot + 1 (owned), listBit | offset of
+// the bucket's list in cands, or 0 for "ask the tree".
 type gridTile [tileSide * tileSide]uint32
+
+// listBit marks a bucket value as a list offset; noCell is the bucket no cell meets.
+const (
+	listBit = 1 << 31
+	noCell  = listBit | 0
+)
+
+// maxBucketCands is the longest list a bucket keeps; a bucket more cells meet (a point
+// where many cells come together, or overlapping cells) asks the tree.
+const maxBucketCands = 15
 
 // maxBucketsPerCell caps the grid's size relative to the number of cells (for a city whose
 // cells are scattered over a wide extent); 96 buckets per cell is 384 bytes a cell at most.
 const maxBucketsPerCell = 96
 
-// owner returns the slot + 1 of the cell whose interior holds the bucket of p, or 0.
-func (g *cellGrid) owner(p orb.Point) uint32 {
+// lookup returns the bucket value of p: 0 when p is outside the grid or its tile.
+func (g *cellGrid) lookup(p orb.Point) uint32 {
 	if g == nil {
 		return 0
 	}
@@ -59,6 +80,31 @@ func (g *cellGrid) owner(p orb.Point) uint32 {
 		return 0
 	}
 	return t[(by&tileMask)<<tileShift|bx&tileMask]
+}
+
+// owner returns the slot + 1 of the cell whose interior holds the bucket of p, or 0.
+func (g *cellGrid) owner(p orb.Point) uint32 {
+	if v := g.lookup(p); v&listBit == 0 {
+		return v
+	}
+	return 0
+}
+
+// list returns the cell slots of list value v (v&listBit != 0).
+func (g *cellGrid) list(v uint32) []uint32 {
+	i := v &^ listBit
+	return g.cands[i+1 : i+1+g.cands[i]]
+}
+
+// addList appends a list of slots to cands and returns its bucket value.
+func (g *cellGrid) addList(slots []uint32) uint32 {
+	if len(slots) == 0 {
+		return noCell
+	}
+	v := listBit | uint32(len(g.cands))
+	g.cands = append(g.cands, uint32(len(slots)))
+	g.cands = append(g.cands, slots...)
+	return v
 }
 
 // rect is bucket (bx, by) widened by a margin larger than the rounding of owner's
@@ -175,6 +221,9 @@ func buildCellGrid(s *snapshot) *cellGrid {
 		}
 	}
 	procs := max(1, min(runtime.GOMAXPROCS(0), len(s.cells)/4096))
+	// met[k] collects, as bucket index << 32 | slot, the buckets goroutine k's cells meet
+	// without owning them: the buckets' lists.
+	met := make([][]uint64, procs)
 	var wg sync.WaitGroup
 	for k := range procs {
 		wg.Go(func() {
@@ -198,23 +247,66 @@ func buildCellGrid(s *snapshot) *cellGrid {
 				for by := y0; by <= y1; by++ {
 					for bx := x0; bx <= x1; bx++ {
 						r := g.rect(bx, by)
-						if !e.shape.interiorHolds(r) || touch[by*g.nx+bx] > 1 && metByAny(nb, r) {
+						if !intersects(e.shape.bound, r) {
 							continue
 						}
-						t := g.tiles[(by>>tileShift)*g.tx+bx>>tileShift]
-						t[(by&tileMask)<<tileShift|bx&tileMask] = uint32(slot) + 1
+						if e.shape.interiorHolds(r) && (touch[by*g.nx+bx] < 2 || !metByAny(nb, r)) {
+							t := g.tiles[(by>>tileShift)*g.tx+bx>>tileShift]
+							t[(by&tileMask)<<tileShift|bx&tileMask] = uint32(slot) + 1
+							continue
+						}
+						if e.shape.intersectsRect(r) {
+							met[k] = append(met[k], uint64(by*g.nx+bx)<<32|uint64(slot))
+						}
 					}
 				}
 			}
 		})
 	}
 	wg.Wait()
-	for i, t := range g.tiles { // drop tiles that own nothing
-		if t != nil && *t == (gridTile{}) {
-			g.tiles[i] = nil
+	// Every bucket a tile holds that is neither owned nor met is one no cell meets.
+	for _, t := range g.tiles {
+		if t == nil {
+			continue
+		}
+		for i, v := range t {
+			if v == 0 {
+				t[i] = noCell
+			}
 		}
 	}
+	// The lists, bucket by bucket, slots in code order.
+	var all []uint64
+	for _, m := range met {
+		all = append(all, m...)
+	}
+	slices.Sort(all)
+	g.cands = []uint32{0}
+	var run []uint32
+	for i := 0; i < len(all); {
+		b := all[i] >> 32
+		run = run[:0]
+		for ; i < len(all) && all[i]>>32 == b; i++ {
+			run = append(run, uint32(all[i]))
+		}
+		bx, by := int(b)%g.nx, int(b)/g.nx
+		g.tiles[(by>>tileShift)*g.tx+bx>>tileShift][(by&tileMask)<<tileShift|bx&tileMask] = g.listOf(s, run)
+	}
+	g.built = len(g.cands)
 	return g
+}
+
+// listOf returns the bucket value of a bucket that the cells of slots meet (none of them
+// owning it): their list in code order, or 0 (ask the tree) when there are too many.
+// slots is reordered.
+func (g *cellGrid) listOf(s *snapshot, slots []uint32) uint32 {
+	if len(slots) > maxBucketCands {
+		return 0
+	}
+	slices.SortFunc(slots, func(a, b uint32) int {
+		return strings.Compare(string(s.cells[a].cell.Code), string(s.cells[b].cell.Code))
+	})
+	return g.addList(slots)
 }
 
 // interiorHolds reports whether the closed rectangle r lies in the interior of s: its
@@ -242,16 +334,18 @@ func intersects(a, b orb.Bound) bool {
 
 // updateGrid recomputes the buckets that the bounds of changed cells (before and after the
 // batch) may touch, from the batch's cell tree, copying the grid and each tile it changes
-// once. A batch that changes many cells rebuilds the grid instead.
+// once. A batch that changes many cells, or that finds the lists grown to twice their built
+// size, rebuilds the grid instead.
 func (w *writer) updateGrid(changed []orb.Bound) {
 	s := w.s
-	if s.grid == nil || len(changed) > max(1024, s.nCells/8) {
+	if s.grid == nil || len(changed) > max(1024, s.nCells/8) || len(s.grid.cands) > 2*s.grid.built+4096 {
 		s.grid = buildCellGrid(s)
 		return
 	}
 	g := *s.grid
 	g.tiles = slices.Clone(g.tiles)
 	owned := map[int]bool{}
+	var slots []uint32
 	for _, b := range changed {
 		x0, y0, x1, y1, ok := g.span(b)
 		if !ok {
@@ -259,35 +353,27 @@ func (w *writer) updateGrid(changed []orb.Bound) {
 		}
 		for by := y0; by <= y1; by++ {
 			for bx := x0; bx <= x1; bx++ {
-				g.set(bx, by, ownerOf(s, g.rect(bx, by)), owned)
+				var v uint32
+				v, slots = g.bucketOf(s, g.rect(bx, by), slots[:0])
+				g.set(bx, by, v, owned)
 			}
 		}
 	}
 	s.grid = &g
 }
 
-// ownerOf decides one bucket from the cell tree: the slot + 1 of the cell whose interior
-// holds r when no other cell meets r (closed), else 0. Any cell holding a point of r then
-// is that one.
-func ownerOf(s *snapshot, r orb.Bound) uint32 {
-	var owner uint32
-	ok := true
+// bucketOf decides one bucket from the cell tree: the slot + 1 of the cell whose interior
+// holds r when no other cell meets r (closed), else the list of the cells that meet r
+// (noCell when none). Any cell holding a point of r then is that one, or on that list.
+func (g *cellGrid) bucketOf(s *snapshot, r orb.Bound, slots []uint32) (uint32, []uint32) {
 	s.cellTree.Search(r.Min, r.Max, func(_, _ [2]float64, slot uint32) bool {
-		if int(slot) >= len(s.cells) || s.cells[slot] == nil {
-			return true
-		}
-		sh := &s.cells[slot].shape
-		switch {
-		case owner == 0 && sh.interiorHolds(r):
-			owner = slot + 1
-		case sh.intersectsRect(r):
-			ok = false
-			return false
+		if int(slot) < len(s.cells) && s.cells[slot] != nil && s.cells[slot].shape.intersectsRect(r) {
+			slots = append(slots, slot)
 		}
 		return true
 	})
-	if !ok {
-		return 0
+	if len(slots) == 1 && s.cells[slots[0]].shape.interiorHolds(r) {
+		return slots[0] + 1, slots
 	}
-	return owner
+	return g.listOf(s, slots), slots
 }

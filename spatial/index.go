@@ -634,10 +634,19 @@ func validPoint(p orb.Point) bool {
 }
 
 func (s *snapshot) cellAt(p orb.Point) *cellEntry {
-	if o := s.grid.owner(p); o != 0 {
-		return s.cells[o-1]
+	v := s.grid.lookup(p)
+	switch {
+	case v == 0:
+		return s.cellAtTree(p)
+	case v&listBit == 0:
+		return s.cells[v-1]
 	}
-	return s.cellAtTree(p)
+	for _, slot := range s.grid.list(v) { // in code order, as cellAtTree tries them
+		if e := s.cells[slot]; e.shape.contains(p) {
+			return e
+		}
+	}
+	return nil
 }
 
 // cellAtTree is cellAt without the grid: the R-tree's candidates, tested in code order.
