@@ -7,6 +7,7 @@ var (
 	AppendJSONString = registry.AppendJSONString
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
+	AppendCellObject = appendCellObject
 )
 
 // LaneLookup is the handler the Lane runs for GET /api/v1/lookup.

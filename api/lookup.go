@@ -598,6 +598,37 @@ func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFi
 }
 
 func appendCellObject(b []byte, cell *registry.Cell) []byte {
+	code := string(cell.Code)
+	if !plainCode(code) {
+		return appendCellObjectEscaped(b, cell)
+	}
+	// The community, street and district codes are prefixes of the code (or empty).
+	b = append(b, `{"code":"`...)
+	b = append(b, code...)
+	b = append(b, `","name":`...)
+	b = registry.AppendJSONString(b, cell.Name)
+	b = append(b, `,"community":"`...)
+	b = append(b, cell.Code.Community()...)
+	b = append(b, `","street":"`...)
+	b = append(b, cell.Code.Street()...)
+	b = append(b, `","district":"`...)
+	b = append(b, cell.Code.District()...)
+	return append(b, `"}`...)
+}
+
+// plainCode reports whether s needs no escaping in a JSON string: a grid code always
+// (digits, or letters and digits), checked so that no stored value can break the answer.
+func plainCode(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCellObjectEscaped is appendCellObject escaping every member.
+func appendCellObjectEscaped(b []byte, cell *registry.Cell) []byte {
 	b = append(b, `{"code":`...)
 	b = registry.AppendJSONString(b, string(cell.Code))
 	b = append(b, `,"name":`...)
