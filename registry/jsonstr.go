@@ -65,4 +65,3 @@ func appendEscapedASCII(b []byte, c byte) []byte {
 	}
 	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }
-
