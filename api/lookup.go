@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -302,31 +303,47 @@ func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
 	}
 }
 
-// minChunk is the fewest points a batch goroutine takes: below it, starting a goroutine
-// costs more than it saves.
-const minChunk = 128
+// minChunk is the fewest points a chunk holds: below it, handing a chunk to another
+// goroutine costs more than it saves.
+const minChunk = 64
 
-// answerBatch converts (numbers, then CRS), resolves and encodes st.slots in consecutive chunks, one goroutine
-// per chunk (up to GOMAXPROCS), each writing only its own slots and its chunk's output: the
-// results of its slots, comma-separated. The answer is the chunks' outputs in order.
+// answerBatch converts (numbers, then CRS), resolves and encodes st.slots in consecutive
+// chunks of at least minChunk slots, up to maxChunks of them, which GOMAXPROCS goroutines
+// (this one and helpers) take in turn: more chunks than goroutines, so that a helper that
+// starts late (waking an idle thread takes a while) leaves less of the batch waiting on it.
+// Each chunk writes only its own slots and its output: the results of its slots,
+// comma-separated. The answer is the chunks' outputs in order.
 func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lookupFields) []*batchChunk {
 	n := len(st.slots)
-	procs := max(1, min(runtime.GOMAXPROCS(0), n/minChunk))
-	chunks := st.chunkStates(procs)
-	size := (n + procs - 1) / procs
-	var wg sync.WaitGroup
-	for k := len(chunks) - 1; k >= 0; k-- {
-		part := st.slots[min(k*size, n):min((k+1)*size, n)]
-		ch := chunks[k]
-		if k == 0 {
-			s.answerChunk(ch, part, st.body, crs, class, f)
-			break
-		}
-		wg.Go(func() { s.answerChunk(ch, part, st.body, crs, class, f) })
+	procs := max(1, runtime.GOMAXPROCS(0))
+	nch := max(1, min(n/minChunk, maxChunks))
+	if procs == 1 {
+		nch = 1
 	}
+	chunks := st.chunkStates(nch)
+	size := (n + nch - 1) / nch
+	var next atomic.Int32
+	work := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= nch {
+				return
+			}
+			part := st.slots[min(k*size, n):min((k+1)*size, n)]
+			s.answerChunk(chunks[k], part, st.body, crs, class, f)
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(procs, nch) - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 	return chunks
 }
+
+// maxChunks bounds the chunks of a batch (see answerBatch).
+const maxChunks = 16
 
 func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string, f lookupFields) {
 	for i := range slots {
