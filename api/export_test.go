@@ -8,6 +8,7 @@ var (
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
+	ParseJSONNumber  = parseJSONNumber
 )
 
 // LaneLookup is the handler the Lane runs for GET /api/v1/lookup.

@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"encoding/json"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -100,6 +103,29 @@ func FuzzCursor(f *testing.F) {
 		}
 		if s != "" && api.EncodeCursor(k) != s {
 			t.Fatalf("EncodeCursor(DecodeCursor(%q)) = %q", s, api.EncodeCursor(k))
+		}
+	})
+}
+
+// jsonNumber is the JSON number grammar (RFC 8259 §6).
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// FuzzParseJSONNumber: on every JSON number the batch decoder's conversion (with its exact
+// fast path) gives strconv.ParseFloat's value, bit for bit, and fails where it fails.
+func FuzzParseJSONNumber(f *testing.F) {
+	for _, s := range []string{"0", "-0", "116.397481", "106.5710900891195", "29.636145182530996",
+		"9007199254740992", "9007199254740993", "0.9007199254740993", "1e999", "-1.5e-7", "123456789012345678901",
+		"0.0000000000000000000001", "0.00000000000000000000001", "18446744073709551615", "18446744073709551616"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !jsonNumber.MatchString(s) {
+			return
+		}
+		got, gerr := api.ParseJSONNumber([]byte(s))
+		want, werr := strconv.ParseFloat(s, 64)
+		if (gerr != nil) != (werr != nil) || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseJSONNumber(%q) = %v, %v; ParseFloat: %v, %v", s, got, gerr, want, werr)
 		}
 	})
 }

@@ -1226,9 +1226,10 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseJSONNumber converts a syntactically valid JSON number as strconv.ParseFloat does.
-// Coordinates such as 116.397481 take an exact fast path: a mantissa below 2^53 and at most
-// 22 fraction digits make m / 10^k one correctly rounded IEEE division (Clinger's fast
-// path); anything else goes to ParseFloat.
+// Coordinates such as 116.397481, or 106.5710900891195 as a client's float64 prints it, take
+// an exact fast path: a mantissa of at most 2^53 (so exact in a float64) and at most 22
+// fraction digits (10^k exact too) make m / 10^k one correctly rounded IEEE division
+// (Clinger's fast path); anything else goes to ParseFloat.
 func parseJSONNumber(b []byte) (float64, error) {
 	i, neg := 0, false
 	if b[0] == '-' {
@@ -1247,7 +1248,7 @@ func parseJSONNumber(b []byte) (float64, error) {
 			frac++
 		}
 	}
-	if i == len(b) && digits <= 15 && frac < len(pow10) { // 15 digits: m < 10^15 < 2^53
+	if i == len(b) && digits <= 19 && m <= 1<<53 && frac < len(pow10) { // 19 digits: m did not overflow
 		f := float64(m) / pow10[frac]
 		if neg {
 			f = -f
