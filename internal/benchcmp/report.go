@@ -254,8 +254,8 @@ func (b *bench) report() string {
 			"pgbench's per-transaction log (-l): its latency field reads 0 µs for many fast transactions in pgbench 15. Runs alternate citygrid, PostGIS.\n",
 			cfg.Clients, cfg.Clients, strings.TrimSpace(strings.SplitN(pgbenchCellAt, "\n", 2)[1]))
 	}
-	p("- batches: the %s query points in %d batches of %s; each round sends every batch once, one client with keep-alive",
-		group(float64(len(ds.Points))), len(ds.Points)/cfg.Batch, group(float64(cfg.Batch)))
+	p("- batches: the %s query points in %d batches of %s; each run sends the batches in turn for at least %s (every batch at least once), one client with keep-alive",
+		group(float64(len(ds.Points))), len(ds.Points)/cfg.Batch, group(float64(cfg.Batch)), batchLoop(cfg.Duration))
 	if b.pg != nil {
 		p("; the SQL side runs `%s` with pgx (prepared) and reads every row; for the same answer, `%s`", oneLine(sqlBatch), oneLine(sqlBatchCell))
 	}
