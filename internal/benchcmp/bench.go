@@ -356,14 +356,14 @@ func (b *bench) httpBatches(ctx context.Context, srv *server) error {
 				return fmt.Errorf("POST /api/v1/lookup%s: %w", c.query, err)
 			}
 			c.cg.addLoop(res.rate(float64(b.cfg.Batch)), res)
-			msg := fmt.Sprintf("%s %d/%d: citygrid %.2f ms/batch", c.name, r+1, b.cfg.Runs, ms(res.Elapsed)/float64(n))
+			msg := fmt.Sprintf("%s %d/%d: citygrid %.2f ms/batch", c.name, r+1, b.cfg.Runs, ms(res.Elapsed)/float64(res.Ops))
 			if b.pg != nil {
 				res, err := timeOps(ctx, n, n, batchLoop(b.cfg.Duration), sql(c.sql))
 				if err != nil {
 					return fmt.Errorf("sql batch: %w", err)
 				}
 				c.pg.addLoop(res.rate(float64(b.cfg.Batch)), res)
-				msg += fmt.Sprintf("; PostGIS %.2f ms/batch", ms(res.Elapsed)/float64(n))
+				msg += fmt.Sprintf("; PostGIS %.2f ms/batch", ms(res.Elapsed)/float64(res.Ops))
 			}
 			b.logf("%s", msg)
 		}
