@@ -50,10 +50,11 @@ const (
 // the bucket's list in cands, or 0 for "ask the tree".
 type gridTile [tileSide * tileSide]uint32
 
-// listBit marks a bucket value as a list offset; noCell is the bucket no cell meets.
+// listBit marks a bucket value as a list offset; noCell is the bucket no cell meets: the
+// empty list at offset 0.
 const (
 	listBit = 1 << 31
-	noCell  = listBit | 0
+	noCell  = listBit
 )
 
 // maxBucketCands is the longest list a bucket keeps; a bucket more cells meet (a point
