@@ -187,6 +187,11 @@ func (s *Server) lookup(p orb.Point, class string, f lookupFields) (res spatial.
 		return res, false, err
 	}
 	res, err = s.idx.Resolve(p, class)
+	return s.settle(p, res, err)
+}
+
+// settle turns Resolve's ErrNoUnit into an answer naming the cell (noUnit).
+func (s *Server) settle(p orb.Point, res spatial.Resolution, err error) (spatial.Resolution, bool, error) {
 	if err == nil {
 		return res, false, nil
 	}
@@ -352,7 +357,7 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs
 			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
 		}
 	}
-	s.resolveSlots(slots, class, f)
+	s.resolveSlots(ch, slots, class, f)
 	b := ch.out[:0]
 	for i := range slots {
 		if i > 0 {
@@ -363,13 +368,34 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs
 	ch.out = b
 }
 
-func (s *Server) resolveSlots(slots []batchSlot, class string, f lookupFields) {
+// resolveSlots looks the chunk's valid points up together (spatial's batch lookups, which
+// overlap the memory reads of many points), then settles each slot's answer as lookup does.
+func (s *Server) resolveSlots(ch *batchChunk, slots []batchSlot, class string, f lookupFields) {
+	ch.pts, ch.at = ch.pts[:0], ch.at[:0]
 	for i := range slots {
-		sl := &slots[i]
-		if !sl.ok {
-			continue
+		if slots[i].ok {
+			ch.pts = append(ch.pts, slots[i].p)
+			ch.at = append(ch.at, int32(i))
 		}
-		res, noUnit, err := s.lookup(sl.p, class, f)
+	}
+	n := len(ch.pts)
+	ch.res, ch.errs = slices.Grow(ch.res[:0], n)[:n], slices.Grow(ch.errs[:0], n)[:n]
+	cellOnly := !f.resolves() && class == ""
+	if cellOnly {
+		ch.cells = slices.Grow(ch.cells[:0], n)[:n]
+		s.idx.CellAtBatch(ch.pts, ch.cells, ch.errs)
+		for k, cell := range ch.cells {
+			ch.res[k] = spatial.Resolution{Cell: cell}
+		}
+	} else {
+		s.idx.ResolveBatch(ch.pts, class, ch.res, ch.errs)
+	}
+	for k, i := range ch.at {
+		sl := &slots[i]
+		res, noUnit, err := ch.res[k], false, ch.errs[k]
+		if !cellOnly {
+			res, noUnit, err = s.settle(sl.p, res, err)
+		}
 		if err != nil {
 			if re, ok := asRegistryError(err); ok {
 				sl.err, sl.pointErr = re, true
@@ -430,6 +456,12 @@ type batchChunk struct {
 	frags []byte
 	units map[*registry.Unit]span
 	rules map[ruleKey]span
+	// resolveSlots' working memory: the valid points, their slot indices and their answers.
+	pts   []orb.Point
+	at    []int32
+	res   []spatial.Resolution
+	errs  []error
+	cells []*registry.Cell
 }
 
 // batchPool holds batchStates sized for a 1,000-point batch.
@@ -465,6 +497,9 @@ func (st *batchState) release() {
 		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
 		clear(ch.units)
 		clear(ch.rules)
+		clear(ch.res) // snapshot pointers
+		clear(ch.errs)
+		clear(ch.cells)
 		big = big || cap(ch.out) > maxPooledOut
 	}
 	if big {

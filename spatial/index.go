@@ -641,6 +641,11 @@ func (s *snapshot) cellAt(p orb.Point) *cellEntry {
 	case v&listBit == 0:
 		return s.cells[v-1]
 	}
+	return s.listedCell(v, p)
+}
+
+// listedCell is cellAt for a point in a listed bucket (v, its value).
+func (s *snapshot) listedCell(v uint32, p orb.Point) *cellEntry {
 	for _, slot := range s.grid.list(v) { // in code order, as cellAtTree tries them
 		if e := s.cells[slot]; e.shape.contains(p) {
 			return e

@@ -302,7 +302,12 @@ func (idx *Index) Resolve(p orb.Point, class string) (Resolution, error) {
 		return Resolution{}, err
 	}
 	s := idx.load()
-	e := s.cellAt(p)
+	return idx.resolveIn(s, p, class, s.cellAt(p))
+}
+
+// resolveIn is Resolve once the point (valid) and the class (checked) have been looked up
+// in snapshot s: e is the cell containing p, nil when none does.
+func (idx *Index) resolveIn(s *snapshot, p orb.Point, class string, e *cellEntry) (Resolution, error) {
 	if e == nil {
 		return Resolution{}, registry.ErrOutsideGrid
 	}

@@ -1,0 +1,113 @@
+package spatial
+
+import (
+	"runtime"
+
+	"github.com/paulmach/orb"
+
+	"citygrid/registry"
+)
+
+// Batch lookups. On a large city one point's cell lookup is a chain of cache misses: the
+// bucket, the cell entry, then the code and name an answer writes. Looked up one after
+// another, the misses are waited for one after another. CellAtBatch and ResolveBatch take
+// a block of points one step at a time (every point's bucket, then every owned bucket's
+// entry, then the rest) so that the processor waits for many misses at once. Answers are
+// exactly CellAt's and Resolve's, from one snapshot for the whole call.
+
+// batchBlock is the points looked up together: enough misses in flight, and a block's
+// entries still in the nearest caches when they are used.
+const batchBlock = 32
+
+// cellsAt sets out[i] to cellAt(pts[i]) (nil for an invalid point) for at most batchBlock
+// points. It returns a value derived from the bytes it touched, so that those reads stay.
+func (s *snapshot) cellsAt(pts []orb.Point, out []*cellEntry) int {
+	var vals [batchBlock]uint32
+	pts, out = pts[:min(len(pts), batchBlock)], out[:min(len(pts), batchBlock)]
+	for i, p := range pts {
+		vals[i] = s.grid.lookup(p) // 0 for NaN or beyond the grid
+	}
+	touched := 0
+	for i := range pts {
+		if v := vals[i]; v != 0 && v&listBit == 0 {
+			e := s.cells[v-1]
+			out[i] = e
+			touched += len(e.cell.Name) // reads the entry
+		} else if v&listBit != 0 {
+			for _, slot := range s.grid.list(v) { // the candidates' entries and outer rings
+				if e := s.cells[slot]; len(e.shape.polys) > 0 && len(e.shape.polys[0].rings) > 0 && len(e.shape.polys[0].rings[0]) > 0 {
+					touched += int(e.shape.polys[0].rings[0][0][0])
+				}
+			}
+		}
+	}
+	for i, p := range pts {
+		v := vals[i]
+		switch {
+		case !validPoint(p):
+			out[i] = nil
+		case v == 0:
+			out[i] = s.cellAtTree(p)
+		case v&listBit != 0:
+			out[i] = s.listedCell(v, p)
+		}
+	}
+	for _, e := range out { // the code and name the answers will write
+		if e != nil && len(e.cell.Code) > 0 && len(e.cell.Name) > 0 {
+			touched += int(e.cell.Code[0]) + int(e.cell.Name[0])
+		}
+	}
+	return touched
+}
+
+// CellAtBatch sets cells[i], errs[i] to what CellAt(pts[i]) returns. cells and errs must be
+// at least as long as pts.
+func (idx *Index) CellAtBatch(pts []orb.Point, cells []*registry.Cell, errs []error) {
+	s := idx.load()
+	var ents [batchBlock]*cellEntry
+	touched := 0
+	for lo := 0; lo < len(pts); lo += batchBlock {
+		blk := pts[lo:min(lo+batchBlock, len(pts))]
+		touched += s.cellsAt(blk, ents[:len(blk)])
+		for i, p := range blk {
+			switch e := ents[i]; {
+			case !validPoint(p):
+				cells[lo+i], errs[lo+i] = nil, registry.ErrInvalidPoint
+			case e == nil:
+				cells[lo+i], errs[lo+i] = nil, registry.ErrOutsideGrid
+			default:
+				cells[lo+i], errs[lo+i] = &e.cell, nil
+			}
+		}
+	}
+	runtime.KeepAlive(touched) // keeps cellsAt's reads
+}
+
+// ResolveBatch sets res[i], errs[i] to what Resolve(pts[i], class) returns. res and errs
+// must be at least as long as pts.
+func (idx *Index) ResolveBatch(pts []orb.Point, class string, res []Resolution, errs []error) {
+	if err := checkClass(class); err != nil {
+		for i, p := range pts {
+			res[i], errs[i] = Resolution{}, err
+			if !validPoint(p) { // Resolve checks the point first
+				errs[i] = registry.ErrInvalidPoint
+			}
+		}
+		return
+	}
+	s := idx.load()
+	var ents [batchBlock]*cellEntry
+	touched := 0
+	for lo := 0; lo < len(pts); lo += batchBlock {
+		blk := pts[lo:min(lo+batchBlock, len(pts))]
+		touched += s.cellsAt(blk, ents[:len(blk)])
+		for i, p := range blk {
+			if !validPoint(p) {
+				res[lo+i], errs[lo+i] = Resolution{}, registry.ErrInvalidPoint
+				continue
+			}
+			res[lo+i], errs[lo+i] = idx.resolveIn(s, p, class, ents[i])
+		}
+	}
+	runtime.KeepAlive(touched) // keeps cellsAt's reads
+}
