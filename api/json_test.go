@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -109,6 +110,41 @@ func FuzzCursor(f *testing.F) {
 
 // jsonNumber is the JSON number grammar (RFC 8259 §6).
 var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// TestParseJSONNumberCoordinates: coordinates as clients print float64s (shortest form, up
+// to 17 significant digits), and the same digits moved by one in the last place, convert
+// exactly as strconv.ParseFloat converts them.
+func TestParseJSONNumberCoordinates(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(s string) {
+		t.Helper()
+		got, gerr := api.ParseJSONNumber([]byte(s))
+		want, werr := strconv.ParseFloat(s, 64)
+		if (gerr != nil) != (werr != nil) || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseJSONNumber(%q) = %v, %v; ParseFloat: %v, %v", s, got, gerr, want, werr)
+		}
+	}
+	for range 200000 {
+		v := (r.Float64()*2 - 1) * 180
+		if r.IntN(4) == 0 {
+			v = math.Round(v*1e7) / 1e7 // GPS precision
+		}
+		s := strconv.FormatFloat(v, 'f', -1, 64)
+		check(s)
+		// The last digit moved: not a shortest form, often 17 digits off any float64.
+		if b := []byte(s); b[len(b)-1] > '0' && b[len(b)-1] < '9' {
+			b[len(b)-1]++
+			check(string(b))
+			b = append(b, '5') // a digit more: up to 18 digits
+			check(string(b))
+		}
+	}
+	// Halfway cases: 2^53 + 1 (exactly between two float64s) and its neighbours, scaled.
+	for _, s := range []string{"9007199254740993", "9007199254740993.0", "900719925474099.3", "90071992547409.93",
+		"9007199254740995", "9007199254740997", "18014398509481985", "0.9007199254740993", "1.7976931348623157"} {
+		check(s)
+	}
+}
 
 // FuzzParseJSONNumber: on every JSON number the batch decoder's conversion (with its exact
 // fast path) gives strconv.ParseFloat's value, bit for bit, and fails where it fails.

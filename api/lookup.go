@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -1283,12 +1285,82 @@ func parseJSONNumber(b []byte) (float64, error) {
 			frac++
 		}
 	}
-	if i == len(b) && digits <= 19 && m <= 1<<53 && frac < len(pow10) { // 19 digits: m did not overflow
-		f := float64(m) / pow10[frac]
-		if neg {
-			f = -f
+	if i == len(b) && digits <= 19 { // 19 digits: m did not overflow
+		f, ok := 0.0, false
+		switch {
+		case m <= 1<<53 && frac < len(pow10):
+			f, ok = float64(m)/pow10[frac], true
+		case frac < len(pow10u):
+			f, ok = decimalToFloat(m, frac)
 		}
-		return f, nil
+		if ok {
+			if neg {
+				f = -f
+			}
+			return f, nil
+		}
 	}
 	return strconv.ParseFloat(string(b), 64)
+}
+
+// pow10u holds the powers of ten that a uint64 holds.
+var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// decimalToFloat returns m / 10^k correctly rounded (to nearest, ties to even), or ok false
+// where it cannot tell cheaply: coordinates of 17 significant digits, as clients print
+// float64s, whose mantissa float64 does not hold. The estimate float64(m) / 10^k is within
+// about an ulp; it is checked, and moved by an ulp at most, in exact 128-bit integers: q = M·2^e
+// is the rounding of v = m/10^k when |2m·2^-e − 2M·10^k| < 10^k (v closer to q than half an
+// ulp), or equal to it with M even.
+func decimalToFloat(m uint64, k int) (float64, bool) {
+	q := float64(m) / pow10[k]
+	p := pow10u[k]
+	for range 2 {
+		frac, exp := math.Frexp(q) // q = frac·2^exp, frac in [0.5, 1)
+		if q == 0 || math.IsInf(q, 0) || exp < -1021 {
+			return 0, false
+		}
+		M := uint64(frac * (1 << 53)) // q = M·2^e, e = exp − 53; M in [2^52, 2^53)
+		sh := 53 - exp + 1            // 2m·2^-e = m << (−e + 1)
+		if sh < 0 || sh > 127 || bits.Len64(m)+sh > 127 {
+			return 0, false
+		}
+		aHi, aLo := shl128(m, uint(sh))
+		bHi, bLo := bits.Mul64(2*M, p) // 2M·10^k < 2^54 · 2^64: no overflow
+		var dHi, dLo uint64
+		above := aHi > bHi || aHi == bHi && aLo >= bLo // v ≥ q
+		if above {
+			var borrow uint64
+			dLo, borrow = bits.Sub64(aLo, bLo, 0)
+			dHi, _ = bits.Sub64(aHi, bHi, borrow)
+		} else {
+			var borrow uint64
+			dLo, borrow = bits.Sub64(bLo, aLo, 0)
+			dHi, _ = bits.Sub64(bHi, aHi, borrow)
+		}
+		switch {
+		case dHi == 0 && dLo < p, dHi == 0 && dLo == p && M%2 == 0:
+			return q, true
+		case dHi == 0 && dLo == p: // a tie, and M odd: the even neighbour
+		}
+		if above {
+			q = math.Nextafter(q, math.Inf(1))
+		} else {
+			q = math.Nextafter(q, math.Inf(-1))
+		}
+	}
+	return 0, false
+}
+
+// shl128 returns x << s as a 128-bit number (hi, lo), for s < 128.
+func shl128(x uint64, s uint) (hi, lo uint64) {
+	switch {
+	case s == 0:
+		return 0, x
+	case s < 64:
+		return x >> (64 - s), x << s
+	default:
+		return x << (s - 64), 0
+	}
 }
