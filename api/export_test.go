@@ -9,6 +9,7 @@ var (
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
 	ParseJSONNumber  = parseJSONNumber
+	ParseNumber      = parseNumber
 )
 
 // LaneLookup is the handler the Lane runs for GET /api/v1/lookup.

@@ -355,8 +355,10 @@ const maxChunks = 16
 func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string, f lookupFields) {
 	for i := range slots {
 		slots[i].numbers(body)
-		if slots[i].ok {
-			slots[i].p = spatial.ToWGS84(slots[i].p, crs)
+		if sl := &slots[i]; sl.ok {
+			if q := spatial.ToWGS84(sl.p, crs); q != sl.p {
+				sl.p, sl.echo = q, 0 // converted: the digits as written are not its
+			}
 		}
 	}
 	s.resolveSlots(ch, slots, class, f)
@@ -365,7 +367,7 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = ch.appendSlot(b, &slots[i], f)
+		b = ch.appendSlot(b, &slots[i], body, f)
 	}
 	ch.out = b
 }
@@ -430,6 +432,7 @@ type batchSlot struct {
 	// in parallel.
 	nums     [3][2]int32
 	n        uint8
+	echo     uint8 // bit i: number i as written is the shortest form of p[i] (parseNumber)
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
 	err      error // a lookup error
@@ -515,7 +518,7 @@ func (st *batchState) release() {
 // error. (Cell objects are encoded each time: a batch over a large city rarely meets a cell
 // twice, and a cache across requests measured slower than encoding, its misses being
 // memory-bound.)
-func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
+func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, body []byte, f lookupFields) []byte {
 	switch {
 	case !sl.ok:
 		return appendResultError(b, registry.ErrInvalidPoint)
@@ -524,7 +527,14 @@ func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte
 	}
 	res := &sl.res
 	b = append(b, '{')
-	b = appendLookupHead(b, sl.p, res, f)
+	var lonText, latText []byte // the numbers as written, when they are the shortest forms
+	if sl.echo&1 != 0 {
+		lonText = body[sl.nums[0][0]:sl.nums[0][1]]
+	}
+	if sl.echo&2 != 0 {
+		latText = body[sl.nums[1][0]:sl.nums[1][1]]
+	}
+	b = appendLookupHead(b, sl.p, res, f, lonText, latText)
 	if f&fieldUnit != 0 {
 		if f&(fieldPoint|fieldCell) != 0 {
 			b = append(b, ',')
@@ -607,7 +617,7 @@ func writeRaw(c *gin.Context, status int, contentType []string, body []byte) {
 //	{"point":[lon,lat],"cell":{…},"unit":{…}|null,"rule":{"kind","id","reason"}[,"component":"…"]}
 func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool, f lookupFields) []byte {
 	b = append(b, '{')
-	b = appendLookupHead(b, p, res, f)
+	b = appendLookupHead(b, p, res, f, nil, nil)
 	if f&fieldUnit != 0 {
 		if f&(fieldPoint|fieldCell) != 0 {
 			b = append(b, ',')
@@ -628,13 +638,14 @@ func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool, f
 	return append(b, '}')
 }
 
-// appendLookupHead appends the point and cell members of f, comma-separated.
-func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFields) []byte {
+// appendLookupHead appends the point and cell members of f, comma-separated. lonText and
+// latText, when not nil, are what strconv.AppendFloat would write for p's coordinates.
+func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFields, lonText, latText []byte) []byte {
 	if f&fieldPoint != 0 {
 		b = append(b, `"point":[`...)
-		b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
+		b = appendCoord(b, p[0], lonText)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
+		b = appendCoord(b, p[1], latText)
 		b = append(b, ']')
 	}
 	if f&fieldCell != 0 {
@@ -679,6 +690,15 @@ func plainCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// appendCoord appends v as strconv.AppendFloat(b, v, 'f', -1, 64) does, or text, which
+// the caller knows to be the same.
+func appendCoord(b []byte, v float64, text []byte) []byte {
+	if text != nil {
+		return append(b, text...)
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 // appendCellObjectEscaped is appendCellObject escaping every member.
@@ -1013,17 +1033,21 @@ func (sl *batchSlot) numbers(body []byte) {
 		return
 	}
 	var xy [3]float64
+	sl.echo = 0
 	for i := range int(sl.n) {
 		r := sl.nums[i]
 		if r[0] == r[1] {
 			continue // null: 0
 		}
-		v, err := parseJSONNumber(body[r[0]:r[1]])
+		v, shortest, err := parseNumber(body[r[0]:r[1]])
 		if err != nil {
 			sl.ok = false
 			return
 		}
 		xy[i] = v
+		if shortest && i < 2 {
+			sl.echo |= 1 << i
+		}
 	}
 	sl.p = orb.Point{xy[0], xy[1]}
 	sl.ok = validLonLat(sl.p)
@@ -1268,6 +1292,19 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // fraction digits (10^k exact too) make m / 10^k one correctly rounded IEEE division
 // (Clinger's fast path); anything else goes to ParseFloat.
 func parseJSONNumber(b []byte) (float64, error) {
+	v, _, err := parseNumber(b)
+	return v, err
+}
+
+// parseNumber is parseJSONNumber also reporting whether b is, character for character, what
+// strconv.FormatFloat(v, 'f', -1, 64) writes: the shortest decimal that reads back as v, in
+// plain notation. Then an answer can echo b instead of formatting v. It reports it only where
+// that is proven: no exponent, no trailing fraction zero, and either at most 15 significant
+// digits (two decimals of at most 15 digits never read as the same float64) or 16 to 19
+// digits of which neither neighbour in the last digit nor either decimal one digit shorter
+// around b reads as v (the decimals reading as v form an interval; b in it with its
+// neighbours outside, it is the only decimal of its length there and none shorter is).
+func parseNumber(b []byte) (v float64, shortest bool, err error) {
 	i, neg := 0, false
 	if b[0] == '-' {
 		neg, i = true, 1
@@ -1286,21 +1323,49 @@ func parseJSONNumber(b []byte) (float64, error) {
 		}
 	}
 	if i == len(b) && digits <= 19 { // 19 digits: m did not overflow
-		f, ok := 0.0, false
-		switch {
-		case m <= 1<<53 && frac < len(pow10):
-			f, ok = float64(m)/pow10[frac], true
-		case frac < len(pow10u):
-			f, ok = decimalToFloat(m, frac)
-		}
-		if ok {
+		if f, ok := decimalValue(m, frac); ok {
+			shortest = m != 0 && (frac == 0 || b[len(b)-1] != '0') && shortestDecimal(m, frac, f)
 			if neg {
 				f = -f
 			}
-			return f, nil
+			return f, shortest, nil
 		}
 	}
-	return strconv.ParseFloat(string(b), 64)
+	v, err = strconv.ParseFloat(string(b), 64)
+	return v, false, err
+}
+
+// decimalValue returns m / 10^k correctly rounded, when the exact fast path or
+// decimalToFloat can tell.
+func decimalValue(m uint64, k int) (float64, bool) {
+	switch {
+	case m <= 1<<53 && k < len(pow10):
+		return float64(m) / pow10[k], true
+	case k < len(pow10u):
+		return decimalToFloat(m, k)
+	}
+	return 0, false
+}
+
+// shortestDecimal reports whether m·10^-k (m > 0, no trailing zero when k > 0), which reads
+// as f, is the shortest decimal that does (see parseNumber).
+func shortestDecimal(m uint64, k int, f float64) bool {
+	if m < 1e15 {
+		return true // at most 15 significant digits
+	}
+	if k == 0 {
+		return false // no shorter decimal to try at scale 10^1 here
+	}
+	for _, c := range [4]struct {
+		m uint64
+		k int
+	}{{m - 1, k}, {m + 1, k}, {m / 10, k - 1}, {m/10 + 1, k - 1}} {
+		g, ok := decimalValue(c.m, c.k)
+		if !ok || g == f {
+			return false
+		}
+	}
+	return true
 }
 
 // pow10u holds the powers of ten that a uint64 holds.
