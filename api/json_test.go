@@ -129,7 +129,7 @@ func TestParseJSONNumberCoordinates(t *testing.T) {
 		s := strconv.FormatFloat(v, 'f', -1, 64)
 		check(s)
 		_, shortest, _ := api.ParseNumber([]byte(s))
-		if digits := strings.Count(s, "")-1-strings.Count(s, ".")-strings.Count(s, "-"); digits <= 15 && !shortest {
+		if digits := strings.Count(s, "") - 1 - strings.Count(s, ".") - strings.Count(s, "-"); digits <= 15 && !shortest {
 			t.Fatalf("parseNumber(%q): %d digits, not recognised as the shortest form", s, digits)
 		}
 		printed++
