@@ -106,9 +106,11 @@ type snapshot struct {
 }
 
 type cellEntry struct {
+	// district first: it shares a cache line with the cell's code and name, which a lookup
+	// answer reads too (Resolve's fallback reads the district).
+	district string
 	cell     registry.Cell
 	shape    shape
-	district string
 }
 
 func (idx *Index) emptySnapshot() *snapshot {
