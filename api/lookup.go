@@ -944,7 +944,7 @@ func (st *batchState) positions(p *batchParser) (int, error) {
 		if n <= MaxBatchPoints {
 			dst = &st.slots[len(st.slots)-1]
 		}
-		if !p.position(dst) {
+		if !p.plainPosition(dst) && !p.position(dst) {
 			return 0, errBatchSyntax
 		}
 		n++
@@ -960,6 +960,33 @@ func (st *batchState) positions(p *batchParser) (int, error) {
 		}
 		return 0, errBatchSyntax
 	}
+}
+
+// plainPosition parses the usual element, [lon,lat] with no space inside, as position
+// would, and reports whether it did; anything else leaves p as it was, for position.
+func (p *batchParser) plainPosition(sl *batchSlot) bool {
+	start := p.i
+	if start >= len(p.b) || p.b[start] != '[' {
+		return false
+	}
+	p.i++
+	lo0 := p.i
+	if !p.num() || p.i >= len(p.b) || p.b[p.i] != ',' {
+		p.i = start
+		return false
+	}
+	hi0 := p.i
+	p.i++
+	lo1 := p.i
+	if !p.num() || p.i >= len(p.b) || p.b[p.i] != ']' {
+		p.i = start
+		return false
+	}
+	sl.nums[0] = [2]int32{int32(lo0), int32(hi0)}
+	sl.nums[1] = [2]int32{int32(lo1), int32(p.i)}
+	sl.n, sl.ok = 2, true
+	p.i++
+	return true
 }
 
 // position parses one element of a positions array. valid reports the JSON syntax; ok
@@ -1356,10 +1383,17 @@ func shortestDecimal(m uint64, k int, f float64) bool {
 	if k == 0 {
 		return false // no shorter decimal to try at scale 10^1 here
 	}
-	for _, c := range [4]struct {
+	cands := [4]struct {
 		m uint64
 		k int
-	}{{m - 1, k}, {m + 1, k}, {m / 10, k - 1}, {m/10 + 1, k - 1}} {
+	}{{m / 10, k - 1}, {m/10 + 1, k - 1}, {m - 1, k}, {m + 1, k}}
+	n := 4
+	if 1/pow10[k] > 2*(math.Nextafter(f, math.Inf(1))-f) {
+		// The decimals of this length lie further apart than twice the float64's spacing:
+		// no neighbour can read as f too.
+		n = 2
+	}
+	for _, c := range cands[:n] {
 		g, ok := decimalValue(c.m, c.k)
 		if !ok || g == f {
 			return false
