@@ -8,7 +8,6 @@ var (
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
-	ParseJSONNumber  = parseJSONNumber
 	ParseNumber      = parseNumber
 )
 

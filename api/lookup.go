@@ -82,9 +82,12 @@ func parseFields(v string) (lookupFields, error) {
 	}
 }
 
-// resolves reports whether an answer with these members needs the responsible unit, not
-// only the cell.
-func (f lookupFields) resolves() bool { return f&(fieldUnit|fieldRule) != 0 }
+// cellOnly reports whether a lookup of class for an answer with these members needs only the
+// cell: neither unit nor rule is asked for, and no class (which is still resolved, so that a
+// bad one is still an error).
+func (f lookupFields) cellOnly(class string) bool {
+	return f&(fieldUnit|fieldRule) == 0 && class == ""
+}
 
 // parseLookupQuery reads lon, lat, class, crs and fields from a raw query string in one pass without
 // building url.Values: this route is the dispatch engine's hot path. As with url.Values.Get,
@@ -181,10 +184,9 @@ func queryFields(c *gin.Context) (lookupFields, error) {
 // lookup resolves a WGS84 point. A point inside a cell that no unit is responsible for is
 // not an error here: the answer still names the cell, with unit null and rule kind "none",
 // because a dispatcher can act on the cell (route the case to the district centre by hand).
-// When the answer needs neither unit nor rule (f) and no class is given, only the cell is
-// looked up (a class is still resolved, so that a bad one is still an error).
+// When the answer needs only the cell (f.cellOnly), only the cell is looked up.
 func (s *Server) lookup(p orb.Point, class string, f lookupFields) (res spatial.Resolution, noUnit bool, err error) {
-	if !f.resolves() && class == "" {
+	if f.cellOnly(class) {
 		res.Cell, err = s.idx.CellAt(p)
 		return res, false, err
 	}
@@ -237,7 +239,7 @@ func (s *Server) lookupAnswer(dst []byte, rawQuery string) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return appendLookup(dst, p, &res, noUnit, q.fields), nil
+	return appendLookup(dst, p, nil, nil, &res, noUnit, q.fields, nil), nil
 }
 
 // handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
@@ -384,7 +386,7 @@ func (s *Server) resolveSlots(ch *batchChunk, slots []batchSlot, class string, f
 	}
 	n := len(ch.pts)
 	ch.res, ch.errs = slices.Grow(ch.res[:0], n)[:n], slices.Grow(ch.errs[:0], n)[:n]
-	cellOnly := !f.resolves() && class == ""
+	cellOnly := f.cellOnly(class)
 	if cellOnly {
 		ch.cells = slices.Grow(ch.cells[:0], n)[:n]
 		s.idx.CellAtBatch(ch.pts, ch.cells, ch.errs)
@@ -513,11 +515,10 @@ func (st *batchState) release() {
 	batchPool.Put(st)
 }
 
-// appendSlot appends one result: the lookup object of appendLookup with the members of f,
-// the unit and rule members copied from their first encoding in the chunk, or the point's
-// error. (Cell objects are encoded each time: a batch over a large city rarely meets a cell
-// twice, and a cache across requests measured slower than encoding, its misses being
-// memory-bound.)
+// appendSlot appends one result: the lookup object of appendLookup, the unit and rule
+// objects copied from their first encoding in the chunk, or the point's error. (Cell
+// objects are encoded each time: a batch over a large city rarely meets a cell twice, and a
+// cache across requests measured slower than encoding, its misses being memory-bound.)
 func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, body []byte, f lookupFields) []byte {
 	switch {
 	case !sl.ok:
@@ -525,8 +526,6 @@ func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, body []byte, f lookupF
 	case sl.err != nil:
 		return appendResultError(b, sl.err.(*registry.Error))
 	}
-	res := &sl.res
-	b = append(b, '{')
 	var lonText, latText []byte // the numbers as written, when they are the shortest forms
 	if sl.echo&1 != 0 {
 		lonText = body[sl.nums[0][0]:sl.nums[0][1]]
@@ -534,44 +533,40 @@ func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, body []byte, f lookupF
 	if sl.echo&2 != 0 {
 		latText = body[sl.nums[1][0]:sl.nums[1][1]]
 	}
-	b = appendLookupHead(b, sl.p, res, f, lonText, latText)
-	if f&fieldUnit != 0 {
-		if f&(fieldPoint|fieldCell) != 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `"unit":`...)
-		if u := res.Unit; u == nil || sl.noUnit {
-			b = append(b, "null"...)
-		} else {
-			sp, ok := st.units[u]
-			if !ok {
-				lo := len(st.frags)
-				st.frags = appendUnitObject(st.frags, u)
-				sp = span{int32(lo), int32(len(st.frags))}
-				st.units[u] = sp
-			}
-			b = append(b, st.frags[sp.lo:sp.hi]...)
-		}
+	return appendLookup(b, sl.p, lonText, latText, &sl.res, sl.noUnit, f, st)
+}
+
+// unit appends u's object: from the chunk's earlier encoding of it, or encoded now (and kept,
+// unless st is nil).
+func (st *batchChunk) unit(b []byte, u *registry.Unit) []byte {
+	if st == nil {
+		return appendUnitObject(b, u)
 	}
-	if f&fieldRule != 0 {
-		if f != fieldRule {
-			b = append(b, ',')
-		}
-		if sl.noUnit || res.Kind == spatial.KindComponent {
-			b = appendLookupRule(b, res, sl.noUnit) // a component's reason names it: no reuse
-		} else {
-			k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
-			sp, ok := st.rules[k]
-			if !ok {
-				lo := len(st.frags)
-				st.frags = appendLookupRule(st.frags, res, false)
-				sp = span{int32(lo), int32(len(st.frags))}
-				st.rules[k] = sp
-			}
-			b = append(b, st.frags[sp.lo:sp.hi]...)
-		}
+	sp, ok := st.units[u]
+	if !ok {
+		lo := len(st.frags)
+		st.frags = appendUnitObject(st.frags, u)
+		sp = span{int32(lo), int32(len(st.frags))}
+		st.units[u] = sp
 	}
-	return append(b, '}')
+	return append(b, st.frags[sp.lo:sp.hi]...)
+}
+
+// rule is unit for the rule member (appendLookupRule). A component's reason names the
+// component, so it is not kept.
+func (st *batchChunk) rule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
+	if st == nil || noUnit || res.Kind == spatial.KindComponent {
+		return appendLookupRule(b, res, noUnit)
+	}
+	k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
+	sp, ok := st.rules[k]
+	if !ok {
+		lo := len(st.frags)
+		st.frags = appendLookupRule(st.frags, res, false)
+		sp = span{int32(lo), int32(len(st.frags))}
+		st.rules[k] = sp
+	}
+	return append(b, st.frags[sp.lo:sp.hi]...)
 }
 
 // ruleKey is what appendLookupRule encodes when a unit is found.
@@ -615,32 +610,12 @@ func writeRaw(c *gin.Context, status int, contentType []string, body []byte) {
 // appendLookup appends the lookup object with the members of f:
 //
 //	{"point":[lon,lat],"cell":{…},"unit":{…}|null,"rule":{"kind","id","reason"}[,"component":"…"]}
-func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool, f lookupFields) []byte {
+//
+// lonText and latText, when not nil, are what strconv.AppendFloat would write for p's
+// coordinates. frags, when not nil, holds the unit and rule objects already encoded in a
+// batch chunk.
+func appendLookup(b []byte, p orb.Point, lonText, latText []byte, res *spatial.Resolution, noUnit bool, f lookupFields, frags *batchChunk) []byte {
 	b = append(b, '{')
-	b = appendLookupHead(b, p, res, f, nil, nil)
-	if f&fieldUnit != 0 {
-		if f&(fieldPoint|fieldCell) != 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `"unit":`...)
-		if u := res.Unit; u == nil || noUnit {
-			b = append(b, "null"...)
-		} else {
-			b = appendUnitObject(b, u)
-		}
-	}
-	if f&fieldRule != 0 {
-		if f != fieldRule {
-			b = append(b, ',')
-		}
-		b = appendLookupRule(b, res, noUnit)
-	}
-	return append(b, '}')
-}
-
-// appendLookupHead appends the point and cell members of f, comma-separated. lonText and
-// latText, when not nil, are what strconv.AppendFloat would write for p's coordinates.
-func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFields, lonText, latText []byte) []byte {
 	if f&fieldPoint != 0 {
 		b = append(b, `"point":[`...)
 		b = appendCoord(b, p[0], lonText)
@@ -659,9 +634,27 @@ func appendLookupHead(b []byte, p orb.Point, res *spatial.Resolution, f lookupFi
 			b = appendCellObject(b, cell)
 		}
 	}
-	return b
+	if f&fieldUnit != 0 {
+		if f&(fieldPoint|fieldCell) != 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"unit":`...)
+		if u := res.Unit; u == nil || noUnit {
+			b = append(b, "null"...)
+		} else {
+			b = frags.unit(b, u)
+		}
+	}
+	if f&fieldRule != 0 {
+		if f != fieldRule {
+			b = append(b, ',')
+		}
+		b = frags.rule(b, res, noUnit)
+	}
+	return append(b, '}')
 }
 
+// appendCellObject appends the cell object of a lookup answer.
 func appendCellObject(b []byte, cell *registry.Cell) []byte {
 	code := string(cell.Code)
 	if !plainCode(code) {
@@ -1313,24 +1306,20 @@ func (p *batchParser) skip() bool {
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseJSONNumber converts a syntactically valid JSON number as strconv.ParseFloat does.
-// Coordinates such as 116.397481, or 106.5710900891195 as a client's float64 prints it, take
-// an exact fast path: a mantissa of at most 2^53 (so exact in a float64) and at most 22
-// fraction digits (10^k exact too) make m / 10^k one correctly rounded IEEE division
-// (Clinger's fast path); anything else goes to ParseFloat.
-func parseJSONNumber(b []byte) (float64, error) {
-	v, _, err := parseNumber(b)
-	return v, err
-}
-
-// parseNumber is parseJSONNumber also reporting whether b is, character for character, what
-// strconv.FormatFloat(v, 'f', -1, 64) writes: the shortest decimal that reads back as v, in
+// parseNumber converts a syntactically valid JSON number as strconv.ParseFloat does, and
+// reports whether b is, character for character, what strconv.FormatFloat(v, 'f', -1, 64)
+// writes: the shortest decimal that reads back as v, in
 // plain notation. Then an answer can echo b instead of formatting v. It reports it only where
 // that is proven: no exponent, no trailing fraction zero, and either at most 15 significant
 // digits (two decimals of at most 15 digits never read as the same float64) or 16 to 19
 // digits of which neither neighbour in the last digit nor either decimal one digit shorter
 // around b reads as v (the decimals reading as v form an interval; b in it with its
 // neighbours outside, it is the only decimal of its length there and none shorter is).
+//
+// Coordinates such as 116.397481 take an exact fast path: a mantissa of at most 2^53 (exact
+// in a float64) and at most 22 fraction digits (10^k exact too) make m / 10^k one correctly
+// rounded IEEE division (Clinger's fast path); 17-digit ones go to decimalToFloat; anything
+// else to ParseFloat.
 func parseNumber(b []byte) (v float64, shortest bool, err error) {
 	i, neg := 0, false
 	if b[0] == '-' {

@@ -60,27 +60,27 @@ func (s *snapshot) cellsAt(pts []orb.Point, out []*cellEntry) int {
 	return touched
 }
 
-// CellAtBatch sets cells[i], errs[i] to what CellAt(pts[i]) returns. cells and errs must be
-// at least as long as pts.
-func (idx *Index) CellAtBatch(pts []orb.Point, cells []*registry.Cell, errs []error) {
-	s := idx.load()
+// eachCell calls fn with every point of pts, its index and its cell (nil for an invalid
+// point or one outside every cell), looked up a block at a time in snapshot s.
+func (s *snapshot) eachCell(pts []orb.Point, fn func(i int, p orb.Point, e *cellEntry)) {
 	var ents [batchBlock]*cellEntry
 	touched := 0
 	for lo := 0; lo < len(pts); lo += batchBlock {
 		blk := pts[lo:min(lo+batchBlock, len(pts))]
 		touched += s.cellsAt(blk, ents[:len(blk)])
 		for i, p := range blk {
-			switch e := ents[i]; {
-			case !validPoint(p):
-				cells[lo+i], errs[lo+i] = nil, registry.ErrInvalidPoint
-			case e == nil:
-				cells[lo+i], errs[lo+i] = nil, registry.ErrOutsideGrid
-			default:
-				cells[lo+i], errs[lo+i] = &e.cell, nil
-			}
+			fn(lo+i, p, ents[i])
 		}
 	}
 	runtime.KeepAlive(touched) // keeps cellsAt's reads
+}
+
+// CellAtBatch sets cells[i], errs[i] to what CellAt(pts[i]) returns. cells and errs must be
+// at least as long as pts.
+func (idx *Index) CellAtBatch(pts []orb.Point, cells []*registry.Cell, errs []error) {
+	idx.load().eachCell(pts, func(i int, p orb.Point, e *cellEntry) {
+		cells[i], errs[i] = cellResult(p, e)
+	})
 }
 
 // ResolveBatch sets res[i], errs[i] to what Resolve(pts[i], class) returns. res and errs
@@ -96,18 +96,11 @@ func (idx *Index) ResolveBatch(pts []orb.Point, class string, res []Resolution, 
 		return
 	}
 	s := idx.load()
-	var ents [batchBlock]*cellEntry
-	touched := 0
-	for lo := 0; lo < len(pts); lo += batchBlock {
-		blk := pts[lo:min(lo+batchBlock, len(pts))]
-		touched += s.cellsAt(blk, ents[:len(blk)])
-		for i, p := range blk {
-			if !validPoint(p) {
-				res[lo+i], errs[lo+i] = Resolution{}, registry.ErrInvalidPoint
-				continue
-			}
-			res[lo+i], errs[lo+i] = idx.resolveIn(s, p, class, ents[i])
+	s.eachCell(pts, func(i int, p orb.Point, e *cellEntry) {
+		if !validPoint(p) {
+			res[i], errs[i] = Resolution{}, registry.ErrInvalidPoint
+			return
 		}
-	}
-	runtime.KeepAlive(touched) // keeps cellsAt's reads
+		res[i], errs[i] = idx.resolveIn(s, p, class, e)
+	})
 }

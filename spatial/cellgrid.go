@@ -83,14 +83,6 @@ func (g *cellGrid) lookup(p orb.Point) uint32 {
 	return t[(by&tileMask)<<tileShift|bx&tileMask]
 }
 
-// owner returns the slot + 1 of the cell whose interior holds the bucket of p, or 0.
-func (g *cellGrid) owner(p orb.Point) uint32 {
-	if v := g.lookup(p); v&listBit == 0 {
-		return v
-	}
-	return 0
-}
-
 // list returns the cell slots of list value v (v&listBit != 0).
 func (g *cellGrid) list(v uint32) []uint32 {
 	i := v &^ listBit

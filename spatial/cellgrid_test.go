@@ -162,12 +162,12 @@ func TestCellGridOwnerOutside(t *testing.T) {
 	idx, _ := newTestIndex(t)
 	g := idx.load().grid
 	for _, p := range []orb.Point{{math.NaN(), 29.5}, {106.5, math.Inf(1)}, {-180, -90}, {180, 90}, {g.minX - 1e-12, g.minY}} {
-		if o := g.owner(p); o != 0 {
-			t.Errorf("owner(%v) = %d, want 0", p, o)
+		if o := g.lookup(p); o != 0 {
+			t.Errorf("lookup(%v) = %d, want 0 (ask the tree)", p, o)
 		}
 	}
 	var nilGrid *cellGrid
-	if o := nilGrid.owner(orb.Point{106.5, 29.5}); o != 0 {
-		t.Errorf("nil grid owner = %d", o)
+	if o := nilGrid.lookup(orb.Point{106.5, 29.5}); o != 0 {
+		t.Errorf("nil grid lookup = %d", o)
 	}
 }

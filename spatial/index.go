@@ -623,9 +623,15 @@ func (idx *Index) CellAt(p orb.Point) (*registry.Cell, error) {
 	if !validPoint(p) {
 		return nil, registry.ErrInvalidPoint
 	}
-	s := idx.load()
-	e := s.cellAt(p)
-	if e == nil {
+	return cellResult(p, idx.load().cellAt(p))
+}
+
+// cellResult is CellAt's answer for p, whose cell (when valid) is e.
+func cellResult(p orb.Point, e *cellEntry) (*registry.Cell, error) {
+	switch {
+	case !validPoint(p):
+		return nil, registry.ErrInvalidPoint
+	case e == nil:
 		return nil, registry.ErrOutsideGrid
 	}
 	return &e.cell, nil
