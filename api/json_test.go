@@ -149,6 +149,35 @@ func TestParseJSONNumberCoordinates(t *testing.T) {
 		"9007199254740995", "9007199254740997", "18014398509481985", "0.9007199254740993", "1.7976931348623157"} {
 		check(s)
 	}
+	// Around powers of two, where the gap below a float64 is half the gap above: the floats
+	// nearest 2^j, as printed, and decimals between them (31.999999999999998 reads as
+	// 31.999999999999996, not 32).
+	for j := -20; j <= 8; j++ {
+		p := math.Ldexp(1, j)
+		for _, s := range []string{"31.999999999999998", "31.9999999999999982", "63.999999999999996",
+			"15.999999999999999", "7.9999999999999996", "0.12499999999999999", "127.99999999999999"} {
+			check(s)
+		}
+		q := p
+		for range 4 {
+			q = math.Nextafter(q, 0)
+		}
+		for range 9 {
+			s := strconv.FormatFloat(q, 'f', -1, 64)
+			check(s)
+			check(strconv.FormatFloat(q, 'f', 17, 64))
+			for _, d := range []string{"1", "2", "5", "8", "9"} {
+				check(s + d)
+			}
+			if b := []byte(s); b[len(b)-1] > '0' && b[len(b)-1] < '9' {
+				b[len(b)-1]++
+				check(string(b))
+				b[len(b)-1] -= 2
+				check(string(b))
+			}
+			q = math.Nextafter(q, math.Inf(1))
+		}
+	}
 	// Every printed coordinate is its shortest form; with 16 or 17 digits it is recognised
 	// where its neighbours read otherwise (about half of them: 52% measured).
 	if recognised*10 < printed*4 {
@@ -175,7 +204,8 @@ func checkParseNumber(t *testing.T, s string) {
 func FuzzParseJSONNumber(f *testing.F) {
 	for _, s := range []string{"0", "-0", "116.397481", "106.5710900891195", "29.636145182530996",
 		"9007199254740992", "9007199254740993", "0.9007199254740993", "1e999", "-1.5e-7", "123456789012345678901",
-		"0.0000000000000000000001", "0.00000000000000000000001", "18446744073709551615", "18446744073709551616"} {
+		"0.0000000000000000000001", "0.00000000000000000000001", "18446744073709551615", "18446744073709551616",
+		"31.999999999999998", "63.999999999999996", "0.12499999999999999"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -1308,13 +1309,13 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 
 // parseNumber converts a syntactically valid JSON number as strconv.ParseFloat does, and
 // reports whether b is, character for character, what strconv.FormatFloat(v, 'f', -1, 64)
-// writes: the shortest decimal that reads back as v, in
-// plain notation. Then an answer can echo b instead of formatting v. It reports it only where
-// that is proven: no exponent, no trailing fraction zero, and either at most 15 significant
-// digits (two decimals of at most 15 digits never read as the same float64) or 16 to 19
-// digits of which neither neighbour in the last digit nor either decimal one digit shorter
-// around b reads as v (the decimals reading as v form an interval; b in it with its
-// neighbours outside, it is the only decimal of its length there and none shorter is).
+// writes: the shortest decimal that reads back as v, in plain notation. Then an answer can
+// echo b instead of formatting v. It reports it only where that is proven: no exponent, no
+// trailing fraction zero, and either at most 15 significant digits (two decimals of at most
+// 15 digits never read as the same float64) or 16 to 19 digits of which neither neighbour in
+// the last digit nor either decimal one digit shorter around b reads as v (the decimals
+// reading as v form an interval; b in it with its neighbours outside, it is the only decimal
+// of its length there and none shorter is).
 //
 // Coordinates such as 116.397481 take an exact fast path: a mantissa of at most 2^53 (exact
 // in a float64) and at most 22 fraction digits (10^k exact too) make m / 10^k one correctly
@@ -1332,7 +1333,16 @@ func parseNumber(b []byte) (v float64, shortest bool, err error) {
 		digits++
 	}
 	if i < len(b) && b[i] == '.' {
-		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		for i++; i+8 <= len(b); i += 8 { // eight fraction digits at a time
+			v, ok := eightDigits(binary.LittleEndian.Uint64(b[i:]))
+			if !ok {
+				break
+			}
+			m = m*1e8 + v // wraps past 19 digits, which then go to ParseFloat
+			digits += 8
+			frac += 8
+		}
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 			m = m*10 + uint64(b[i]-'0')
 			digits++
 			frac++
@@ -1351,6 +1361,19 @@ func parseNumber(b []byte) (v float64, shortest bool, err error) {
 	return v, false, err
 }
 
+// eightDigits converts eight ASCII digits, the first in the lowest byte, to their value
+// (SWAR: four multiplications instead of eight steps); ok is false if a byte is no digit.
+func eightDigits(u uint64) (uint64, bool) {
+	const zeros = 0x3030303030303030
+	if u&0xF0F0F0F0F0F0F0F0 != zeros || (u+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 != zeros {
+		return 0, false
+	}
+	u -= zeros
+	u = u*10 + u>>8 // pairs: each byte pair's low byte holds its two-digit value
+	u = ((u&0x000000FF000000FF)*(100+1000000<<32) + (u>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+	return u, true
+}
+
 // decimalValue returns m / 10^k correctly rounded, when the exact fast path or
 // decimalToFloat can tell.
 func decimalValue(m uint64, k int) (float64, bool) {
@@ -1364,31 +1387,25 @@ func decimalValue(m uint64, k int) (float64, bool) {
 }
 
 // shortestDecimal reports whether m·10^-k (m > 0, no trailing zero when k > 0), which reads
-// as f, is the shortest decimal that does (see parseNumber).
+// as f, is the shortest decimal that does (see parseNumber). The decimals reading as f form
+// an interval holding m: when neither m − 1 nor m + 1 (over 10^k) is in it, m is the only
+// decimal of its length there, and no shorter one is (each is also a decimal of m's length,
+// ending in zero, so it would be m or lie beyond m ± 1). Both are tested against f's rounding
+// in exact integers.
 func shortestDecimal(m uint64, k int, f float64) bool {
 	if m < 1e15 {
 		return true // at most 15 significant digits
 	}
-	if k == 0 {
+	if k == 0 || k >= len(pow10u) {
 		return false // no shorter decimal to try at scale 10^1 here
 	}
-	cands := [4]struct {
-		m uint64
-		k int
-	}{{m / 10, k - 1}, {m/10 + 1, k - 1}, {m - 1, k}, {m + 1, k}}
-	n := 4
-	if 1/pow10[k] > 2*(math.Nextafter(f, math.Inf(1))-f) {
-		// The decimals of this length lie further apart than twice the float64's spacing:
-		// no neighbour can read as f too.
-		n = 2
+	var r rounding
+	if !r.set(f, k) {
+		return false
 	}
-	for _, c := range cands[:n] {
-		g, ok := decimalValue(c.m, c.k)
-		if !ok || g == f {
-			return false
-		}
-	}
-	return true
+	below, ok1 := r.side(m - 1)
+	above, ok2 := r.side(m + 1)
+	return ok1 && ok2 && below != 0 && above != 0
 }
 
 // pow10u holds the powers of ten that a uint64 holds.
@@ -1398,47 +1415,90 @@ var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // decimalToFloat returns m / 10^k correctly rounded (to nearest, ties to even), or ok false
 // where it cannot tell cheaply: coordinates of 17 significant digits, as clients print
 // float64s, whose mantissa float64 does not hold. The estimate float64(m) / 10^k is within
-// about an ulp; it is checked, and moved by an ulp at most, in exact 128-bit integers: q = M·2^e
-// is the rounding of v = m/10^k when |2m·2^-e − 2M·10^k| < 10^k (v closer to q than half an
-// ulp), or equal to it with M even.
+// about an ulp; rounding.side checks it in exact integers, and it moves by an ulp at most.
 func decimalToFloat(m uint64, k int) (float64, bool) {
 	q := float64(m) / pow10[k]
-	p := pow10u[k]
+	var r rounding
 	for range 2 {
-		frac, exp := math.Frexp(q) // q = frac·2^exp, frac in [0.5, 1)
-		if q == 0 || math.IsInf(q, 0) || exp < -1021 {
+		if !r.set(q, k) {
 			return 0, false
 		}
-		M := uint64(frac * (1 << 53)) // q = M·2^e, e = exp − 53; M in [2^52, 2^53)
-		sh := 53 - exp + 1            // 2m·2^-e = m << (−e + 1)
-		if sh < 0 || sh > 127 || bits.Len64(m)+sh > 127 {
-			return 0, false
-		}
-		aHi, aLo := shl128(m, uint(sh))
-		bHi, bLo := bits.Mul64(2*M, p) // 2M·10^k < 2^54 · 2^64: no overflow
-		var dHi, dLo uint64
-		above := aHi > bHi || aHi == bHi && aLo >= bLo // v ≥ q
-		if above {
-			var borrow uint64
-			dLo, borrow = bits.Sub64(aLo, bLo, 0)
-			dHi, _ = bits.Sub64(aHi, bHi, borrow)
-		} else {
-			var borrow uint64
-			dLo, borrow = bits.Sub64(bLo, aLo, 0)
-			dHi, _ = bits.Sub64(bHi, aHi, borrow)
-		}
+		side, ok := r.side(m)
 		switch {
-		case dHi == 0 && dLo < p, dHi == 0 && dLo == p && M%2 == 0:
+		case !ok:
+			return 0, false
+		case side == 0:
 			return q, true
-		case dHi == 0 && dLo == p: // a tie, and M odd: the even neighbour
-		}
-		if above {
+		case side > 0:
 			q = math.Nextafter(q, math.Inf(1))
-		} else {
+		default:
 			q = math.Nextafter(q, math.Inf(-1))
 		}
 	}
 	return 0, false
+}
+
+// rounding is a float64 q = M·2^e (M in [2^52, 2^53)) seen from the decimals c / 10^k: in
+// units of 2^e / (2·10^k), c / 10^k − q is 2c·2^-e − 2M·10^k, and half an ulp is 10^k.
+type rounding struct {
+	M        uint64
+	sh       int    // −e + 1: 2c·2^-e = c << sh
+	bHi, bLo uint64 // 2M·10^k
+	p        uint64 // 10^k
+}
+
+// set makes r describe q for decimals over 10^k (k < len(pow10u)); it reports false for
+// zero, negative numbers, infinities, NaN, subnormals and scales 128-bit integers cannot
+// hold. (A method filling r in place: returning the struct measured slower.)
+func (r *rounding) set(q float64, k int) bool {
+	u := math.Float64bits(q)
+	be := int(u >> 52) // the biased exponent; the sign bit set makes it > 0x7ff
+	if be == 0 || be >= 0x7ff {
+		return false
+	}
+	r.M = u&(1<<52-1) | 1<<52 // q = M·2^e, e = be − 1075
+	r.sh = 1076 - be
+	if r.sh < 0 || r.sh > 127 {
+		return false
+	}
+	r.p = pow10u[k]
+	r.bHi, r.bLo = bits.Mul64(2*r.M, r.p) // 2M·10^k < 2^54 · 2^64: no overflow
+	return true
+}
+
+// side tells where c / 10^k rounds relative to q: 0 when it reads as q (closer than half
+// the gap to either neighbour, or exactly halfway with M even), 1 above, −1 below. The gap
+// below q is half as wide when M = 2^52, q being the first float64 of its binade. ok is
+// false when c << sh does not fit in 128 bits.
+func (r *rounding) side(c uint64) (int, bool) {
+	if bits.Len64(c)+r.sh > 127 {
+		return 0, false
+	}
+	aHi, aLo := shl128(c, uint(r.sh))
+	above := aHi > r.bHi || aHi == r.bHi && aLo >= r.bLo // c / 10^k ≥ q
+	var dHi, dLo, borrow uint64
+	if above {
+		dLo, borrow = bits.Sub64(aLo, r.bLo, 0)
+		dHi, _ = bits.Sub64(aHi, r.bHi, borrow)
+	} else {
+		dLo, borrow = bits.Sub64(r.bLo, aLo, 0)
+		dHi, _ = bits.Sub64(r.bHi, aHi, borrow)
+	}
+	if dHi == 0 && dLo <= r.p {
+		half := r.p // the distance to the midpoint, against dLo
+		if !above && r.M == 1<<52 {
+			// Below the binade's first float64 the midpoint is at p/2: compare dLo with
+			// p − dLo (2·dLo could overflow).
+			half = r.p - dLo
+		}
+		if dLo < half || dLo == half && r.M%2 == 0 {
+			return 0, true
+		}
+	}
+	if above {
+		return 1, true
+	}
+	return -1, true
 }
 
 // shl128 returns x << s as a 128-bit number (hi, lo), for s < 128.
