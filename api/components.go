@@ -69,12 +69,13 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := collectionJSON{Type: "FeatureCollection", Features: make([]featureJSON, len(hits))}
 	for i := range hits {
 		hits[i].Point = spatial.FromWGS84(hits[i].Point, crs)
-		out.Features[i] = toHitFeature(&hits[i])
 	}
-	return writeJSON(c, http.StatusOK, geoJSONContentType, out)
+	writeFeatures(c, http.StatusOK, len(hits), func(b []byte, i int) []byte {
+		return toHitFeature(&hits[i]).appendJSON(b)
+	}, false, 0)
+	return nil
 }
 
 // parseFilter reads class=, status= and cell= of the component queries.
@@ -158,11 +159,11 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 			return err
 		}
 	}
-	features := make([]featureJSON, len(comps))
-	for i := range comps {
-		features[i] = s.toComponentFeature(&comps[i], s.wgs84)
-	}
-	return writePage(c, features, next)
+	writeFeatures(c, http.StatusOK, len(comps), func(b []byte, i int) []byte {
+		f := s.toComponentFeature(&comps[i], s.wgs84)
+		return f.appendJSON(b)
+	}, true, next)
+	return nil
 }
 
 // componentID parses the :id path parameter (17 digits, or a legacy 16-digit identifier).
@@ -190,7 +191,8 @@ func (s *Server) handleComponentGet(c *gin.Context) error {
 		return nil
 	}
 	c.Header("ETag", tag)
-	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, crs))
+	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, crs))
+	return nil
 }
 
 // handleComponentCreate serves POST /api/v1/components[?crs=]: a GeoJSON Feature with the
@@ -214,7 +216,8 @@ func (s *Server) handleComponentCreate(c *gin.Context) error {
 	}
 	c.Header("Location", "/api/v1/components/"+comp.ID.String())
 	c.Header("ETag", etag(comp.Version))
-	return writeJSON(c, http.StatusCreated, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+	writeFeature(c, http.StatusCreated, s.toComponentFeature(&comp, s.wgs84))
+	return nil
 }
 
 // handleComponentUpdate serves PATCH /api/v1/components/{id}[?crs=]: a Feature with only the
@@ -252,7 +255,8 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, s.wgs84))
+	return nil
 }
 
 // handleComponentRetire serves DELETE /api/v1/components/{id}[?note=]: the component is
@@ -280,18 +284,19 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toComponentFeature(&comp, s.wgs84))
+	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, s.wgs84))
+	return nil
 }
 
 // changeJSON is one entry of a component's history.
 type changeJSON struct {
-	Seq     uint64       `json:"seq"`
-	Time    time.Time    `json:"time"`
-	Actor   string       `json:"actor"`
-	Op      string       `json:"op"`
-	Version int64        `json:"version"`
-	Before  *featureJSON `json:"before"` // null on create
-	After   *featureJSON `json:"after"`
+	Seq     uint64            `json:"seq"`
+	Time    time.Time         `json:"time"`
+	Actor   string            `json:"actor"`
+	Op      string            `json:"op"`
+	Version int64             `json:"version"`
+	Before  *componentFeature `json:"before"` // null on create
+	After   *componentFeature `json:"after"`
 }
 
 // handleComponentHistory serves GET /api/v1/components/{id}/history: every change, oldest first.

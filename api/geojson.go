@@ -30,12 +30,6 @@ type featureJSON struct {
 	Properties any               `json:"properties"`
 }
 
-// collectionJSON is an RFC 7946 FeatureCollection.
-type collectionJSON struct {
-	Type     string        `json:"type"` // "FeatureCollection"
-	Features []featureJSON `json:"features"`
-}
-
 // pageJSON is one page of a listing: a FeatureCollection with the cursor of the next page
 // (null on the last page). "next" is a foreign member, which RFC 7946 §6.1 allows.
 type pageJSON struct {
@@ -63,107 +57,6 @@ func newPage(features []featureJSON, next registry.Key) pageJSON {
 		p.Next = &n
 	}
 	return p
-}
-
-// componentPropsJSON are a component's properties as the API shows them. Names follow the
-// census import's property names, so an exported feature can be re-imported.
-type componentPropsJSON struct {
-	ID          string    `json:"id"`
-	LegacyID    string    `json:"legacy_id,omitempty"`
-	Key         uint64    `json:"key"`
-	Class       string    `json:"class"` // 5-digit GB/T 47678.5-2026 class; "" when the legacy class has no counterpart
-	LegacyClass string    `json:"legacy_class,omitempty"`
-	ClassName   string    `json:"class_name"`
-	Name        string    `json:"name"`
-	Status      string    `json:"status"`
-	StatusName  string    `json:"status_name"` // the standard's Chinese term
-	Supervisor  string    `json:"supervisor"`
-	Owner       string    `json:"owner"`
-	Maintainer  string    `json:"maintainer"`
-	Cell        string    `json:"cell"`
-	CensusDate  *string   `json:"census_date"` // YYYY-MM-DD
-	ChangeDate  *string   `json:"change_date"`
-	Source      string    `json:"source"`
-	Note        string    `json:"note"`
-	Version     int64     `json:"version"`
-	Updated     time.Time `json:"updated"`
-	UpdatedBy   string    `json:"updated_by"`
-}
-
-func dateJSON(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := t.Format(time.DateOnly)
-	return &s
-}
-
-// toComponentFeature converts a stored component; its point is given in crs.
-func (s *Server) toComponentFeature(c *registry.Component, crs spatial.CRS) featureJSON {
-	className := ""
-	classCode := c.Class
-	if classCode == "" {
-		classCode = c.LegacyClass
-	}
-	if cl, ok := s.catalog.Lookup(registry.KindComponent, classCode); ok {
-		className = cl.Name
-	}
-	p := spatial.FromWGS84(c.Point, crs)
-	return featureJSON{
-		Type:     "Feature",
-		ID:       c.ID.String(),
-		Geometry: geojson.NewGeometry(p),
-		Properties: componentPropsJSON{
-			ID:          c.ID.String(),
-			LegacyID:    c.LegacyID.String(),
-			Key:         uint64(c.Key),
-			Class:       c.Class,
-			LegacyClass: c.LegacyClass,
-			ClassName:   className,
-			Name:        c.Name,
-			Status:      c.Status.String(),
-			StatusName:  c.Status.Chinese(),
-			Supervisor:  c.Supervisor,
-			Owner:       c.Owner,
-			Maintainer:  c.Maintainer,
-			Cell:        string(c.Cell),
-			CensusDate:  dateJSON(c.CensusDate),
-			ChangeDate:  dateJSON(c.ChangeDate),
-			Source:      c.Source,
-			Note:        c.Note,
-			Version:     c.Version,
-			Updated:     c.Updated.UTC(),
-			UpdatedBy:   c.UpdatedBy,
-		},
-	}
-}
-
-// hitPropsJSON are the properties of a nearest-component answer: what the index knows.
-type hitPropsJSON struct {
-	ID         string  `json:"id"`
-	Key        uint64  `json:"key"`
-	Class      string  `json:"class"`
-	Status     string  `json:"status"`
-	Cell       string  `json:"cell"`
-	Maintainer string  `json:"maintainer"`
-	Distance   float64 `json:"distance"` // metres, geodesic
-}
-
-func toHitFeature(h *spatial.Hit) featureJSON {
-	return featureJSON{
-		Type:     "Feature",
-		ID:       h.ID.String(),
-		Geometry: geojson.NewGeometry(h.Point),
-		Properties: hitPropsJSON{
-			ID:         h.ID.String(),
-			Key:        uint64(h.Key),
-			Class:      h.Class,
-			Status:     h.Status.String(),
-			Cell:       string(h.Cell),
-			Maintainer: h.Maintainer,
-			Distance:   h.Distance,
-		},
-	}
 }
 
 // cellPropsJSON are a grid cell's properties.
