@@ -215,3 +215,29 @@ func FuzzParseJSONNumber(f *testing.F) {
 		checkParseNumber(t, s)
 	})
 }
+
+// FuzzParseNumberDigits: decimals of up to 20 digits with up to 22 fraction digits, the
+// domain of parseNumber's exact paths, convert as strconv.ParseFloat converts them, and
+// when parseNumber calls one the shortest form, strconv.FormatFloat writes it.
+func FuzzParseNumberDigits(f *testing.F) {
+	for _, seed := range []struct {
+		m uint64
+		k uint8
+	}{{31999999999999998, 15}, {1065710900891195, 13}, {29636145182530996, 15}, {12799999999999999, 14},
+		{9007199254740993, 0}, {18446744073709551615, 19}, {1, 22}, {12499999999999999, 17}} {
+		f.Add(seed.m, seed.k, false)
+	}
+	f.Fuzz(func(t *testing.T, m uint64, k uint8, neg bool) {
+		s := strconv.FormatUint(m, 10)
+		if k %= 23; k > 0 {
+			for len(s) <= int(k) {
+				s = "0" + s
+			}
+			s = s[:len(s)-int(k)] + "." + s[len(s)-int(k):]
+		}
+		if neg {
+			s = "-" + s
+		}
+		checkParseNumber(t, s)
+	})
+}
