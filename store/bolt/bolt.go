@@ -381,7 +381,12 @@ func componentByID(tx *bbolt.Tx, id registry.ComponentCode) (k, v []byte, err er
 func (s *Store) ComponentsByKey(ctx context.Context, keys []registry.Key) ([]registry.Component, error) {
 	out := make([]registry.Component, len(keys))
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketComponents)
+		// One cursor: a key a few places after the cursor's is reached with Next, which
+		// stays on the leaf page, instead of a search from the root. Keys come in key order
+		// from the index's queries, and a census numbers neighbouring components together
+		// (in a 500 m box of the bench city 87% of the keys follow the previous one).
+		cur := tx.Bucket(bucketComponents).Cursor()
+		var ck, cv []byte
 		var kb [keyLen]byte
 		for i, key := range keys {
 			if i%ctxEvery == ctxEvery-1 {
@@ -390,11 +395,16 @@ func (s *Store) ComponentsByKey(ctx context.Context, keys []registry.Key) ([]reg
 				}
 			}
 			binary.BigEndian.PutUint64(kb[:], uint64(key))
-			v := b.Get(kb[:])
-			if v == nil {
+			for n := 0; ck != nil && n < walkMax && bytes.Compare(ck, kb[:]) < 0; n++ {
+				ck, cv = cur.Next()
+			}
+			if ck == nil || !bytes.Equal(ck, kb[:]) {
+				ck, cv = cur.Seek(kb[:])
+			}
+			if ck == nil || !bytes.Equal(ck, kb[:]) || cv == nil {
 				return fmt.Errorf("key %d: %w", key, registry.ErrComponentNotFound)
 			}
-			if err := decodeComponent(&out[i], kb[:], v); err != nil {
+			if err := decodeComponent(&out[i], kb[:], cv); err != nil {
 				return fmt.Errorf("key %d: %w", key, err)
 			}
 		}
@@ -405,6 +415,10 @@ func (s *Store) ComponentsByKey(ctx context.Context, keys []registry.Key) ([]reg
 	}
 	return out, nil
 }
+
+// walkMax is how many cursor steps ComponentsByKey takes towards the next key before it
+// searches from the root instead.
+const walkMax = 8
 
 // History returns every change of the component whose ID or legacy ID is id, oldest first,
 // or an error wrapping registry.ErrComponentNotFound.

@@ -381,9 +381,21 @@ func testComponentsRoundTrip(t *testing.T, h Harness) {
 	}
 	diff(t, "ComponentsByKey", []registry.Component{got[2], got[0], got[1], got[0]}, byKeys)
 
+	// In key order, as the index's queries give them (the bolt store walks its cursor).
+	sorted := slices.Clone(got[:3])
+	slices.SortFunc(sorted, func(a, b registry.Component) int { return cmp.Compare(a.Key, b.Key) })
+	asc := []registry.Key{sorted[0].Key, sorted[1].Key, sorted[1].Key, sorted[2].Key}
+	byKeys, err = s.ComponentsByKey(ctx, asc)
+	if err != nil {
+		t.Fatalf("ComponentsByKey(%v): %v", asc, err)
+	}
+	diff(t, "ComponentsByKey in key order", []registry.Component{sorted[0], sorted[1], sorted[1], sorted[2]}, byKeys)
+
 	missing := max(got[0].Key, got[1].Key, got[2].Key) + 1000
 	_, err = s.ComponentsByKey(ctx, []registry.Key{got[0].Key, missing})
 	checkErr(t, "ComponentsByKey(missing key)", err, registry.ErrComponentNotFound)
+	_, err = s.ComponentsByKey(ctx, []registry.Key{sorted[0].Key, sorted[1].Key, sorted[2].Key, sorted[2].Key + 1})
+	checkErr(t, "ComponentsByKey(missing key after the last)", err, registry.ErrComponentNotFound)
 	unknown := cid(chaoyang, classManhole, 999)
 	_, err = s.Component(ctx, unknown)
 	checkErr(t, "Component(unknown)", err, registry.ErrComponentNotFound)
