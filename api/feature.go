@@ -51,11 +51,13 @@ func (f componentFeature) MarshalJSON() ([]byte, error) {
 func (f *componentFeature) appendJSON(b []byte) []byte {
 	c := f.c
 	b = append(b, `{"type":"Feature","id":"`...)
+	id := len(b)
 	b = appendCode(b, c.ID)
+	id2 := len(b)
 	b = append(b, `","geometry":`...)
 	b = appendPointGeometry(b, f.point)
 	b = append(b, `,"properties":{"id":"`...)
-	b = appendCode(b, c.ID)
+	b = append(b, b[id:id2]...)
 	b = append(b, '"')
 	if !c.LegacyID.IsZero() {
 		b = append(b, `,"legacy_id":"`...)
@@ -141,9 +143,39 @@ func appendDate(b []byte, t time.Time) []byte {
 // appendTime appends t in UTC as time.Time's MarshalJSON writes it (RFC 3339 with
 // nanoseconds, trailing zeros dropped).
 func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 1000 || year > 9999 {
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	hour, minute, sec := t.Clock()
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+	b = append2(append2(b, year/100), year%100)
+	b = append2(append(b, '-'), int(month))
+	b = append2(append(b, '-'), day)
+	b = append2(append(b, 'T'), hour)
+	b = append2(append(b, ':'), minute)
+	b = append2(append(b, ':'), sec)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [9]byte
+		for i := 8; i >= 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 9
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(append(b, '.'), frac[:n]...)
+	}
+	return append(b, 'Z', '"')
+}
+
+// append2 appends v (0–99) as two digits.
+func append2(b []byte, v int) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10))
 }
 
 // hitFeature is a nearest-component answer as a GeoJSON Feature: what the index knows and

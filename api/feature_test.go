@@ -132,6 +132,12 @@ func randomComponent(t testing.TB, r *rand.Rand, key int) registry.Component {
 			t.Fatal(err)
 		}
 	}
+	switch r.IntN(20) {
+	case 0:
+		c.Updated = time.Time{} // year 1: strconv's layout path
+	case 1:
+		c.Updated = time.Date(9999, 12, 31, 23, 59, 59, 100, time.UTC)
+	}
 	switch r.IntN(8) {
 	case 0:
 		c.Point = orb.Point{1e-7, -3.5e-9} // exponent form in encoding/json
