@@ -103,8 +103,15 @@ func (s *Server) wrap(h func(*gin.Context) error) gin.HandlerFunc {
 func (s *Server) writeProblem(c *gin.Context, err error) {
 	status, code, detail := statusOf(err)
 	ctx := c.Request.Context()
-	if status == http.StatusInternalServerError {
+	switch status {
+	case http.StatusInternalServerError:
 		s.log.ErrorContext(ctx, "internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
+	case http.StatusServiceUnavailable:
+		if code == registry.ErrStoreUnavailable.Code || code == registry.ErrCommitUnknown.Code {
+			// The cause (the database's or the network's message) is for the operator.
+			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
+		}
+		c.Header("Retry-After", "1")
 	}
 	if c.Writer.Written() {
 		// A streamed response failed half-way: the status is gone, so the log is all we can do.

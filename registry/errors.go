@@ -66,6 +66,13 @@ var (
 	ErrOutsideGrid       = &Error{Kind: NotFound, Code: "outside_grid", Message: "the point lies outside every grid cell"}
 	ErrNoUnit            = &Error{Kind: NotFound, Code: "no_responsible_unit", Message: "no unit is responsible and no fallback centre is registered"}
 
+	// ErrStoreUnavailable: the database cannot be reached (it is restarting, or down); the
+	// request changed nothing and can be sent again.
+	ErrStoreUnavailable = &Error{Kind: Unavailable, Code: "store_unavailable", Message: "the database cannot be reached at the moment; try again"}
+	// ErrCommitUnknown: the connection broke while a write was committing, so it may or may
+	// not be stored; read it back, or repeat an idempotent request.
+	ErrCommitUnknown = &Error{Kind: Unavailable, Code: "commit_unknown", Message: "the database connection broke while the write was committing: it may or may not be stored"}
+
 	ErrInvalidPoint         = &Error{Kind: Invalid, Code: "invalid_point", Message: "lon and lat must be finite numbers within range"}
 	ErrInvalidComponentCode = &Error{Kind: Invalid, Code: "invalid_component_code", Message: "component identifier must be 17 digits (GB/T 47678.5) or 16 digits (legacy)"}
 	ErrInvalidGridCode      = &Error{Kind: Invalid, Code: "invalid_grid_code", Message: "grid cell code must be 15 characters (GB/T 47678.3) or 14 digits (legacy)"}

@@ -357,6 +357,7 @@ const pgBin = "/usr/lib/postgresql/15/bin"
 
 // cluster is a throw-away PostgreSQL server of the test's own, which it may restart.
 type cluster struct {
+	opts      string // the server options it was started with
 	dir, data string
 	url       string // of database citygrid, with the password
 	password  string
@@ -444,6 +445,7 @@ func startCluster(t *testing.T) *cluster {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
+	c.opts = opts
 	c.pgctl(t, "-o", opts, "-w", "-t", "30", "start")
 	started = true
 
@@ -494,7 +496,13 @@ func TestE2EPostgresRestart(t *testing.T) {
 	c.pgctl(t, "-m", "fast", "-w", "-t", "30", "restart")
 	t.Logf("PostgreSQL restarted in %v", time.Since(start).Round(time.Millisecond))
 
-	// A's first requests may fail while its pool notices the old connections are gone.
+	// The pools' idle connections died with the server: the first statement on one fails,
+	// and the store retries on a new connection. So the first requests after the restart
+	// succeed; while the database is really down a request gets 503 store_unavailable with
+	// Retry-After, never a 500.
+	if status, body, err := send("GET", b.base+"/api/v1/changes?since=0&limit=1", ""); err != nil || status != 200 {
+		t.Errorf("GET /api/v1/changes through B right after the restart = %d %s (%v), want 200", status, bytes.TrimSpace(body), err)
+	}
 	unit := fmt.Sprintf(`{"id":"e2e-unit-after","name":"e2e after","type":"public_service_unit","districts":[%q]}`, pr[1].cell[:6])
 	rule := fmt.Sprintf(`{"id":"e2e-after","order":-1000,"class":"*","area":%q,"unit":"e2e-unit-after","reason":"e2e"}`, pr[1].cell)
 	var failures []string
@@ -507,6 +515,9 @@ func TestE2EPostgresRestart(t *testing.T) {
 				break
 			}
 			failures = append(failures, fmt.Sprintf("%d %s %v", status, bytes.TrimSpace(body), err))
+			if status == 500 {
+				t.Errorf("PUT %s through A after the restart: %d %s, want success or 503 store_unavailable", w.path, status, bytes.TrimSpace(body))
+			}
 			if time.Now().After(deadline) {
 				t.Fatalf("PUT %s through A kept failing after the restart: %q", w.path, failures)
 			}
@@ -515,8 +526,35 @@ func TestE2EPostgresRestart(t *testing.T) {
 	}
 	written := time.Now()
 	t.Logf("write through A succeeded %v after the restart began, after %d failed attempts", written.Sub(start).Round(time.Millisecond), len(failures))
+	if len(failures) > 0 {
+		t.Errorf("writes through A failed after the database was back: %q", failures)
+	}
 	lag := waitRule(t, b, pr[1].p, "e2e-after", "e2e-unit-after", 5*time.Second)
 	t.Logf("(c) B answered the write through A %v after it was made", lag)
+
+	// With the database down, a write is 503 store_unavailable with Retry-After (the cause
+	// logged), and it stores nothing: once the database is back, the unit is not there.
+	c.pgctl(t, "-m", "fast", "-w", "-t", "30", "stop")
+	req, _ := http.NewRequest("PUT", a.base+"/api/v1/units/e2e-unit-down", strings.NewReader(
+		fmt.Sprintf(`{"id":"e2e-unit-down","name":"e2e down","type":"public_service_unit","districts":[%q]}`, pr[1].cell[:6])))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !bytes.Contains(downBody, []byte(`"code":"store_unavailable"`)) || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("PUT a unit through A with the database down = %d %s (Retry-After %q), want 503 store_unavailable with Retry-After",
+			resp.StatusCode, bytes.TrimSpace(downBody), resp.Header.Get("Retry-After"))
+	}
+	c.pgctl(t, "-o", c.opts, "-w", "-t", "30", "start")
+	if status, body, err := send("GET", a.base+"/api/v1/units/e2e-unit-down", ""); err != nil || status != 404 {
+		t.Errorf("GET the unit PUT while the database was down = %d %s (%v), want 404", status, bytes.TrimSpace(body), err)
+	}
+	if !strings.Contains(a.logs.String(), "database unavailable") {
+		t.Errorf("A's logs do not give the cause of the 503:\n%s", a.logs.String())
+	}
 
 	// Both nodes are still whole: B's own writes work too, and A follows them.
 	putRule(t, b, "e2e-from-b", "e2e-unit-from-b", pr[2].cell)

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"citygrid/registry"
@@ -138,14 +142,11 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.begin(ctx, pgx.TxOptions{}, "SELECT pg_advisory_xact_lock($1)", lockWrite)
 	if err != nil {
 		return s.dbErr(ctx, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
-		return s.dbErr(ctx, err)
-	}
 	w := &wtx{Tx: tx, now: s.stamp()}
 	if err := fn(w); err != nil {
 		return s.dbErr(ctx, err)
@@ -159,9 +160,50 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		if ctx.Err() == nil && connLost(err) {
+			return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrCommitUnknown)
+		}
 		return s.dbErr(ctx, err)
 	}
 	return nil
+}
+
+// begin starts a transaction and runs its first statement, if any, and does both once more
+// on a fresh connection when the first attempt finds its connection broken: after the
+// database restarts, the pool's idle connections are dead, and the first statement on one
+// is where that shows. Nothing of the transaction has run then, so trying again is safe; the
+// pool is reset so that the retry does not draw another dead connection.
+func (s *Store) begin(ctx context.Context, opts pgx.TxOptions, first string, args ...any) (pgx.Tx, error) {
+	for attempt := 0; ; attempt++ {
+		tx, err := s.pool.BeginTx(ctx, opts)
+		if err == nil && first != "" {
+			if _, err = tx.Exec(ctx, first, args...); err != nil {
+				tx.Rollback(context.WithoutCancel(ctx))
+			}
+		}
+		if err == nil || attempt > 0 || ctx.Err() != nil || !connLost(err) {
+			return tx, err
+		}
+		s.log.Warn("database connection lost; retrying on a new connection", "err", scrub(err.Error(), s.secret))
+		s.pool.Reset()
+	}
+}
+
+// connLost reports whether err says that the connection to the database broke or could not
+// be made (the server restarting, shutting down, unreachable), rather than that the database
+// refused the statement.
+func connLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01–57P03: admin shutdown, crash shutdown,
+		// cannot connect now (starting up).
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) || pgconn.SafeToRetry(err)
 }
 
 // read runs fn in a read-only transaction: one snapshot for several queries.
@@ -169,7 +211,7 @@ func (s *Store) read(ctx context.Context, fn func(pgx.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	tx, err := s.begin(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, "")
 	if err != nil {
 		return s.dbErr(ctx, err)
 	}
@@ -225,6 +267,9 @@ func (s *Store) dbErr(ctx context.Context, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return fmt.Errorf("%s: %w", scrub(pe.Detail, s.secret), registry.ErrDuplicate)
+	}
+	if connLost(err) {
+		return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrStoreUnavailable)
 	}
 	return redact(err, s.secret)
 }
