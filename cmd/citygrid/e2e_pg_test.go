@@ -116,8 +116,17 @@ type node struct {
 // process is killed when t ends, if it still runs.
 func startNode(t *testing.T, name, pgURL, addr string) *node {
 	t.Helper()
+	n := spawnNode(t, name, pgURL, addr)
+	waitReady(t, n.base, n.done)
+	return n
+}
+
+// spawnNode starts citygrid serve -pg pgURL -addr addr with extra flags, without waiting for
+// it to be ready; it is killed when t ends.
+func spawnNode(t *testing.T, name, pgURL, addr string, extra ...string) *node {
+	t.Helper()
 	n := &node{name: name, base: "http://" + addr, done: make(chan error, 1), exited: make(chan struct{}), logs: &syncBuffer{}}
-	n.cmd = exec.Command(binPath, "serve", "-pg", pgURL, "-addr", addr)
+	n.cmd = exec.Command(binPath, append([]string{"serve", "-pg", pgURL, "-addr", addr}, extra...)...)
 	n.cmd.Env = append(os.Environ(), "CITYGRID_DB=", "CITYGRID_PG_URL=", "CITYGRID_ADDR=")
 	n.cmd.Stderr = n.logs
 	if err := n.cmd.Start(); err != nil {
@@ -138,7 +147,6 @@ func startNode(t *testing.T, name, pgURL, addr string) *node {
 			t.Logf("node %s logs:\n%s", name, n.logs.String())
 		}
 	})
-	waitReady(t, n.base, n.done)
 	return n
 }
 
@@ -276,6 +284,35 @@ func (n *node) nearestIs(p orb.Point, id, class string) (bool, string) {
 	}
 	f := fc.Features[0].Properties
 	return f.ID == id && f.Distance < 1, string(b)
+}
+
+// TestE2EDemoTwoNodes starts two nodes with -demo at once on an empty database: one imports
+// the demo city, the other waits for it and imports nothing, and both serve the same city.
+func TestE2EDemoTwoNodes(t *testing.T) {
+	pgURL := pgtest.NewDB(t) // skips without PostgreSQL, fails under CI=true
+	a := spawnNode(t, "A", pgURL, freeAddr(t), "-demo")
+	b := spawnNode(t, "B", pgURL, freeAddr(t), "-demo")
+	waitReady(t, a.base, a.done)
+	waitReady(t, b.base, b.done)
+	imports := strings.Count(a.logs.String(), "demo city ready") + strings.Count(b.logs.String(), "demo city ready")
+	if imports != 1 {
+		t.Errorf("the demo city was imported %d times by two nodes starting together, want once", imports)
+	}
+	var counts [2]string
+	for i, n := range []*node{a, b} {
+		status, body, err := send("GET", n.base+"/readyz", "")
+		if err != nil || status != 200 {
+			t.Fatalf("node %s /readyz = %d %s (%v)", n.name, status, body, err)
+		}
+		var r struct{ Cells, Components int }
+		if err := json.Unmarshal(body, &r); err != nil || r.Cells == 0 || r.Components == 0 {
+			t.Fatalf("node %s /readyz = %s (%v), want the demo city's counts", n.name, body, err)
+		}
+		counts[i] = fmt.Sprint(r.Cells, r.Components)
+	}
+	if counts[0] != counts[1] {
+		t.Errorf("the nodes hold different cities: %s and %s cells/components", counts[0], counts[1])
+	}
 }
 
 func TestE2EMultiNode(t *testing.T) {

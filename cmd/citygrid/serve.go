@@ -162,14 +162,25 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.String())
 
 	if m.Config.Demo {
-		empty, err := noCells(ctx, st)
-		if err != nil {
-			return err
-		}
-		if empty {
+		seed := func() error {
+			empty, err := noCells(ctx, st)
+			if err != nil || !empty {
+				return err
+			}
 			if err := m.importDemo(ctx, svc); err != nil {
 				return fmt.Errorf("demo city: %w", err)
 			}
+			return nil
+		}
+		if pg, ok := st.(*postgres.Store); ok {
+			// Nodes starting together on an empty database: one imports, the others wait
+			// and find the cells there.
+			err = pg.Exclusive(ctx, seed)
+		} else {
+			err = seed()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	start := time.Now()

@@ -24,7 +24,30 @@ import (
 const (
 	lockWrite   int64 = 0x63697479_67726964 // serialises every write of the store
 	lockMigrate int64 = 0x63697479_6772696d // serialises migrations of concurrent Opens
+	lockSetup   int64 = 0x63697479_67726965 // serialises Exclusive sections (the demo city's import)
 )
+
+// Exclusive runs fn while holding a database-wide lock that other calls of Exclusive on the
+// same database, from any process, wait for: for a node's start-up work that must happen
+// once, such as seeding an empty database with the demo city. The lock is a session-level
+// advisory lock on a connection of its own, released when fn returns (or when the
+// connection breaks). fn uses the store as usual.
+func (s *Store) Exclusive(ctx context.Context, fn func() error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.dbErr(ctx, err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockSetup); err != nil {
+		return s.dbErr(ctx, err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockSetup); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) // closing the session releases the lock
+		}
+	}()
+	return fn()
+}
 
 // notifyChannel is the LISTEN/NOTIFY channel that carries the last change seq of each commit.
 const notifyChannel = "citygrid_changes"
