@@ -124,6 +124,7 @@ func TestComponentPaging(t *testing.T) {
 	}
 	target := "/api/v1/components?limit=700&bbox=" + bboxParam(b)
 	seen := map[string]bool{}
+	var order []string // the features of every page in turn: the index's key order
 	pages := 0
 	for target != "" {
 		rec := e.do(t, "GET", target, "")
@@ -135,6 +136,7 @@ func TestComponentPaging(t *testing.T) {
 				t.Fatalf("component %s on two pages", f.ID)
 			}
 			seen[f.ID] = true
+			order = append(order, f.ID)
 			for _, k := range []string{"id", "class", "class_name", "name", "status", "maintainer", "cell", "version", "updated"} {
 				if _, ok := f.Properties[k]; !ok {
 					t.Fatalf("component %s has no property %q: %v", f.ID, k, f.Properties)
@@ -160,9 +162,13 @@ func TestComponentPaging(t *testing.T) {
 	if len(seen) != len(want) {
 		t.Errorf("paging found %d components, the index %d", len(seen), len(want))
 	}
-	for _, h := range want {
+	for i, h := range want {
 		if !seen[h.ID.String()] {
 			t.Errorf("component %s missing from the pages", h.ID)
+			break
+		}
+		if i < len(order) && order[i] != h.ID.String() {
+			t.Errorf("feature %d of the pages is %s, the index has %s there (pages are in key order)", i, order[i], h.ID)
 			break
 		}
 	}
