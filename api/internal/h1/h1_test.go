@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -51,6 +52,12 @@ func (ts *testServer) mux() http.Handler {
 // startLane serves the lane (with the mux behind it) on a free port.
 func startLane(t *testing.T) *testServer {
 	t.Helper()
+	return startLaneConfigured(t, nil)
+}
+
+// startLaneConfigured is startLane with configure run on the Lane before it serves.
+func startLaneConfigured(t *testing.T, configure func(*Lane)) *testServer {
+	t.Helper()
 	ts := &testServer{served: make(chan error, 1)}
 	hs := &http.Server{Handler: ts.mux(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	ts.lane = New(Config{Fallback: hs, Routes: map[string]Handler{
@@ -62,6 +69,9 @@ func startLane(t *testing.T) *testServer {
 			return fastBody(dst, q)
 		},
 	}, OnPanic: func(any) {}})
+	if configure != nil {
+		configure(ts.lane)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -519,4 +529,69 @@ func dialWrite(t *testing.T, addr, raw string) net.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestBlockingOnlyWithFewConnections: a busy connection waits for its next request in
+// blocking mode only while the Lane serves at most blockLimit connections; with more, every
+// connection goes through the poller (blocked threads held the Go scheduler's Ps from the
+// others), and once they are few again, blocking mode comes back. Answers are right
+// throughout.
+func TestBlockingOnlyWithFewConnections(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("blocking mode is Linux only")
+	}
+	ts := startLaneConfigured(t, func(l *Lane) { l.blockLimit = 1 })
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	get := func(c net.Conn, br *bufio.Reader, i int) {
+		t.Helper()
+		if _, err := fmt.Fprintf(c, "GET /fast?i=%d HTTP/1.1\r\nHost: x\r\n\r\n", i); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf(`{"q":"i=%d"}`, i); resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("GET %d = %d %s, want 200 %s", i, resp.StatusCode, body, want)
+		}
+	}
+	// waitBlocking waits for the count of connections in blocking mode to be want, sending
+	// requests on c meanwhile (a connection changes mode around a request).
+	waitBlocking := func(want int32, c net.Conn, br *bufio.Reader) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for i := 0; ts.lane.blocking.Load() != want; i++ {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections in blocking mode, want %d", ts.lane.blocking.Load(), want)
+			}
+			get(c, br, i)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	a, ra := dial()
+	defer a.Close()
+	get(a, ra, 0)
+	waitBlocking(1, a, ra) // one connection: blocking mode
+
+	b, rb := dial()
+	get(b, rb, 100)
+	waitBlocking(0, a, ra) // two connections, limit 1: both through the poller
+	for i := range 20 {
+		get(b, rb, 101+i)
+		if n := ts.lane.blocking.Load(); n != 0 {
+			t.Fatalf("%d connections in blocking mode while two are open, want 0", n)
+		}
+	}
+
+	b.Close()
+	waitBlocking(1, a, ra) // one again: blocking mode is back
 }
