@@ -46,6 +46,7 @@ type bench struct {
 	heapPerComp runs // bytes
 
 	lookup, lookupPG, floor, floorPG measure
+	lookupMany, lookupManyPG         measure // the same at cfg.Many connections
 	noop                             measure // the no-op responder (noop.go): the ceiling
 	answerSize                       int     // bytes of a lookup answer, the no-op responder's body
 	non2xxShare                      float64 // share of wrk lookups answered 404 (outside the grid)
@@ -257,6 +258,9 @@ func (b *bench) serverPhase(ctx context.Context) (err error) {
 		}
 		b.logf("%s", msg)
 	}
+	if err := b.manyRuns(ctx, srv, lua, pts); err != nil {
+		return err
+	}
 	if err := b.noopRuns(ctx, srv, lua, pts); err != nil {
 		return err
 	}
@@ -282,6 +286,34 @@ func (b *bench) serverPhase(ctx context.Context) (err error) {
 	}
 	if err := b.httpQueries(ctx, srv); err != nil {
 		return err
+	}
+	return nil
+}
+
+// manyRuns measures the single-point comparison again at cfg.Many connections on both
+// sides (not a target: a dispatch engine with a pool of connections asks this way, and more
+// connections than cores is where thread-per-connection designs lose their tail).
+func (b *bench) manyRuns(ctx context.Context, srv *server, lua, pts string) error {
+	c := b.cfg.Many
+	if c <= 0 {
+		return nil
+	}
+	for r := range b.cfg.Runs {
+		w, err := srv.wrk(ctx, lua, pts, "", c, b.cfg.Duration/2)
+		if err != nil {
+			return err
+		}
+		b.lookupMany.add(w.rate(), w.P50, w.P99)
+		msg := fmt.Sprintf("lookup, %d connections, %d/%d: citygrid %.0f/s p50 %v p99 %v", c, r+1, b.cfg.Runs, w.rate(), w.P50, w.P99)
+		if b.pg != nil {
+			p, err := b.pg.runPgbench(ctx, b.dir, b.path("pgbench-lookup.sql"), c, b.cfg.Duration/2)
+			if err != nil {
+				return err
+			}
+			b.lookupManyPG.add(p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
+			msg += fmt.Sprintf("; PostGIS %.0f/s p50 %v p99 %v", p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
+		}
+		b.logf("%s", msg)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ type config struct {
 	BoxSize    float64 // metres, side of the bbox queries
 	Queries    int     // distinct boxes and nearest queries
 	Clients    int     // connections of wrk and pgbench
+	Many       int     // connections of the second single-point comparison (0: none)
 	Out        string
 	Strict     bool
 	Profile    bool
@@ -99,6 +100,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.BoxSize, "box", 500, "side of the bbox queries, metres")
 	fs.IntVar(&c.Queries, "queries", 2000, "distinct boxes and nearest queries")
 	fs.IntVar(&c.Clients, "c", 2, "connections of wrk and clients of pgbench")
+	fs.IntVar(&c.Many, "many", 8, "connections of a second single-point comparison, not a target (0: skip it)")
 	fs.StringVar(&c.Out, "out", "", "also write the report to this file (default DIR/results.md)")
 	fs.BoolVar(&c.Strict, "strict", false, "exit with status 1 when a target is missed")
 	fs.BoolVar(&c.KeepDB, "keep-db", false, "leave the PostGIS database in place for inspection (drop it yourself)")

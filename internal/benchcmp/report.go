@@ -131,6 +131,10 @@ func (b *bench) report() string {
 		}
 		c := cfg.Clients
 		row(fmt.Sprintf("point → cell, one point per request, %d connections: GET /api/v1/lookup (wrk -c%d) vs ST_Contains + GiST (pgbench -c%d -M prepared)", c, c, c), " req/s", &b.lookup, &b.lookupPG)
+		if cfg.Many > 0 {
+			m := cfg.Many
+			row(fmt.Sprintf("the same with %d connections (not a target; wrk -t2 -c%d, pgbench -c%d -j%d, runs of half the length)", m, m, m, m), " req/s", &b.lookupMany, &b.lookupManyPG)
+		}
 		row(fmt.Sprintf("point → cell, batches of %s points, 1 client: POST /api/v1/lookup (the full answer: point, cell, unit, rule) vs one SQL join over unnest(arrays) returning the cell code (pgx); latency per batch", group(float64(cfg.Batch))), " points/s", &b.batch, &b.batchPG)
 		row(fmt.Sprintf("point → cell, batches of %s points, 1 client, the same answer both sides: POST /api/v1/lookup?fields=cell (the cell object) vs the join returning the cell's code, name, community, street and district; latency per batch", group(float64(cfg.Batch))), " points/s", &b.batchCell, &b.batchCellPG)
 		row("point → cell in process, 1 caller: spatial.Index.CellAt vs the SQL round trip from Go (pgx, prepared, one point per query)", " /s", &b.cellAt, &b.cellAtPG)
