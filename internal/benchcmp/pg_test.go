@@ -176,8 +176,10 @@ func TestPgbenchRun(t *testing.T) {
 	if w.Wall < 1500*time.Millisecond || w.Wall > 2500*time.Millisecond || w.Server <= 0 || w.Client <= 0 || r.InWindow <= 0 {
 		t.Errorf("runPgbench window = %+v with %d transactions, want about 2 s of server and client CPU", w, r.InWindow)
 	}
-	// /proc/stat is sampled per tick, process times are not: allow a fifth.
-	if w.Machine < (w.Server+w.Client)*8/10 {
+	// /proc/stat is sampled per tick, process times are not, and on a KVM guest the two
+	// drifted apart by 21% once in a 2 s window (3.13 s against 2.34 + 1.61 s): allow 30%.
+	// The check is for a window read at the wrong moments, which is off by far more.
+	if w.Machine < (w.Server+w.Client)*7/10 {
 		t.Errorf("window: machine busy %v < server %v + client %v", w.Machine, w.Server, w.Client)
 	}
 }
