@@ -179,6 +179,10 @@ func TestChangesWithoutFeed(t *testing.T) {
 		{name: "changes", method: "GET", target: "/api/v1/changes", status: 503, code: "feed_unavailable"},
 		{name: "stream", method: "GET", target: "/api/v1/changes/stream", status: 503, code: "feed_unavailable"},
 	})
+	// A store without a feed will not have one a second later: no Retry-After.
+	if rec := e.do(t, "GET", "/api/v1/changes", ""); rec.Header().Get("Retry-After") != "" {
+		t.Errorf("GET /api/v1/changes without a feed: Retry-After %q, want none", rec.Header().Get("Retry-After"))
+	}
 }
 
 // sseEvent is one event of a text/event-stream, or a comment.

@@ -31,6 +31,9 @@ func TestHealth(t *testing.T) {
 	if rec.Code != 503 || problemOf(t, rec).Code != "not_ready" {
 		t.Errorf("GET /readyz before Load = %d %s, want 503 not_ready", rec.Code, rec.Body)
 	}
+	if got := rec.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("GET /readyz before Load: Retry-After %q, want 1", got)
+	}
 }
 
 func TestMetrics(t *testing.T) {

@@ -111,7 +111,12 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 			// The cause (the database's or the network's message) is for the operator.
 			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
 		}
-		c.Header("Retry-After", "1")
+		// Only where sending the same request again is right: not after commit_unknown
+		// (the write may be stored: a retried POST could store it twice), nor for a store
+		// without a feed (feed_unavailable does not pass).
+		if code == registry.ErrStoreUnavailable.Code || code == errNotReady.Code {
+			c.Header("Retry-After", "1")
+		}
 	}
 	if c.Writer.Written() {
 		// A streamed response failed half-way: the status is gone, so the log is all we can do.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,19 +34,16 @@ const (
 // advisory lock on a connection of its own, released when fn returns (or when the
 // connection breaks). fn uses the store as usual.
 func (s *Store) Exclusive(ctx context.Context, fn func() error) error {
-	conn, err := s.pool.Acquire(ctx)
+	// A connection outside the pool: fn needs the pool's, and a pool of one would wait on
+	// itself.
+	conn, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
 	if err != nil {
-		return s.dbErr(ctx, err)
+		return s.dbErr(ctx, fmt.Errorf("exclusive: %w", err))
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx)) // closing the session releases the lock
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockSetup); err != nil {
-		return s.dbErr(ctx, err)
+		return s.dbErr(ctx, fmt.Errorf("exclusive: %w", err))
 	}
-	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockSetup); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx)) // closing the session releases the lock
-		}
-	}()
 	return fn()
 }
 
@@ -87,6 +85,7 @@ type Store struct {
 	log     *slog.Logger
 
 	closeOnce sync.Once
+	lastReset atomic.Int64 // unix ns of the last resetPool
 }
 
 var (
@@ -160,7 +159,8 @@ type wtx struct {
 }
 
 // write runs fn in one transaction holding the store-wide write lock, notifies listeners of
-// the last change seq it took and commits. A ctx that ends before the commit stores nothing.
+// the last change seq it took and commits. A ctx that ends before the commit stores nothing;
+// the commit itself is not cut short by ctx.
 func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -182,14 +182,25 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		if ctx.Err() == nil && connLost(err) {
-			return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrCommitUnknown)
+	// The commit is not cut short by ctx: once it is sent, its outcome is the write's.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := tx.Commit(cctx); err != nil {
+		var pe *pgconn.PgError
+		switch {
+		case errors.As(err, &pe) && !connLost(err):
+			return s.dbErr(ctx, err) // the database refused the commit: nothing stored
+		case pgconn.SafeToRetry(err):
+			// COMMIT was never sent: nothing stored.
+			return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrStoreUnavailable)
 		}
-		return s.dbErr(ctx, err)
+		return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrCommitUnknown)
 	}
 	return nil
 }
+
+// commitTimeout bounds a write's COMMIT, which its request's context does not cut short.
+const commitTimeout = 30 * time.Second
 
 // begin starts a transaction and runs its first statement, if any, and does both once more
 // on a fresh connection when the first attempt finds its connection broken: after the
@@ -207,9 +218,21 @@ func (s *Store) begin(ctx context.Context, opts pgx.TxOptions, first string, arg
 		if err == nil || attempt > 0 || ctx.Err() != nil || !connLost(err) {
 			return tx, err
 		}
-		s.log.Warn("database connection lost; retrying on a new connection", "err", scrub(err.Error(), s.secret))
-		s.pool.Reset()
+		s.resetPool(err)
 	}
+}
+
+// resetPool drops the pool's connections after one was found dead (begin), at most once
+// a second: while the database is down every request finds that, and resetting each time
+// would also drop the connections that the retries just opened.
+func (s *Store) resetPool(cause error) {
+	now := time.Now().UnixNano()
+	last := s.lastReset.Load()
+	if now-last < int64(time.Second) || !s.lastReset.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("database connection lost; retrying on new connections", "err", scrub(cause.Error(), s.secret))
+	s.pool.Reset()
 }
 
 // connLost reports whether err says that the connection to the database broke or could not
