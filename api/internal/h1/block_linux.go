@@ -15,8 +15,8 @@ import (
 // throughput about 1.5× (docs/benchmarks.md). It costs one OS thread per connection in
 // blocking mode, so a connection leaves it after linger without a request (back to the
 // poller, which holds idle connections without a thread), at most maxBlocking connections
-// use it at once, and only while the Lane serves no more connections than GOMAXPROCS
-// (Lane.blockLimit): a thread blocked in read(2) holds a P of the Go scheduler until the
+// use it at once, and only while no more connections than GOMAXPROCS are busy
+// (Lane.blockLimit, Lane.noteBusy): a thread blocked in read(2) holds a P of the Go scheduler until the
 // runtime takes it back, so with more busy connections than Ps the poller serves them
 // better (8 connections on 2 vCPUs: 101k requests/s, p99 1.9 ms, against 55k and 39 ms
 // with every busy connection blocking).

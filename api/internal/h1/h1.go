@@ -71,15 +71,22 @@ type Lane struct {
 	date    atomic.Pointer[dateLine]
 
 	blocking atomic.Int32 // connections in blocking mode (block_linux.go)
-	open     atomic.Int32 // connections the Lane serves (tracked, not handed over)
-	// blockLimit: blocking mode is used only while the Lane serves at most this many
-	// connections (GOMAXPROCS when the Lane is made). A connection in blocking mode holds
-	// an OS thread and, while it waits in read(2), a P of the Go scheduler until the runtime
-	// takes it back; with more busy connections than Ps, the others' goroutines waited for
-	// that, and with 8 connections on 2 vCPUs p99 rose to 39 ms (p50 63 µs). Beyond the
-	// limit every connection goes through the poller, as net/http does.
+	// blockLimit: blocking mode is used only while at most this many connections are busy
+	// (GOMAXPROCS when the Lane is made). A connection in blocking mode holds an OS thread
+	// and, while it waits in read(2), a P of the Go scheduler until the runtime takes it
+	// back; with more busy connections than Ps, the others' goroutines waited for that, and
+	// with 8 connections on 2 vCPUs p99 rose to 39 ms (p50 63 µs). Beyond the limit every
+	// connection goes through the poller, as net/http does.
 	blockLimit int32
+	// Busy connections are counted per window of busyWindow: busyCur the distinct
+	// connections that got a request in window busyWin, busyPrev those of the window before
+	// it. Idle keep-alive connections of a client's pool do not count.
+	busyWin           atomic.Int64
+	busyCur, busyPrev atomic.Int32
 }
+
+// busyWindow is the span over which a connection that got a request counts as busy.
+const busyWindow = 20 * time.Millisecond
 
 type route struct {
 	path    string
@@ -182,7 +189,6 @@ func (l *Lane) track(c *conn) bool {
 		return false
 	}
 	l.conns[c] = struct{}{}
-	l.open.Add(1)
 	l.active.Add(1)
 	return true
 }
@@ -194,13 +200,44 @@ func (l *Lane) untrack(c *conn) {
 	delete(l.conns, c)
 	l.mu.Unlock()
 	if ok {
-		l.open.Add(-1)
 		l.active.Done()
 	}
 }
 
-// mayBlock reports whether the Lane serves few enough connections for blocking mode.
-func (l *Lane) mayBlock() bool { return l.open.Load() <= l.blockLimit }
+// mayBlock reports whether few enough connections are busy for blocking mode: at most
+// blockLimit got a request in the current window and in the one before it.
+func (l *Lane) mayBlock() bool {
+	return l.busyCur.Load() <= l.blockLimit && l.busyPrev.Load() <= l.blockLimit
+}
+
+// noteBusy counts c as busy in the window of t, the time its request's head arrived, once
+// a window. The counts are approximate where connections move windows at the same moment;
+// they only choose between two ways of reading.
+func (l *Lane) noteBusy(c *conn, t time.Time) {
+	w := t.UnixNano() / int64(busyWindow)
+	if c.busyWin == w {
+		return
+	}
+	c.busyWin = w
+	for {
+		cur := l.busyWin.Load()
+		if w <= cur {
+			break
+		}
+		if l.busyWin.CompareAndSwap(cur, w) {
+			prev := int32(0)
+			if w == cur+1 {
+				prev = l.busyCur.Load()
+			}
+			l.busyPrev.Store(prev)
+			l.busyCur.Store(0)
+			break
+		}
+	}
+	if w == l.busyWin.Load() {
+		l.busyCur.Add(1)
+	}
+}
 
 // Shutdown stops accepting, closes the Lane's idle connections, lets a request in progress
 // finish, and waits for that until ctx ends. Connections already handed to the fallback
@@ -251,6 +288,7 @@ type conn struct {
 	lane      *Lane
 	accepted  time.Time // the first request's head must be in by accepted + header timeout
 	headStart time.Time // when the first bytes of the head being read arrived
+	busyWin   int64     // the last busy window this connection was counted in (noteBusy)
 	served    bool      // a request was answered: the idle timeout applies between requests
 	deadline  time.Time // the read deadline last set
 	blk       *blocker  // nil: this connection never uses blocking mode
@@ -297,6 +335,9 @@ func (c *conn) serve() {
 			resp = c.lane.appendResponse(resp[:0], status, ctype, body, closing)
 			if err := c.write(resp); err != nil || closing {
 				return
+			}
+			if !c.headStart.IsZero() { // a head read from the socket, not one already buffered
+				c.lane.noteBusy(c, c.headStart)
 			}
 			c.served, c.headStart = true, time.Time{}
 			start += n

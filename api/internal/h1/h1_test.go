@@ -532,10 +532,10 @@ func dialWrite(t *testing.T, addr, raw string) net.Conn {
 }
 
 // TestBlockingOnlyWithFewConnections: a busy connection waits for its next request in
-// blocking mode only while the Lane serves at most blockLimit connections; with more, every
+// blocking mode only while at most blockLimit connections are busy; with more, every
 // connection goes through the poller (blocked threads held the Go scheduler's Ps from the
-// others), and once they are few again, blocking mode comes back. Answers are right
-// throughout.
+// others), and once they are few again, blocking mode comes back. An idle keep-alive
+// connection does not count. Answers are right throughout.
 func TestBlockingOnlyWithFewConnections(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("blocking mode is Linux only")
@@ -546,7 +546,7 @@ func TestBlockingOnlyWithFewConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 		return c, bufio.NewReader(c)
 	}
 	get := func(c net.Conn, br *bufio.Reader, i int) {
@@ -580,18 +580,35 @@ func TestBlockingOnlyWithFewConnections(t *testing.T) {
 	a, ra := dial()
 	defer a.Close()
 	get(a, ra, 0)
-	waitBlocking(1, a, ra) // one connection: blocking mode
+	waitBlocking(1, a, ra) // one busy connection: blocking mode
 
+	// Two busy connections over a limit of one: both through the poller.
 	b, rb := dial()
-	get(b, rb, 100)
-	waitBlocking(0, a, ra) // two connections, limit 1: both through the poller
-	for i := range 20 {
-		get(b, rb, 101+i)
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ts.lane.blocking.Load() != 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections in blocking mode with two busy, want 0", ts.lane.blocking.Load())
+		}
+		get(a, ra, 1000+i)
+		get(b, rb, 2000+i)
+	}
+	for i := range 50 {
+		get(a, ra, 3000+i)
+		get(b, rb, 4000+i)
 		if n := ts.lane.blocking.Load(); n != 0 {
-			t.Fatalf("%d connections in blocking mode while two are open, want 0", n)
+			t.Fatalf("%d connections in blocking mode while two are busy, want 0", n)
 		}
 	}
 
-	b.Close()
-	waitBlocking(1, a, ra) // one again: blocking mode is back
+	// b stays open but idle: a is the only busy connection, and blocking mode comes back.
+	time.Sleep(3 * busyWindow)
+	waitBlocking(1, a, ra)
+	for i := range 20 {
+		get(a, ra, 5000+i)
+		time.Sleep(time.Millisecond)
+		if n := ts.lane.blocking.Load(); n != 1 {
+			t.Fatalf("%d connections in blocking mode with one busy and one idle, want 1", n)
+		}
+	}
+	get(b, rb, 6000) // the idle connection still answers
 }
