@@ -73,7 +73,7 @@ func (s *Server) handleNearest(c *gin.Context) error {
 		hits[i].Point = spatial.FromWGS84(hits[i].Point, crs)
 	}
 	writeFeatures(c, http.StatusOK, len(hits), func(b []byte, i int) []byte {
-		return toHitFeature(&hits[i]).appendJSON(b)
+		return appendHitFeature(b, &hits[i])
 	}, false, 0)
 	return nil
 }

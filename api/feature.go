@@ -50,15 +50,7 @@ func (f componentFeature) MarshalJSON() ([]byte, error) {
 
 func (f *componentFeature) appendJSON(b []byte) []byte {
 	c := f.c
-	b = append(b, `{"type":"Feature","id":"`...)
-	id := len(b)
-	b = appendCode(b, c.ID)
-	id2 := len(b)
-	b = append(b, `","geometry":`...)
-	b = appendPointGeometry(b, f.point)
-	b = append(b, `,"properties":{"id":"`...)
-	b = append(b, b[id:id2]...)
-	b = append(b, '"')
+	b = appendFeatureHead(b, c.ID, f.point)
 	if !c.LegacyID.IsZero() {
 		b = append(b, `,"legacy_id":"`...)
 		b = appendCode(b, c.LegacyID)
@@ -90,6 +82,21 @@ func (f *componentFeature) appendJSON(b []byte) []byte {
 	b = appendTime(b, c.Updated)
 	b = appendMember(b, "updated_by", c.UpdatedBy)
 	return append(b, "}}"...)
+}
+
+// appendFeatureHead appends the start of a component's Feature, up to its first property:
+//
+//	{"type":"Feature","id":"…","geometry":{"type":"Point","coordinates":[x,y]},"properties":{"id":"…"
+func appendFeatureHead(b []byte, id registry.ComponentCode, p orb.Point) []byte {
+	b = append(b, `{"type":"Feature","id":"`...)
+	lo := len(b)
+	b = appendCode(b, id)
+	hi := len(b)
+	b = append(b, `","geometry":`...)
+	b = appendPointGeometry(b, p)
+	b = append(b, `,"properties":{"id":"`...)
+	b = append(b, b[lo:hi]...)
+	return append(b, '"')
 }
 
 // appendMember appends ,"name":"value" (name needs no escaping).
@@ -178,24 +185,11 @@ func append2(b []byte, v int) []byte {
 	return append(b, byte('0'+v/10), byte('0'+v%10))
 }
 
-// hitFeature is a nearest-component answer as a GeoJSON Feature: what the index knows and
-// the distance in metres.
-type hitFeature struct{ h *spatial.Hit }
-
-func toHitFeature(h *spatial.Hit) hitFeature { return hitFeature{h} }
-
-// MarshalJSON makes a hitFeature a member of other JSON answers.
-func (f hitFeature) MarshalJSON() ([]byte, error) { return f.appendJSON(nil), nil }
-
-func (f hitFeature) appendJSON(b []byte) []byte {
-	h := f.h
-	b = append(b, `{"type":"Feature","id":"`...)
-	b = appendCode(b, h.ID)
-	b = append(b, `","geometry":`...)
-	b = appendPointGeometry(b, h.Point)
-	b = append(b, `,"properties":{"id":"`...)
-	b = appendCode(b, h.ID)
-	b = append(b, `","key":`...)
+// appendHitFeature appends a nearest-component answer as a GeoJSON Feature: what the index
+// knows and the distance in metres.
+func appendHitFeature(b []byte, h *spatial.Hit) []byte {
+	b = appendFeatureHead(b, h.ID, h.Point)
+	b = append(b, `,"key":`...)
 	b = strconv.AppendUint(b, uint64(h.Key), 10)
 	b = appendMember(b, "class", h.Class)
 	b = appendMember(b, "status", h.Status.String())

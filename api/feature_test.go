@@ -19,7 +19,7 @@ import (
 )
 
 // This file keeps the component and hit features as encoding/json wrote them from DTOs
-// before componentFeature and hitFeature: the reference of TestComponentFeatureSameAsBaseline
+// before componentFeature and appendHitFeature: the reference of TestComponentFeatureSameAsBaseline
 // and the named baseline of BenchmarkComponentPage.
 
 type componentPropsBaseline struct {
@@ -208,7 +208,7 @@ func TestComponentFeatureSameAsBaseline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameJSON(t, toHitFeature(&h).appendJSON(nil), want)
+		sameJSON(t, appendHitFeature(nil, &h), want)
 	}
 }
 

@@ -1311,11 +1311,7 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // reports whether b is, character for character, what strconv.FormatFloat(v, 'f', -1, 64)
 // writes: the shortest decimal that reads back as v, in plain notation. Then an answer can
 // echo b instead of formatting v. It reports it only where that is proven: no exponent, no
-// trailing fraction zero, and either at most 15 significant digits (two decimals of at most
-// 15 digits never read as the same float64) or 16 to 19 digits of which neither neighbour in
-// the last digit nor either decimal one digit shorter around b reads as v (the decimals
-// reading as v form an interval; b in it with its neighbours outside, it is the only decimal
-// of its length there and none shorter is).
+// trailing fraction zero, and either at most 15 significant digits or a shortestDecimal.
 //
 // Coordinates such as 116.397481 take an exact fast path: a mantissa of at most 2^53 (exact
 // in a float64) and at most 22 fraction digits (10^k exact too) make m / 10^k one correctly
@@ -1397,7 +1393,7 @@ func shortestDecimal(m uint64, k int, f float64) bool {
 		return true // at most 15 significant digits
 	}
 	if k == 0 || k >= len(pow10u) {
-		return false // no shorter decimal to try at scale 10^1 here
+		return false // an integer, or a scale beyond pow10u: not tried
 	}
 	var r rounding
 	if !r.set(f, k) {
@@ -1504,10 +1500,8 @@ func (r *rounding) side(c uint64) (int, bool) {
 // shl128 returns x << s as a 128-bit number (hi, lo), for s < 128.
 func shl128(x uint64, s uint) (hi, lo uint64) {
 	switch {
-	case s == 0:
-		return 0, x
 	case s < 64:
-		return x >> (64 - s), x << s
+		return x >> (64 - s), x << s // x >> 64 is 0 in Go
 	default:
 		return x << (s - 64), 0
 	}

@@ -238,28 +238,17 @@ func (b *bench) serverPhase(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	for r := range b.cfg.Runs {
-		w, err := srv.wrk(ctx, lua, pts, "", c, b.cfg.Duration)
-		if err != nil {
+	if err := b.pointRuns(ctx, srv, lua, pts, "lookup", c, b.cfg.Duration, &b.lookup, &b.lookupPG); err != nil {
+		return err
+	}
+	// Again at cfg.Many connections (not a target: a dispatch engine with a pool of
+	// connections asks this way, and more connections than cores is where
+	// thread-per-connection designs lose their tail).
+	if m := b.cfg.Many; m > 0 {
+		label := fmt.Sprintf("lookup, %d connections,", m)
+		if err := b.pointRuns(ctx, srv, lua, pts, label, m, b.cfg.Duration/2, &b.lookupMany, &b.lookupManyPG); err != nil {
 			return err
 		}
-		b.lookup.add(w.rate(), w.P50, w.P99)
-		b.lookup.addWindow(w.Window, w.rate()*w.Window.Wall.Seconds())
-		b.non2xxShare = float64(w.Non2xx) / float64(w.Requests)
-		msg := fmt.Sprintf("lookup %d/%d: citygrid %.0f/s p50 %v p99 %v (others %.2f cores)", r+1, b.cfg.Runs, w.rate(), w.P50, w.P99, w.Window.others())
-		if b.pg != nil {
-			p, err := b.pg.runPgbench(ctx, b.dir, b.path("pgbench-lookup.sql"), c, b.cfg.Duration)
-			if err != nil {
-				return err
-			}
-			b.lookupPG.add(p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
-			b.lookupPG.addWindow(p.Window, float64(p.InWindow))
-			msg += fmt.Sprintf("; PostGIS %.0f/s p50 %v p99 %v (others %.2f cores)", p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99), p.Window.others())
-		}
-		b.logf("%s", msg)
-	}
-	if err := b.manyRuns(ctx, srv, lua, pts); err != nil {
-		return err
 	}
 	if err := b.noopRuns(ctx, srv, lua, pts); err != nil {
 		return err
@@ -290,28 +279,26 @@ func (b *bench) serverPhase(ctx context.Context) (err error) {
 	return nil
 }
 
-// manyRuns measures the single-point comparison again at cfg.Many connections on both
-// sides (not a target: a dispatch engine with a pool of connections asks this way, and more
-// connections than cores is where thread-per-connection designs lose their tail).
-func (b *bench) manyRuns(ctx context.Context, srv *server, lua, pts string) error {
-	c := b.cfg.Many
-	if c <= 0 {
-		return nil
-	}
+// pointRuns runs the single-point comparison cfg.Runs times at c connections, alternating
+// wrk and pgbench runs of d, and adds their figures to cg and pg.
+func (b *bench) pointRuns(ctx context.Context, srv *server, lua, pts, label string, c int, d time.Duration, cg, pg *measure) error {
 	for r := range b.cfg.Runs {
-		w, err := srv.wrk(ctx, lua, pts, "", c, b.cfg.Duration/2)
+		w, err := srv.wrk(ctx, lua, pts, "", c, d)
 		if err != nil {
 			return err
 		}
-		b.lookupMany.add(w.rate(), w.P50, w.P99)
-		msg := fmt.Sprintf("lookup, %d connections, %d/%d: citygrid %.0f/s p50 %v p99 %v", c, r+1, b.cfg.Runs, w.rate(), w.P50, w.P99)
+		cg.add(w.rate(), w.P50, w.P99)
+		cg.addWindow(w.Window, w.rate()*w.Window.Wall.Seconds())
+		b.non2xxShare = float64(w.Non2xx) / float64(w.Requests)
+		msg := fmt.Sprintf("%s %d/%d: citygrid %.0f/s p50 %v p99 %v (others %.2f cores)", label, r+1, b.cfg.Runs, w.rate(), w.P50, w.P99, w.Window.others())
 		if b.pg != nil {
-			p, err := b.pg.runPgbench(ctx, b.dir, b.path("pgbench-lookup.sql"), c, b.cfg.Duration/2)
+			p, err := b.pg.runPgbench(ctx, b.dir, b.path("pgbench-lookup.sql"), c, d)
 			if err != nil {
 				return err
 			}
-			b.lookupManyPG.add(p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
-			msg += fmt.Sprintf("; PostGIS %.0f/s p50 %v p99 %v", p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
+			pg.add(p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99))
+			pg.addWindow(p.Window, float64(p.InWindow))
+			msg += fmt.Sprintf("; PostGIS %.0f/s p50 %v p99 %v (others %.2f cores)", p.TPS, percentile(p.Latencies, 50), percentile(p.Latencies, 99), p.Window.others())
 		}
 		b.logf("%s", msg)
 	}

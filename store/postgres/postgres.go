@@ -192,11 +192,16 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 			return s.dbErr(ctx, err) // the database refused the commit: nothing stored
 		case pgconn.SafeToRetry(err):
 			// COMMIT was never sent: nothing stored.
-			return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrStoreUnavailable)
+			return s.as(err, registry.ErrStoreUnavailable)
 		}
-		return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrCommitUnknown)
+		return s.as(err, registry.ErrCommitUnknown)
 	}
 	return nil
+}
+
+// as returns err as the registry error e, keeping err's text without the password.
+func (s *Store) as(err error, e *registry.Error) error {
+	return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), e)
 }
 
 // commitTimeout bounds a write's COMMIT, which its request's context does not cut short.
@@ -315,7 +320,7 @@ func (s *Store) dbErr(ctx context.Context, err error) error {
 		return fmt.Errorf("%s: %w", scrub(pe.Detail, s.secret), registry.ErrDuplicate)
 	}
 	if connLost(err) {
-		return fmt.Errorf("%s: %w", scrub(err.Error(), s.secret), registry.ErrStoreUnavailable)
+		return s.as(err, registry.ErrStoreUnavailable)
 	}
 	return redact(err, s.secret)
 }

@@ -421,8 +421,8 @@ func (c *conn) write(p []byte) error {
 	return err
 }
 
-// enterBlocking puts the connection in blocking mode if the Lane serves few enough
-// connections (mayBlock) and fewer than maxBlocking are in it.
+// enterBlocking puts the connection in blocking mode if few enough connections are busy
+// (mayBlock) and fewer than maxBlocking are in it.
 func (c *conn) enterBlocking() {
 	if !c.lane.mayBlock() {
 		return
