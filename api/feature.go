@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -104,7 +105,7 @@ func appendMember(b []byte, name, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return registry.AppendJSONString(b, value)
+	return geojson.AppendString(b, value)
 }
 
 // appendPointGeometry appends {"type":"Point","coordinates":[x,y]}.
@@ -220,7 +221,7 @@ func writeFeatures(c *gin.Context, status int, n int, feature func(b []byte, i i
 		} else {
 			cur := encodeCursor(next)
 			setNextLink(c, cur)
-			b = registry.AppendJSONString(b, cur)
+			b = geojson.AppendString(b, cur)
 		}
 	}
 	b = append(b, '}')
