@@ -419,3 +419,43 @@ func BenchmarkComponentPage(b *testing.B) {
 		b.SetBytes(int64(len(out)))
 	})
 }
+
+// BenchmarkCellPage encodes a page of 400 cells as GET /api/v1/cells answers it, against the
+// named baseline "baseline": encoding/json over the DTOs and orb's geometry, as before.
+func BenchmarkCellPage(b *testing.B) {
+	r := rand.New(rand.NewPCG(11, 12))
+	cells := make([]registry.Cell, 400)
+	for i := range cells {
+		c := randomCell(r, i+1)
+		c.Code, c.Name = "500103001001"+registry.GridCode(strconv.Itoa(100+i)), "七星岗街道龙泉街社区"+strconv.Itoa(i)+"网格"
+		for c.Geometry == nil || c.Geometry[0] == nil || c.Geometry[len(c.Geometry)-1] == nil {
+			c.Geometry = randomCell(r, i+1).Geometry
+		}
+		cells[i] = c
+	}
+	b.Run("api", func(b *testing.B) {
+		b.ReportAllocs()
+		var out []byte
+		for b.Loop() {
+			out = geojson.AppendPage(out[:0], len(cells), func(b []byte, i int) []byte {
+				return geojson.AppendCell(b, &cells[i], nil)
+			}, "")
+		}
+		b.SetBytes(int64(len(out)))
+	})
+	b.Run("baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		var out []byte
+		for b.Loop() {
+			page := pageBaseline{Type: "FeatureCollection", Features: make([]featureBaseline, len(cells))}
+			for i := range cells {
+				page.Features[i] = cellBaseline(&cells[i], nil)
+			}
+			var err error
+			if out, err = json.Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(int64(len(out)))
+	})
+}
