@@ -357,20 +357,6 @@ func TestCollectionSameAsEncodingJSON(t *testing.T) {
 	}
 }
 
-// TestHitMatchesSpatialHit: a *spatial.Hit converts to a *geojson.Hit field for field.
-func TestHitMatchesSpatialHit(t *testing.T) {
-	sh := reflect.TypeFor[spatial.Hit]()
-	gh := reflect.TypeFor[geojson.Hit]()
-	if sh.NumField() != gh.NumField() {
-		t.Fatalf("spatial.Hit has %d fields, geojson.Hit %d", sh.NumField(), gh.NumField())
-	}
-	for i := range sh.NumField() {
-		if s, g := sh.Field(i), gh.Field(i); s.Name != g.Name || s.Type != g.Type {
-			t.Errorf("field %d: spatial.Hit %s %s, geojson.Hit %s %s", i, s.Name, s.Type, g.Name, g.Type)
-		}
-	}
-}
-
 // BenchmarkComponentPage encodes a page of 400 components (about a 500 m box of the bench
 // city) as GET /api/v1/components answers it, class names looked up in the catalogue, against
 // the named baseline "baseline": encoding/json over the DTOs, as before the features were
