@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 )
 
@@ -34,11 +35,8 @@ func (s *Server) handleCellList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	features := make([]featureJSON, len(cells))
-	for i, cell := range cells {
-		features[i] = s.toCellFeature(cell, s.wgs84)
-	}
-	return writePage(c, features, next)
+	writePage(c, len(cells), func(b []byte, i int) []byte { return geojson.AppendCell(b, cells[i], nil) }, next)
+	return nil
 }
 
 // cellCode parses the :code path parameter.
@@ -66,7 +64,9 @@ func (s *Server) handleCellGet(c *gin.Context) error {
 		return nil
 	}
 	c.Header("ETag", tag)
-	return writeJSON(c, http.StatusOK, geoJSONContentType, s.toCellFeature(cell, crs))
+	proj := s.projection(crs)
+	writeGeoJSON(c, http.StatusOK, func(b []byte) []byte { return geojson.AppendCell(b, cell, proj) })
+	return nil
 }
 
 // handleCellPut serves PUT /api/v1/cells/{code}[?crs=]: a Feature with the cell's polygon and
@@ -107,7 +107,8 @@ func (s *Server) handleCellPut(c *gin.Context) error {
 		c.Header("Location", "/api/v1/cells/"+string(cell.Code))
 	}
 	c.Header("ETag", etag(cell.Version))
-	return writeJSON(c, status, geoJSONContentType, s.toCellFeature(&cell, s.wgs84))
+	writeGeoJSON(c, status, func(b []byte) []byte { return geojson.AppendCell(b, &cell, nil) })
+	return nil
 }
 
 // bindCode makes the path's code the feature's: a different code in the body is refused.

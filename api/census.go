@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 )
 
@@ -101,7 +102,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	case "cells":
 		c.Header("Content-Type", geoJSONContentType)
 		c.Status(http.StatusOK)
-		_, err := s.svc.ExportCells(ctx, c.Writer)
+		_, err := geojson.ExportCells(ctx, c.Writer, s.store)
 		return err
 	case "components":
 		incl := false
@@ -114,7 +115,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 		}
 		c.Header("Content-Type", geoJSONContentType)
 		c.Status(http.StatusOK)
-		_, err := s.svc.ExportComponents(ctx, c.Writer, incl)
+		_, err := geojson.ExportComponents(ctx, c.Writer, s.store, incl)
 		return err
 	}
 	return &httpError{status: http.StatusNotFound, code: "not_found", detail: "exports are cells and components"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 )
 
@@ -34,8 +35,8 @@ var (
 )
 
 // feedChangeJSON is one entry of the change feed. Record is the record as stored now: a GeoJSON
-// Feature (WGS84) for a cell or component, a units or rules document entry for a unit or
-// rule, null for a unit or rule deleted since.
+// Feature (WGS84, written by package geojson) for a cell or component, a units or rules
+// document entry for a unit or rule, null for a unit or rule deleted since.
 type feedChangeJSON struct {
 	Seq    uint64    `json:"seq"`
 	Time   time.Time `json:"time"`
@@ -56,9 +57,9 @@ func (s *Server) toFeedChangeJSON(e *registry.FeedEntry) feedChangeJSON {
 	out := feedChangeJSON{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), ID: e.ID, Op: string(e.Op)}
 	switch {
 	case e.Cell != nil:
-		out.Record = s.toCellFeature(e.Cell, s.wgs84)
+		out.Record = json.RawMessage(geojson.AppendCell(nil, e.Cell, nil))
 	case e.Component != nil:
-		out.Record = s.toComponentFeature(e.Component, s.wgs84)
+		out.Record = json.RawMessage(s.appendComponent(nil, e.Component, nil))
 	case e.Unit != nil:
 		out.Record = toUnitJSON(e.Unit)
 	case e.Rule != nil:

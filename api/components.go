@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -69,12 +71,12 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := range hits {
-		hits[i].Point = spatial.FromWGS84(hits[i].Point, crs)
-	}
-	writeFeatures(c, http.StatusOK, len(hits), func(b []byte, i int) []byte {
-		return appendHitFeature(b, &hits[i])
-	}, false, 0)
+	proj := s.projection(crs)
+	writeGeoJSON(c, http.StatusOK, func(b []byte) []byte {
+		return geojson.AppendCollection(b, len(hits), func(b []byte, i int) []byte {
+			return geojson.AppendHit(b, (*geojson.Hit)(&hits[i]), proj)
+		})
+	})
 	return nil
 }
 
@@ -159,10 +161,7 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 			return err
 		}
 	}
-	writeFeatures(c, http.StatusOK, len(comps), func(b []byte, i int) []byte {
-		f := s.toComponentFeature(&comps[i], s.wgs84)
-		return f.appendJSON(b)
-	}, true, next)
+	writePage(c, len(comps), func(b []byte, i int) []byte { return s.appendComponent(b, &comps[i], nil) }, next)
 	return nil
 }
 
@@ -191,7 +190,7 @@ func (s *Server) handleComponentGet(c *gin.Context) error {
 		return nil
 	}
 	c.Header("ETag", tag)
-	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, crs))
+	s.writeComponent(c, http.StatusOK, &comp, s.projection(crs))
 	return nil
 }
 
@@ -216,7 +215,7 @@ func (s *Server) handleComponentCreate(c *gin.Context) error {
 	}
 	c.Header("Location", "/api/v1/components/"+comp.ID.String())
 	c.Header("ETag", etag(comp.Version))
-	writeFeature(c, http.StatusCreated, s.toComponentFeature(&comp, s.wgs84))
+	s.writeComponent(c, http.StatusCreated, &comp, nil)
 	return nil
 }
 
@@ -255,7 +254,7 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, s.wgs84))
+	s.writeComponent(c, http.StatusOK, &comp, nil)
 	return nil
 }
 
@@ -284,19 +283,20 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	writeFeature(c, http.StatusOK, s.toComponentFeature(&comp, s.wgs84))
+	s.writeComponent(c, http.StatusOK, &comp, nil)
 	return nil
 }
 
-// changeJSON is one entry of a component's history.
+// changeJSON is one entry of a component's history; Before and After are component Features
+// (written by s.appendComponent), Before null on create.
 type changeJSON struct {
-	Seq     uint64            `json:"seq"`
-	Time    time.Time         `json:"time"`
-	Actor   string            `json:"actor"`
-	Op      string            `json:"op"`
-	Version int64             `json:"version"`
-	Before  *componentFeature `json:"before"` // null on create
-	After   *componentFeature `json:"after"`
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`
+	Op      string          `json:"op"`
+	Version int64           `json:"version"`
+	Before  json.RawMessage `json:"before"`
+	After   json.RawMessage `json:"after"`
 }
 
 // handleComponentHistory serves GET /api/v1/components/{id}/history: every change, oldest first.
@@ -315,12 +315,10 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 	for i, ch := range changes {
 		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version}
 		if ch.Before != nil {
-			f := s.toComponentFeature(ch.Before, s.wgs84)
-			cj.Before = &f
+			cj.Before = s.appendComponent(nil, ch.Before, nil)
 		}
 		if ch.After != nil {
-			f := s.toComponentFeature(ch.After, s.wgs84)
-			cj.After = &f
+			cj.After = s.appendComponent(nil, ch.After, nil)
 		}
 		out.Changes[i] = cj
 	}

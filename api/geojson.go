@@ -6,96 +6,20 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/project"
 
 	"citygrid/registry"
 	"citygrid/spatial"
 )
 
-// The JSON shapes of the API. Domain types carry no json tags: every response is built from
-// these DTOs by a toXJSON converter, so the wire format changes only here.
+// The JSON shapes of the API that are not GeoJSON features (package geojson writes those).
+// Domain types carry no json tags: these responses are built from DTOs by a toXJSON
+// converter, so the wire format changes only here.
 
 const geoJSONContentType = "application/geo+json"
-
-// featureJSON is an RFC 7946 Feature.
-type featureJSON struct {
-	Type       string            `json:"type"` // "Feature"
-	ID         string            `json:"id,omitempty"`
-	Geometry   *geojson.Geometry `json:"geometry"`
-	Properties any               `json:"properties"`
-}
-
-// pageJSON is one page of a listing: a FeatureCollection with the cursor of the next page
-// (null on the last page). "next" is a foreign member, which RFC 7946 §6.1 allows.
-type pageJSON struct {
-	Type     string        `json:"type"`
-	Features []featureJSON `json:"features"`
-	Next     *string       `json:"next"`
-}
-
-// writePage answers 200 with a page of features, its next cursor and the Link rel=next header.
-func writePage(c *gin.Context, features []featureJSON, next registry.Key) error {
-	page := newPage(features, next)
-	if page.Next != nil {
-		setNextLink(c, *page.Next)
-	}
-	return writeJSON(c, http.StatusOK, geoJSONContentType, page)
-}
-
-func newPage(features []featureJSON, next registry.Key) pageJSON {
-	p := pageJSON{Type: "FeatureCollection", Features: features}
-	if features == nil {
-		p.Features = []featureJSON{}
-	}
-	if next != 0 {
-		n := encodeCursor(next)
-		p.Next = &n
-	}
-	return p
-}
-
-// cellPropsJSON are a grid cell's properties.
-type cellPropsJSON struct {
-	Code      string    `json:"code"`
-	Key       uint64    `json:"key"`
-	Name      string    `json:"name"`
-	District  string    `json:"district"`
-	Street    string    `json:"street"`
-	Community string    `json:"community"`
-	Area      float64   `json:"area"` // m², geodesic
-	Version   int64     `json:"version"`
-	Updated   time.Time `json:"updated"`
-}
-
-// toCellFeature converts a cell; its geometry is given in crs. The cell may point into the
-// index, so its geometry is copied before any conversion.
-func (s *Server) toCellFeature(c *registry.Cell, crs spatial.CRS) featureJSON {
-	var g orb.Geometry = c.Geometry
-	if crs != s.wgs84 {
-		g = project.Geometry(orb.Clone(g), func(p orb.Point) orb.Point { return spatial.FromWGS84(p, crs) })
-	}
-	return featureJSON{
-		Type:     "Feature",
-		ID:       string(c.Code),
-		Geometry: geojson.NewGeometry(g),
-		Properties: cellPropsJSON{
-			Code:      string(c.Code),
-			Key:       uint64(c.Key),
-			Name:      c.Name,
-			District:  c.Code.District(),
-			Street:    c.Code.Street(),
-			Community: c.Code.Community(),
-			Area:      c.Area,
-			Version:   c.Version,
-			Updated:   c.Updated.UTC(),
-		},
-	}
-}
 
 // reportJSON is a census import report.
 type reportJSON struct {

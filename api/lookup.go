@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -578,9 +579,9 @@ type ruleKey struct {
 
 func appendResultError(b []byte, e *registry.Error) []byte {
 	b = append(b, `{"error":{"code":`...)
-	b = registry.AppendJSONString(b, e.Code)
+	b = geojson.AppendString(b, e.Code)
 	b = append(b, `,"detail":`...)
-	b = registry.AppendJSONString(b, e.Message)
+	b = geojson.AppendString(b, e.Message)
 	return append(b, "}}"...)
 }
 
@@ -665,7 +666,7 @@ func appendCellObject(b []byte, cell *registry.Cell) []byte {
 	b = append(b, `{"code":"`...)
 	b = append(b, code...)
 	b = append(b, `","name":`...)
-	b = registry.AppendJSONString(b, cell.Name)
+	b = geojson.AppendString(b, cell.Name)
 	b = append(b, `,"community":"`...)
 	b = append(b, cell.Code.Community()...)
 	b = append(b, `","street":"`...)
@@ -698,25 +699,25 @@ func appendCoord(b []byte, v float64, text []byte) []byte {
 // appendCellObjectEscaped is appendCellObject escaping every member.
 func appendCellObjectEscaped(b []byte, cell *registry.Cell) []byte {
 	b = append(b, `{"code":`...)
-	b = registry.AppendJSONString(b, string(cell.Code))
+	b = geojson.AppendString(b, string(cell.Code))
 	b = append(b, `,"name":`...)
-	b = registry.AppendJSONString(b, cell.Name)
+	b = geojson.AppendString(b, cell.Name)
 	b = append(b, `,"community":`...)
-	b = registry.AppendJSONString(b, cell.Code.Community())
+	b = geojson.AppendString(b, cell.Code.Community())
 	b = append(b, `,"street":`...)
-	b = registry.AppendJSONString(b, cell.Code.Street())
+	b = geojson.AppendString(b, cell.Code.Street())
 	b = append(b, `,"district":`...)
-	b = registry.AppendJSONString(b, cell.Code.District())
+	b = geojson.AppendString(b, cell.Code.District())
 	return append(b, '}')
 }
 
 func appendUnitObject(b []byte, u *registry.Unit) []byte {
 	b = append(b, `{"id":`...)
-	b = registry.AppendJSONString(b, u.ID)
+	b = geojson.AppendString(b, u.ID)
 	b = append(b, `,"name":`...)
-	b = registry.AppendJSONString(b, u.Name)
+	b = geojson.AppendString(b, u.Name)
 	b = append(b, `,"type":`...)
-	b = registry.AppendJSONString(b, u.Type.String())
+	b = geojson.AppendString(b, u.Type.String())
 	return append(b, '}')
 }
 
@@ -728,15 +729,15 @@ func appendLookupRule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
 		kind, reason = "none", registry.ErrNoUnit.Message
 	}
 	b = append(b, `"rule":{"kind":`...)
-	b = registry.AppendJSONString(b, kind)
+	b = geojson.AppendString(b, kind)
 	b = append(b, `,"id":`...)
 	if res.RuleID == "" || noUnit {
 		b = append(b, "null"...)
 	} else {
-		b = registry.AppendJSONString(b, res.RuleID)
+		b = geojson.AppendString(b, res.RuleID)
 	}
 	b = append(b, `,"reason":`...)
-	b = registry.AppendJSONString(b, reason)
+	b = geojson.AppendString(b, reason)
 	b = append(b, '}')
 	if !noUnit && !res.Component.IsZero() {
 		b = append(b, `,"component":"`...)

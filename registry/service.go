@@ -1001,35 +1001,6 @@ func (s *Service) DeleteRule(ctx context.Context, id string) error {
 	return reloadErr
 }
 
-// ExportCells writes every stored cell to w as a GeoJSON FeatureCollection.
-func (s *Service) ExportCells(ctx context.Context, w io.Writer) (int, error) {
-	gw := NewGeoJSONWriter(w)
-	n := 0
-	err := s.store.ForEachCell(ctx, func(c *Cell) error { n++; return gw.WriteCell(c) })
-	if err != nil {
-		return n, fmt.Errorf("export cells: %w", err)
-	}
-	return n, gw.Close()
-}
-
-// ExportComponents writes every stored component to w as a GeoJSON FeatureCollection;
-// retired (removed) ones only with includeRemoved.
-func (s *Service) ExportComponents(ctx context.Context, w io.Writer, includeRemoved bool) (int, error) {
-	gw := NewGeoJSONWriter(w)
-	n := 0
-	err := s.store.ForEachComponent(ctx, func(c *Component) error {
-		if c.Status == StatusRemoved && !includeRemoved {
-			return nil
-		}
-		n++
-		return gw.WriteComponent(c)
-	})
-	if err != nil {
-		return n, fmt.Errorf("export components: %w", err)
-	}
-	return n, gw.Close()
-}
-
 // componentFeature turns a stored component back into a census feature (import names).
 func componentFeature(c *Component) *Feature {
 	p := map[string]string{

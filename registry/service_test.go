@@ -285,42 +285,6 @@ func TestUnitsAndRules(t *testing.T) {
 	}
 }
 
-func TestServiceExportReimport(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := context.Background()
-	if _, err := e.importCells(t, twoCells, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.importCSV(t, csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n5001030101000007,0101,,lost,,106.5715,29.5505\n", ""); err != nil {
-		t.Fatal(err)
-	}
-	var cells, comps strings.Builder
-	if n, err := e.svc.ExportCells(ctx, &cells); err != nil || n != 2 {
-		t.Fatalf("ExportCells = %d, %v", n, err)
-	}
-	if n, err := e.svc.ExportComponents(ctx, &comps, false); err != nil || n != 2 {
-		t.Fatalf("ExportComponents = %d, %v", n, err)
-	}
-	// The export re-imports unchanged into a fresh store.
-	f := newTestEnv(t)
-	if rep, err := f.svc.ImportCells(ctx, strings.NewReader(cells.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
-		t.Fatalf("re-import cells = %+v, %v", rep, err)
-	}
-	if rep, err := f.svc.ImportComponents(ctx, strings.NewReader(comps.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
-		t.Fatalf("re-import components = %+v, %v", rep, err)
-	}
-	for _, id := range []string{"50010301037000001", "50010301001000007"} {
-		a, err1 := e.store.Component(ctx, registry.MustParseComponentCode(id))
-		b, err2 := f.store.Component(ctx, registry.MustParseComponentCode(id))
-		if err1 != nil || err2 != nil {
-			t.Fatalf("Component(%s): %v, %v", id, err1, err2)
-		}
-		if a.Point != b.Point || a.Class != b.Class || a.LegacyID != b.LegacyID || a.Status != b.Status || a.Name != b.Name || a.Cell != b.Cell {
-			t.Errorf("round trip of %s: %+v != %+v", id, a, b)
-		}
-	}
-}
-
 // TestCellReplacementKeepsComponents: a cell replacement that would leave a component located
 // in the cell (retired ones included) outside its new geometry is refused, by PutCell and by
 // ImportCells; one that keeps them all inside is stored.

@@ -8,8 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"citygrid/registry"
-	"citygrid/spatial"
+	"citygrid/geojson"
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,14 +40,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	// Exports read the store only; the Service needs an index, which stays empty.
-	svc := registry.NewService(st, spatial.New(spatial.Options{}), registry.DefaultCatalog(), nil)
-
 	write := func(w io.Writer) (int, error) {
 		if *kind == "cells" {
-			return svc.ExportCells(ctx, w)
+			return geojson.ExportCells(ctx, w, st)
 		}
-		return svc.ExportComponents(ctx, w, *removed)
+		return geojson.ExportComponents(ctx, w, st, *removed)
 	}
 	if *out == "" {
 		bw := bufio.NewWriterSize(stdout, 256<<10)

@@ -14,13 +14,14 @@ import (
 // standard library. A package missing here may import anything (cmd, internal tools).
 var allowed = map[string][]string{
 	"citygrid/registry":        {"github.com/paulmach/orb"},
+	"citygrid/geojson":         {"citygrid/registry", "github.com/paulmach/orb"},
 	"citygrid/spatial":         {"citygrid/registry", "github.com/paulmach/orb", "github.com/tidwall/rtree"},
 	"citygrid/store/bolt":      {"citygrid/registry", "go.etcd.io/bbolt", "github.com/paulmach/orb"},
 	"citygrid/store/postgres":  {"citygrid/registry", "github.com/jackc/pgx/v5", "github.com/twpayne/go-geom", "github.com/paulmach/orb"},
 	"citygrid/store/storetest": {"citygrid/registry", "github.com/paulmach/orb", "github.com/google/go-cmp"},
-	"citygrid/api": {"citygrid/registry", "citygrid/spatial", "github.com/paulmach/orb", "github.com/gin-gonic/gin",
+	"citygrid/api": {"citygrid/registry", "citygrid/spatial", "citygrid/geojson", "github.com/paulmach/orb", "github.com/gin-gonic/gin",
 		"github.com/prometheus/client_golang"},
-	"citygrid/fixtures": {"citygrid/registry", "github.com/paulmach/orb"},
+	"citygrid/fixtures": {"citygrid/registry", "citygrid/geojson", "github.com/paulmach/orb"},
 }
 
 type pkg struct {
@@ -70,7 +71,7 @@ func TestLayout(t *testing.T) {
 			}
 		}
 	}
-	for _, must := range []string{"citygrid/registry", "citygrid/spatial", "citygrid/store/bolt", "citygrid/api", "citygrid/fixtures"} {
+	for _, must := range []string{"citygrid/registry", "citygrid/spatial", "citygrid/store/bolt", "citygrid/api", "citygrid/fixtures", "citygrid/geojson"} {
 		if !seen[must] {
 			t.Errorf("package %s is missing from go list", must)
 		}

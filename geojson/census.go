@@ -1,4 +1,4 @@
-package registry
+package geojson
 
 import (
 	"bufio"
@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
+	"citygrid/registry"
 )
 
-// GeoJSONWriter streams cells or components to a GeoJSON FeatureCollection (RFC 7946), one
-// feature per line, with the property names the census readers accept, so an export imports
-// back unchanged:
+// CensusWriter streams cells or components to a GeoJSON FeatureCollection (RFC 7946) in the
+// census form: one feature per line, with the property names the census readers of registry
+// accept, so an export imports back unchanged:
 //
 //	cells       {code, name, area, key, version}
 //	components  {id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
@@ -24,8 +26,8 @@ import (
 // code or the component identifier. Dates are written YYYY-MM-DD in the time's own location;
 // coordinates (WGS84/CGCS2000 lon/lat) with the shortest text that parses back to the same
 // float64; area in m² to 0.01. Output is buffered (64 KiB) and the collection is complete
-// only after Close. A GeoJSONWriter is not safe for concurrent use.
-type GeoJSONWriter struct {
+// only after Close. A CensusWriter is not safe for concurrent use.
+type CensusWriter struct {
 	w       *bufio.Writer
 	buf     []byte
 	started bool
@@ -33,29 +35,30 @@ type GeoJSONWriter struct {
 	err     error // the first write error; every later call returns it
 }
 
-// NewGeoJSONWriter returns a writer of one FeatureCollection to w. Close does not close w.
-func NewGeoJSONWriter(w io.Writer) *GeoJSONWriter {
-	return &GeoJSONWriter{w: bufio.NewWriterSize(w, 64<<10)}
+// NewCensusWriter returns a writer of one FeatureCollection to w. Close does not close w.
+func NewCensusWriter(w io.Writer) *CensusWriter {
+	return &CensusWriter{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-var errWriterClosed = errors.New("geojson writer: write after Close")
+var errWriterClosed = errors.New("geojson: write after Close")
 
 // WriteCell writes c as a Feature with a MultiPolygon geometry. A geometry with NaN or
-// infinite coordinates is refused with an *Error (invalid_geometry) and nothing is written.
-func (gw *GeoJSONWriter) WriteCell(c *Cell) error {
+// infinite coordinates is refused with a *registry.Error (invalid_geometry) and nothing is
+// written.
+func (gw *CensusWriter) WriteCell(c *registry.Cell) error {
 	if err := gw.check(); err != nil {
 		return err
 	}
 	if p, ok := nonFinite(c.Geometry); ok {
-		return Errorf(Invalid, ErrInvalidGeometry.Code, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
+		return registry.Errorf(registry.Invalid, registry.ErrInvalidGeometry.Code, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
 	}
 	b := gw.begin()
 	b = append(b, `{"type":"Feature","id":`...)
-	b = AppendJSONString(b, string(c.Code))
+	b = AppendString(b, string(c.Code))
 	b = append(b, `,"geometry":{"type":"MultiPolygon","coordinates":`...)
 	b = appendMultiPolygon(b, c.Geometry)
 	b = append(b, `},"properties":{"code":`...)
-	b = AppendJSONString(b, string(c.Code))
+	b = AppendString(b, string(c.Code))
 	b = appendStringProp(b, "name", c.Name)
 	b = append(b, `,"area":`...)
 	b = strconv.AppendFloat(b, math.Round(c.Area*100)/100, 'f', -1, 64)
@@ -66,19 +69,19 @@ func (gw *GeoJSONWriter) WriteCell(c *Cell) error {
 }
 
 // WriteComponent writes c as a Feature with a Point geometry. A point with NaN or infinite
-// coordinates is refused with an *Error (invalid_geometry) and nothing is written.
-func (gw *GeoJSONWriter) WriteComponent(c *Component) error {
+// coordinates is refused with a *registry.Error (invalid_geometry) and nothing is written.
+func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
 	if err := gw.check(); err != nil {
 		return err
 	}
 	if !finitePoint(c.Point) {
-		return Errorf(Invalid, ErrInvalidGeometry.Code, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
+		return registry.Errorf(registry.Invalid, registry.ErrInvalidGeometry.Code, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
 	}
 	b := gw.begin()
 	b = append(b, `{"type":"Feature",`...)
 	if !c.ID.IsZero() {
 		b = append(b, `"id":`...)
-		b = AppendJSONString(b, c.ID.String())
+		b = AppendString(b, c.ID.String())
 		b = append(b, ',')
 	}
 	b = append(b, `"geometry":{"type":"Point","coordinates":`...)
@@ -110,7 +113,7 @@ func (gw *GeoJSONWriter) WriteComponent(c *Component) error {
 
 // Close ends the FeatureCollection (an empty one if nothing was written) and flushes it to
 // the underlying writer. Calling Close again does nothing and returns the first error, if any.
-func (gw *GeoJSONWriter) Close() error {
+func (gw *CensusWriter) Close() error {
 	if gw.closed {
 		return gw.err
 	}
@@ -130,7 +133,7 @@ func (gw *GeoJSONWriter) Close() error {
 	return gw.err
 }
 
-func (gw *GeoJSONWriter) check() error {
+func (gw *CensusWriter) check() error {
 	if gw.err != nil {
 		return gw.err
 	}
@@ -141,7 +144,7 @@ func (gw *GeoJSONWriter) check() error {
 }
 
 // begin returns the reused buffer holding what precedes the next feature.
-func (gw *GeoJSONWriter) begin() []byte {
+func (gw *CensusWriter) begin() []byte {
 	b := gw.buf[:0]
 	if !gw.started {
 		b = append(b, `{"type":"FeatureCollection","features":[`...)
@@ -152,14 +155,14 @@ func (gw *GeoJSONWriter) begin() []byte {
 	return b
 }
 
-func (gw *GeoJSONWriter) flushFeature(b []byte) error {
+func (gw *CensusWriter) flushFeature(b []byte) error {
 	gw.buf = b
 	gw.started = true
 	gw.write(b)
 	return gw.err
 }
 
-func (gw *GeoJSONWriter) write(b []byte) {
+func (gw *CensusWriter) write(b []byte) {
 	if gw.err != nil {
 		return
 	}
@@ -193,9 +196,9 @@ func appendPosition(b []byte, p orb.Point) []byte {
 	return append(b, ']')
 }
 
-// AppendMultiPolygon appends mp as a GeoJSON MultiPolygon geometry object, coordinates in full
-// float precision (the export's own encoding, for other writers of census files).
-func AppendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
+// AppendCensusMultiPolygon appends mp as a GeoJSON MultiPolygon geometry object in the
+// census form (coordinates as CensusWriter writes them), for other writers of census files.
+func AppendCensusMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
 	b = append(b, `{"type":"MultiPolygon","coordinates":`...)
 	b = appendMultiPolygon(b, mp)
 	return append(b, '}')
@@ -233,7 +236,7 @@ func appendStringProp(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return AppendJSONString(b, v)
+	return AppendString(b, v)
 }
 
 func appendIntProp(b []byte, name string, v int64) []byte {
@@ -255,4 +258,8 @@ func appendDateProp(b []byte, name string, t time.Time) []byte {
 	b = append(b, `":"`...)
 	b = t.AppendFormat(b, time.DateOnly)
 	return append(b, '"')
+}
+
+func pointText(p orb.Point) string {
+	return "(" + strconv.FormatFloat(p[0], 'g', -1, 64) + " " + strconv.FormatFloat(p[1], 'g', -1, 64) + ")"
 }

@@ -1,4 +1,4 @@
-package registry_test
+package geojson_test
 
 import (
 	"bytes"
@@ -14,18 +14,49 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/paulmach/orb"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 )
+
+// square is a closed counter-clockwise ring: a d° square with its south-west corner at (x, y).
+func square(x, y, d float64) orb.Ring {
+	return orb.Ring{{x, y}, {x + d, y}, {x + d, y + d}, {x, y + d}, {x, y}}
+}
+
+// reversed is r in the other direction (a hole's orientation).
+func reversed(r orb.Ring) orb.Ring {
+	out := make(orb.Ring, len(r))
+	for i, p := range r {
+		out[len(r)-1-i] = p
+	}
+	return out
+}
+
+// legacyClasses returns a legacy component class of cat that maps to a 2026 class, and that
+// class.
+func legacyClasses(t testing.TB, cat *registry.Catalog) (mapped, mapsTo string) {
+	t.Helper()
+	for _, c := range cat.List(registry.KindComponent, registry.StandardLegacy) {
+		if c.MapsTo != "" {
+			return c.Code, c.MapsTo
+		}
+	}
+	t.Fatal("the catalogue has no legacy component class mapped to a 2026 class")
+	return "", ""
+}
+
+// componentCodeText lets cmp compare and print ComponentCodes (unexported fields) as digits.
+var componentCodeText = cmp.Transformer("ComponentCode", func(c registry.ComponentCode) string { return c.String() })
 
 // exportRecords returns cells and components as a census would hold them, built through the
 // decoders so that they are valid, with the store's fields (key, version, cell) set.
 func exportRecords(t testing.TB, cat *registry.Catalog) ([]registry.Cell, []registry.Component) {
 	t.Helper()
-	mapped, mapsTo, _ := censusLegacyClasses(t, cat)
+	mapped, mapsTo := legacyClasses(t, cat)
 	cellFeatures := []*registry.Feature{
-		{Geometry: orb.Polygon{censusSquare(106.123456789012345, 29.5, 0.001), censusReversed(censusSquare(106.1236, 29.5002, 0.0002))},
+		{Geometry: orb.Polygon{square(106.123456789012345, 29.5, 0.001), reversed(square(106.1236, 29.5002, 0.0002))},
 			Props: map[string]string{"code": "500103003001001", "name": "解放碑 \"1\" 号\n网格"}},
-		{Geometry: orb.MultiPolygon{{censusSquare(106.2, 29.6, 0.001)}, {censusSquare(106.21, 29.6, 1e-7)}},
+		{Geometry: orb.MultiPolygon{{square(106.2, 29.6, 0.001)}, {square(106.21, 29.6, 1e-7)}},
 			Props: map[string]string{"code": "50010300300102"}},
 	}
 	var cells []registry.Cell
@@ -57,7 +88,7 @@ func exportRecords(t testing.TB, cat *registry.Catalog) ([]registry.Cell, []regi
 	return cells, comps
 }
 
-func TestGeoJSONWriterRoundTrip(t *testing.T) {
+func TestCensusWriterRoundTrip(t *testing.T) {
 	cat := registry.DefaultCatalog()
 	cells, comps := exportRecords(t, cat)
 	// What an import does not take from input: the store's key and version, the computed cell.
@@ -69,7 +100,7 @@ func TestGeoJSONWriterRoundTrip(t *testing.T) {
 
 	t.Run("cells", func(t *testing.T) {
 		var buf bytes.Buffer
-		w := registry.NewGeoJSONWriter(&buf)
+		w := geojson.NewCensusWriter(&buf)
 		for i := range cells {
 			if err := w.WriteCell(&cells[i]); err != nil {
 				t.Fatal(err)
@@ -103,7 +134,7 @@ func TestGeoJSONWriterRoundTrip(t *testing.T) {
 
 	t.Run("components", func(t *testing.T) {
 		var buf bytes.Buffer
-		w := registry.NewGeoJSONWriter(&buf)
+		w := geojson.NewCensusWriter(&buf)
 		for i := range comps {
 			if err := w.WriteComponent(&comps[i]); err != nil {
 				t.Fatal(err)
@@ -133,11 +164,11 @@ func TestGeoJSONWriterRoundTrip(t *testing.T) {
 	})
 }
 
-func TestGeoJSONWriterOutput(t *testing.T) {
+func TestCensusWriterOutput(t *testing.T) {
 	cat := registry.DefaultCatalog()
 	_, comps := exportRecords(t, cat)
 	var buf bytes.Buffer
-	w := registry.NewGeoJSONWriter(&buf)
+	w := geojson.NewCensusWriter(&buf)
 	if err := w.WriteComponent(&comps[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +217,11 @@ func TestGeoJSONWriterOutput(t *testing.T) {
 	}
 }
 
-func TestGeoJSONWriterEmptyAndClosed(t *testing.T) {
+func TestCensusWriterEmptyAndClosed(t *testing.T) {
 	var buf bytes.Buffer
-	w := registry.NewGeoJSONWriter(&buf)
+	w := geojson.NewCensusWriter(&buf)
 	if buf.Len() != 0 {
-		t.Errorf("NewGeoJSONWriter wrote %q before any feature", buf.String())
+		t.Errorf("NewCensusWriter wrote %q before any feature", buf.String())
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -210,9 +241,9 @@ func TestGeoJSONWriterEmptyAndClosed(t *testing.T) {
 	}
 }
 
-func TestGeoJSONWriterRefusesNonFinite(t *testing.T) {
+func TestCensusWriterRefusesNonFinite(t *testing.T) {
 	var buf bytes.Buffer
-	w := registry.NewGeoJSONWriter(&buf)
+	w := geojson.NewCensusWriter(&buf)
 	if err := w.WriteComponent(&registry.Component{Point: orb.Point{math.NaN(), 0}}); registry.ErrorCode(err) != "invalid_geometry" {
 		t.Errorf("WriteComponent(NaN point) = %v, want invalid_geometry", err)
 	}
@@ -244,8 +275,8 @@ func (w *failWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestGeoJSONWriterError(t *testing.T) {
-	w := registry.NewGeoJSONWriter(&failWriter{n: 100})
+func TestCensusWriterError(t *testing.T) {
+	w := geojson.NewCensusWriter(&failWriter{n: 100})
 	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", Note: strings.Repeat("x", 1000)}
 	var err error
 	for i := 0; i < 200 && err == nil; i++ {
@@ -269,7 +300,7 @@ func TestExportDatesInOwnLocation(t *testing.T) {
 	shanghai := time.FixedZone("CST", 8*3600)
 	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", CensusDate: time.Date(2025, 3, 1, 0, 0, 0, 0, shanghai)}
 	var buf bytes.Buffer
-	w := registry.NewGeoJSONWriter(&buf)
+	w := geojson.NewCensusWriter(&buf)
 	if err := w.WriteComponent(&c); err != nil {
 		t.Fatal(err)
 	}

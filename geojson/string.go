@@ -1,13 +1,14 @@
-package registry
+package geojson
 
 import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and U+2028/U+2029
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and U+2028/U+2029
 // are escaped, as encoding/json does; unlike it, <, > and & are left alone (this is an API,
-// not HTML).
-func AppendJSONString(b []byte, s string) []byte {
+// not HTML). The output decodes to what encoding/json.Marshal(s) decodes to
+// (FuzzAppendString).
+func AppendString(b []byte, s string) []byte {
 	// One pass: ASCII and the three-byte sequences of CJK text (the common case of names
 	// here) are checked inline; anything else goes through utf8.DecodeRuneInString.
 	b = append(b, '"')

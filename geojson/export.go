@@ -1,0 +1,51 @@
+package geojson
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"citygrid/registry"
+)
+
+// CellSource streams every stored cell in key order; registry.Store satisfies it.
+type CellSource interface {
+	ForEachCell(ctx context.Context, fn func(*registry.Cell) error) error
+}
+
+// ComponentSource streams every stored component in key order; registry.Store satisfies it.
+type ComponentSource interface {
+	ForEachComponent(ctx context.Context, fn func(*registry.Component) error) error
+}
+
+// ExportCells writes every cell of src to w as one FeatureCollection in the census form
+// (CensusWriter) and returns how many it wrote. The collection is complete only when the
+// error is nil.
+func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) {
+	cw := NewCensusWriter(w)
+	n := 0
+	err := src.ForEachCell(ctx, func(c *registry.Cell) error { n++; return cw.WriteCell(c) })
+	if err != nil {
+		return n, fmt.Errorf("export cells: %w", err)
+	}
+	return n, cw.Close()
+}
+
+// ExportComponents writes every component of src to w as one FeatureCollection in the census
+// form (CensusWriter), retired (removed) ones only with includeRemoved, and returns how many
+// it wrote. The collection is complete only when the error is nil.
+func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool) (int, error) {
+	cw := NewCensusWriter(w)
+	n := 0
+	err := src.ForEachComponent(ctx, func(c *registry.Component) error {
+		if c.Status == registry.StatusRemoved && !includeRemoved {
+			return nil
+		}
+		n++
+		return cw.WriteComponent(c)
+	})
+	if err != nil {
+		return n, fmt.Errorf("export components: %w", err)
+	}
+	return n, cw.Close()
+}
