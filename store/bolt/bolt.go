@@ -88,8 +88,6 @@ const (
 	ctxEvery = 4096 // check ctx once per this many iterations of a long loop
 
 	changesRun = 4096 // changes per changes-bucket entry at most
-
-	maxSerial = 999999
 )
 
 var (
@@ -868,9 +866,9 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 		if !out[i].ID.IsZero() {
 			continue
 		}
-		p, err := assignPrefix(&out[i], i)
+		p, err := registry.AssignPrefix(&out[i])
 		if err != nil {
-			return err
+			return fmt.Errorf("component %d: %w", i, err)
 		}
 		prefixes[i] = p
 		if _, ok := serials[p]; !ok {
@@ -896,13 +894,11 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 		}
 		p := prefixes[i]
 		for {
-			s := serials[p]
-			if s >= maxSerial {
-				return fmt.Errorf("component %d: %w", i, registry.Errorf(registry.Conflict, "serials_exhausted",
-					"every serial of district %06d class %05d is taken", p/100000, p%100000))
+			id, err := registry.NextID(p, serials[p])
+			if err != nil {
+				return fmt.Errorf("component %d: %w", i, err)
 			}
-			serials[p] = s + 1
-			id := registry.ComponentCodeFromUint64(p*1000000+uint64(s+1), false)
+			serials[p]++
 			binary.BigEndian.PutUint64(kb[:], id.Uint64())
 			if w.ids.Get(kb[:]) == nil { // always free, unless serials were lost: IDs stay unique anyway
 				out[i].ID = id
@@ -1045,32 +1041,6 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 	return nil
 }
 
-// assignPrefix returns district(6)+class(5) as a number for a component whose ID is assigned.
-func assignPrefix(c *registry.Component, i int) (uint64, error) {
-	d, cl := c.Cell.District(), c.Class
-	dn, ok1 := digits(d, 6)
-	cn, ok2 := digits(cl, 5)
-	if !ok1 || !ok2 || d[0] == '0' {
-		return 0, fmt.Errorf("component %d: assigning an identifier needs a cell and a 5-digit class, have cell %q class %q: %w",
-			i, c.Cell, c.Class, registry.ErrInvalidInput)
-	}
-	return dn*100000 + cn, nil
-}
-
-func digits(s string, n int) (uint64, bool) {
-	if len(s) != n {
-		return 0, false
-	}
-	var v uint64
-	for i := 0; i < n; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(s[i]-'0')
-	}
-	return v, true
-}
-
 // serialKey is the ASCII district+class prefix: 11 digits, or 10 for a legacy class.
 func serialKey(p uint64) []byte { return strconv.AppendUint(nil, p, 10) }
 
@@ -1105,7 +1075,7 @@ func (s *Store) PutUnits(ctx context.Context, units []registry.Unit) ([]registry
 	out := slices.Clone(units)
 	now := s.stamp()
 	err := s.update(ctx, func(w *wtx) error {
-		if err := checkIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
+		if err := registry.CheckIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
 			return err
 		}
 		var old registry.Unit
@@ -1164,7 +1134,7 @@ func (s *Store) PutRules(ctx context.Context, rules []registry.Rule, replace boo
 	}
 	now := s.stamp()
 	err := s.update(ctx, func(w *wtx) error {
-		if err := checkIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
+		if err := registry.CheckIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
 			return err
 		}
 		if replace {
@@ -1231,22 +1201,6 @@ func (s *Store) DeleteRule(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete rule %s: %w", id, err)
-	}
-	return nil
-}
-
-// checkIDs rejects empty and repeated IDs of a unit or rule batch.
-func checkIDs(n int, id func(int) string) error {
-	seen := make(map[string]int, n)
-	for i := 0; i < n; i++ {
-		s := id(i)
-		if s == "" {
-			return fmt.Errorf("element %d: empty id: %w", i, registry.ErrInvalidInput)
-		}
-		if j, ok := seen[s]; ok {
-			return fmt.Errorf("id %s at elements %d and %d: %w", s, j, i, registry.ErrDuplicate)
-		}
-		seen[s] = i
 	}
 	return nil
 }

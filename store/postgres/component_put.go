@@ -67,8 +67,6 @@ func truncTime(t time.Time) time.Time {
 }
 
 const (
-	maxSerial = 999999
-
 	// rebuildMin and rebuildShare decide when an import drops and rebuilds the components
 	// indexes: building a GiST index from sorted points is several times faster per row
 	// than inserting into one.
@@ -472,10 +470,11 @@ func (p *putter) assignIDs(ctx context.Context) error {
 		if !p.ids[i].IsZero() {
 			continue
 		}
-		pf, err := assignPrefix(&p.in[i], i)
+		n, err := registry.AssignPrefix(&p.in[i])
 		if err != nil {
-			return err
+			return fmt.Errorf("component %d: %w", i, err)
 		}
+		pf := prefix{n: n}
 		pfs = append(pfs, pf)
 		assign = append(assign, i)
 		if _, ok := p.serials[pf]; !ok {
@@ -515,41 +514,14 @@ func (p *putter) assignIDs(ctx context.Context) error {
 	}
 	for j, i := range assign {
 		pf := pfs[j]
-		s := p.serials[pf]
-		if s >= maxSerial {
-			return fmt.Errorf("component %d: %w", i, registry.Errorf(registry.Conflict, "serials_exhausted",
-				"every serial of district %s class %s is taken", pf.district(), pf.class()))
+		id, err := registry.NextID(pf.n, p.serials[pf])
+		if err != nil {
+			return fmt.Errorf("component %d: %w", i, err)
 		}
-		p.serials[pf] = s + 1
-		p.ids[i] = registry.ComponentCodeFromUint64(pf.n*1000000+uint64(s+1), false)
+		p.serials[pf]++
+		p.ids[i] = id
 	}
 	return nil
-}
-
-// assignPrefix returns district(6)+class(5) for a component whose ID is assigned.
-func assignPrefix(c *registry.Component, i int) (prefix, error) {
-	d, cl := c.Cell.District(), c.Class
-	dn, ok1 := digits(d, 6)
-	cn, ok2 := digits(cl, 5)
-	if !ok1 || !ok2 || d[0] == '0' {
-		return prefix{}, fmt.Errorf("component %d: assigning an identifier needs a cell and a 5-digit class, have cell %q class %q: %w",
-			i, c.Cell, c.Class, registry.ErrInvalidInput)
-	}
-	return prefix{n: dn*100000 + cn}, nil
-}
-
-func digits(s string, n int) (uint64, bool) {
-	if len(s) != n {
-		return 0, false
-	}
-	var v uint64
-	for i := 0; i < n; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(s[i]-'0')
-	}
-	return v, true
 }
 
 func (p *putter) refCode(r idRef) registry.ComponentCode {
