@@ -48,17 +48,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	r := bytes.NewReader(body)
-	var rep registry.Report
-	switch kind {
-	case "cells":
-		rep, err = s.svc.ImportCells(ctx, r, opt)
-	case "components":
-		rep, err = s.svc.ImportComponents(ctx, r, opt)
-	case "units":
-		rep, err = s.svc.ImportUnits(ctx, r, opt)
-	case "rules":
-		rep, err = s.svc.ImportRules(ctx, r, opt)
-	}
+	rep, err := s.svc.Import(ctx, registry.Census(kind), r, opt)
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
 	}

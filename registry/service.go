@@ -72,6 +72,44 @@ type ImportOptions struct {
 
 const progressEvery = 4096
 
+// Census names what a census document holds; a Report's Kind is its text.
+type Census string
+
+const (
+	CensusCells      Census = "cells"      // grid cells (GeoJSON, NDJSON or CSV)
+	CensusComponents Census = "components" // components (GeoJSON, NDJSON or CSV)
+	CensusUnits      Census = "units"      // a units document (JSON)
+	CensusRules      Census = "rules"      // a rules document (JSON): the whole ordered rule set
+)
+
+// Valid reports whether k is one of the four census kinds.
+func (k Census) Valid() bool {
+	switch k {
+	case CensusCells, CensusComponents, CensusUnits, CensusRules:
+		return true
+	}
+	return false
+}
+
+// Import reads a census document of kind k from r and stores it (ImportCells,
+// ImportComponents, ImportUnits or ImportRules). opt.Format is required for cells and
+// components. It returns ErrImportRejected (with the report) when nothing was stored because
+// of invalid input, and an Invalid error "invalid_kind" for an unknown kind.
+func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
+	switch k {
+	case CensusCells:
+		return s.ImportCells(ctx, r, opt)
+	case CensusComponents:
+		return s.ImportComponents(ctx, r, opt)
+	case CensusUnits:
+		return s.ImportUnits(ctx, r, opt)
+	case CensusRules:
+		return s.ImportRules(ctx, r, opt)
+	}
+	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, "invalid_kind",
+		"census kinds are cells, components, units and rules, not %q", string(k))
+}
+
 // problemSink collects problems per feature index, capped in the report.
 type problemSink struct {
 	rep      *Report
@@ -136,7 +174,7 @@ func rejectedErr(rep *Report) error {
 // report lists every problem. It returns ErrImportRejected (with the report) when nothing was
 // stored because of invalid input.
 func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
-	rep := Report{Kind: "cells", Mode: modeOr(opt.Mode)}
+	rep := Report{Kind: string(CensusCells), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,7 +322,7 @@ func (in interner) get(s string) string {
 // the class and the next free serial), existing identifiers updated, each change recorded in
 // the history under opt.Actor. Strict mode stores nothing if any feature is invalid.
 func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
-	rep := Report{Kind: "components", Mode: modeOr(opt.Mode)}
+	rep := Report{Kind: string(CensusComponents), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	in := interner{}
 	// Held for the whole import: the cells each component is located in must not change
@@ -606,7 +644,7 @@ func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor 
 // ImportUnits reads a units document and stores its units (created or replaced by id).
 // References (parent, supervisor) must name a unit in the document or in the store.
 func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
-	rep := Report{Kind: "units", Mode: modeOr(opt.Mode)}
+	rep := Report{Kind: string(CensusUnits), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	units, probs, err := DecodeUnits(r)
 	if err != nil {
@@ -855,7 +893,7 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 // ImportRules reads a rules document. The document is the city's whole ordered rule set:
 // stored rules that are not in it are removed in the same transaction.
 func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
-	rep := Report{Kind: "rules", Mode: modeOr(opt.Mode)}
+	rep := Report{Kind: string(CensusRules), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	rules, probs, err := DecodeRules(r)
 	if err != nil {
