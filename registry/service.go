@@ -59,8 +59,43 @@ func NewService(st Store, idx Index, cat *Catalog, log *slog.Logger) *Service {
 // Catalog returns the class catalogue the service validates against.
 func (s *Service) Catalog() *Catalog { return s.catalog }
 
-// Store returns the underlying store (read access for handlers and exports).
-func (s *Service) Store() Store { return s.store }
+// The read path: handlers read stored records through the Service, which reads the store
+// (what the index answers, it answers from memory). Errors are the Store's.
+
+// Component returns the component whose identifier, or legacy identifier, is id;
+// ErrComponentNotFound when there is none.
+func (s *Service) Component(ctx context.Context, id ComponentCode) (Component, error) {
+	return s.store.Component(ctx, id)
+}
+
+// ComponentsByKey returns the components with the given keys, in the same order;
+// ErrComponentNotFound when any is missing.
+func (s *Service) ComponentsByKey(ctx context.Context, keys []Key) ([]Component, error) {
+	return s.store.ComponentsByKey(ctx, keys)
+}
+
+// History returns every change of the component, oldest first; ErrComponentNotFound.
+func (s *Service) History(ctx context.Context, id ComponentCode) ([]Change, error) {
+	return s.store.History(ctx, id)
+}
+
+// ForEachCell calls fn for every stored cell in key order; fn's argument is only valid during
+// the call.
+func (s *Service) ForEachCell(ctx context.Context, fn func(*Cell) error) error {
+	return s.store.ForEachCell(ctx, fn)
+}
+
+// ForEachComponent calls fn for every stored component (retired ones included) in key order;
+// fn's argument is only valid during the call.
+func (s *Service) ForEachComponent(ctx context.Context, fn func(*Component) error) error {
+	return s.store.ForEachComponent(ctx, fn)
+}
+
+// Feed returns the store's change feed; ok is false when the store keeps none.
+func (s *Service) Feed() (feed ChangeFeed, ok bool) {
+	feed, ok = s.store.(ChangeFeed)
+	return feed, ok
+}
 
 // ImportOptions tune a census import.
 type ImportOptions struct {
