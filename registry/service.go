@@ -38,8 +38,11 @@ type Service struct {
 	hub     hub           // woken after every local write and every applied feed batch
 	applied atomic.Uint64 // the change seq the index reflects (see AppliedSeq)
 	follow  atomic.Bool   // Follow is running
-	// following: Follow has read the feed at least once (Following)
+	// following: Follow has read the feed at least once (Following); caughtUp is closed
+	// while it is true (WaitFollowing). Both change under followMu.
 	following atomic.Bool
+	followMu  sync.Mutex
+	caughtUp  chan struct{}
 
 	// MaxProblems caps the problems kept in one report (the counts stay exact).
 	MaxProblems int
