@@ -59,17 +59,62 @@ func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, e
 	return out, nil
 }
 
+// putComponents is PutComponents in its transaction, in seven steps: find what the batch
+// names, resolve each element to an update or a create, assign identifiers, stamp the
+// changes, then write records and history, identifier names and serials.
 func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expect []int64, actor string, now time.Time) error {
-	n := len(out)
-	tick := func(i int) error {
-		if i%ctxEvery == ctxEvery-1 {
-			return ctx.Err()
+	cp := &componentPut{w: w, ctx: ctx, out: out, expect: expect, actor: actor, now: now}
+	for _, step := range []func() error{
+		cp.lookupNames,  // 1
+		cp.resolve,      // 2
+		cp.assignIDs,    // 3
+		cp.stampChanges, // 4
+		cp.writeRecords, // 5
+		cp.writeNames,   // 6
+		cp.writeSerials, // 7
+	} {
+		if err := step(); err != nil {
+			return err
 		}
-		return nil
 	}
+	return nil
+}
 
-	// 1. Every identifier the batch names, sorted: equal neighbours are duplicates, and the
-	// index is probed in key order.
+// componentPut is one PutComponents call in its write transaction. Its steps run in the
+// order of putComponents, each leaving in it what the later ones need.
+type componentPut struct {
+	w      *wtx
+	ctx    context.Context
+	out    []registry.Component
+	expect []int64
+	actor  string
+	now    time.Time
+
+	refs       []idRef           // every identifier the batch names, sorted (1)
+	byID       []registry.Key    // stored component found by element i's ID (1)
+	byLegacy   []registry.Key    // … by its LegacyID (1)
+	priors     []*prior          // the stored record element i updates; nil for a create (2)
+	needID     []bool            // element's final ID must be added to the index (2, 6)
+	needLegacy []bool            // … and its LegacyID (2, 6)
+	updates    []int32           // the elements that update, in key order (2)
+	serials    map[uint64]uint32 // highest serial of every prefix the batch touches (3)
+	stored     map[uint64]uint32 // … as it was stored (3)
+	ops        []byte            // op of each element (4)
+	seqs       []uint64          // change seq of each element (4)
+}
+
+// tick returns ctx's error once per ctxEvery iterations i of a long loop.
+func (cp *componentPut) tick(i int) error {
+	if i%ctxEvery == ctxEvery-1 {
+		return cp.ctx.Err()
+	}
+	return nil
+}
+
+// lookupNames is step 1: every identifier the batch names, sorted (equal neighbours are
+// duplicates, and the index is probed in key order), and the stored records they name.
+func (cp *componentPut) lookupNames() error {
+	w, out, n := cp.w, cp.out, len(cp.out)
 	refs := make([]idRef, 0, n)
 	for i := range out {
 		id, leg := out[i].ID.Uint64(), out[i].LegacyID.Uint64()
@@ -93,7 +138,7 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 	byLegacy := make([]registry.Key, n) // … by its LegacyID
 	var kb [keyLen]byte
 	for j, r := range refs {
-		if err := tick(j); err != nil {
+		if err := cp.tick(j); err != nil {
 			return err
 		}
 		if j > 0 && refs[j-1].n == r.n {
@@ -111,15 +156,23 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 			}
 		}
 	}
+	cp.refs, cp.byID, cp.byLegacy = refs, byID, byLegacy
+	return nil
+}
 
-	// 2. Resolve each element to an update of a stored record or a create; check versions.
+// resolve is step 2: each element becomes an update of a stored record or a create; versions
+// are checked.
+func (cp *componentPut) resolve() error {
+	w, out, n, expect := cp.w, cp.out, len(cp.out), cp.expect
+	byID, byLegacy := cp.byID, cp.byLegacy
+	var kb [keyLen]byte
 	priors := make([]*prior, n)
 	needID := make([]bool, n)     // element's final ID must be added to the index
 	needLegacy := make([]bool, n) // … and its LegacyID
 	var updates []int32
 	var scratch registry.Component
 	for i := range out {
-		if err := tick(i); err != nil {
+		if err := cp.tick(i); err != nil {
 			return err
 		}
 		c := &out[i]
@@ -172,9 +225,15 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 			return fmt.Errorf("component %s at elements %d and %d: %w", label(&out[b], int(b)), min(a, b), max(a, b), registry.ErrDuplicate)
 		}
 	}
+	cp.priors, cp.needID, cp.needLegacy, cp.updates = priors, needID, needLegacy, updates
+	return nil
+}
 
-	// 3. Serials: the highest serial of every prefix the batch touches, then zero IDs get the
-	// next ones, in input order.
+// assignIDs is step 3: the highest serial of every prefix the batch touches, then zero IDs
+// get the next ones, in input order.
+func (cp *componentPut) assignIDs() error {
+	w, out, n := cp.w, cp.out, len(cp.out)
+	var kb [keyLen]byte
 	serials := make(map[uint64]uint32)
 	for i := range out {
 		for _, code := range [2]registry.ComponentCode{out[i].ID, out[i].LegacyID} {
@@ -229,12 +288,19 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 			}
 		}
 	}
+	cp.serials, cp.stored = serials, stored
+	return nil
+}
 
-	// 4. Stamp keys, versions and seqs in input order; record the changes.
+// stampChanges is step 4: keys, versions and seqs are stamped in input order, and the
+// changes recorded.
+func (cp *componentPut) stampChanges() error {
+	w, out, n, priors := cp.w, cp.out, len(cp.out), cp.priors
+	now, actor := cp.now, cp.actor
 	ops := make([]byte, n)
 	seqs := make([]uint64, n)
 	for i := range out {
-		if err := tick(i); err != nil {
+		if err := cp.tick(i); err != nil {
 			return err
 		}
 		c := &out[i]
@@ -258,9 +324,16 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 		}
 		seqs[i] = seq
 	}
+	cp.ops, cp.seqs = ops, seqs
+	return nil
+}
 
-	// 5. Records and history, in key order: updates (sorted above), then creates, whose keys
-	// are new and ascending.
+// writeRecords is step 5: records and history, in key order: updates (sorted by resolve),
+// then creates, whose keys are new and ascending.
+func (cp *componentPut) writeRecords() error {
+	w, out, priors, ops, seqs := cp.w, cp.out, cp.priors, cp.ops, cp.seqs
+	updates := cp.updates
+	var kb [keyLen]byte
 	order := updates
 	for i := range out {
 		if priors[i] == nil {
@@ -269,7 +342,7 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 	}
 	var hk [historyKeyLn]byte
 	for j, i := range order {
-		if err := tick(j); err != nil {
+		if err := cp.tick(j); err != nil {
 			return err
 		}
 		c := &out[i]
@@ -289,9 +362,15 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 			return err
 		}
 	}
+	return nil
+}
 
-	// 6. New names in the identifier index, sorted: those the batch named come from refs,
-	// already sorted; assigned ones are sorted apart and merged in.
+// writeNames is step 6: new names in the identifier index, sorted: those the batch named
+// come from refs, already sorted; assigned ones are sorted apart and merged in.
+func (cp *componentPut) writeNames() error {
+	w, out, refs := cp.w, cp.out, cp.refs
+	needID, needLegacy := cp.needID, cp.needLegacy
+	var kb [keyLen]byte
 	type name struct {
 		n  uint64
 		at int32 // element
@@ -332,7 +411,7 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 		}
 	}
 	for a, b, j := 0, 0, 0; a < len(named) || b < len(assigned); j++ {
-		if err := tick(j); err != nil {
+		if err := cp.tick(j); err != nil {
 			return err
 		}
 		var nm name
@@ -347,8 +426,12 @@ func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expec
 			return err
 		}
 	}
+	return nil
+}
 
-	// 7. Serials that grew.
+// writeSerials is step 7: the serials that grew.
+func (cp *componentPut) writeSerials() error {
+	w, serials, stored := cp.w, cp.serials, cp.stored
 	ps := make([]uint64, 0, len(serials))
 	for p, s := range serials {
 		if old, ok := stored[p]; !ok || s > old {
