@@ -49,17 +49,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	r := bytes.NewReader(body)
-	var rep registry.Report
-	switch kind {
-	case "cells":
-		rep, err = s.svc.ImportCells(ctx, r, opt)
-	case "components":
-		rep, err = s.svc.ImportComponents(ctx, r, opt)
-	case "units":
-		rep, err = s.svc.ImportUnits(ctx, r, opt)
-	case "rules":
-		rep, err = s.svc.ImportRules(ctx, r, opt)
-	}
+	rep, err := s.svc.Import(ctx, registry.Census(kind), r, opt)
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
 	}
@@ -102,7 +92,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	case "cells":
 		c.Header("Content-Type", geoJSONContentType)
 		c.Status(http.StatusOK)
-		_, err := geojson.ExportCells(ctx, c.Writer, s.store)
+		_, err := geojson.ExportCells(ctx, c.Writer, s.svc)
 		return err
 	case "components":
 		incl := false
@@ -115,7 +105,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 		}
 		c.Header("Content-Type", geoJSONContentType)
 		c.Status(http.StatusOK)
-		_, err := geojson.ExportComponents(ctx, c.Writer, s.store, incl)
+		_, err := geojson.ExportComponents(ctx, c.Writer, s.svc, incl)
 		return err
 	}
 	return &httpError{status: http.StatusNotFound, code: "not_found", detail: "exports are cells and components"}

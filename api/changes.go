@@ -69,7 +69,7 @@ func (s *Server) toFeedChangeJSON(e *registry.FeedEntry) feedChangeJSON {
 }
 
 func (s *Server) changeFeed() (registry.ChangeFeed, error) {
-	feed, ok := s.store.(registry.ChangeFeed)
+	feed, ok := s.svc.Feed()
 	if !ok {
 		return nil, errFeedUnavailable
 	}

@@ -157,7 +157,7 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 	}
 	var comps []registry.Component
 	if len(keys) > 0 {
-		if comps, err = s.store.ComponentsByKey(c.Request.Context(), keys); err != nil {
+		if comps, err = s.svc.ComponentsByKey(c.Request.Context(), keys); err != nil {
 			return err
 		}
 	}
@@ -181,7 +181,7 @@ func (s *Server) handleComponentGet(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	comp, err := s.store.Component(c.Request.Context(), id)
+	comp, err := s.svc.Component(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	changes, err := s.store.History(c.Request.Context(), id)
+	changes, err := s.svc.History(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}

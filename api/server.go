@@ -52,7 +52,6 @@ type Config struct {
 type Server struct {
 	idx      *spatial.Index
 	svc      *registry.Service
-	store    registry.Store
 	catalog  *registry.Catalog
 	log      *slog.Logger
 	maxBody  int64
@@ -78,7 +77,6 @@ func NewServer(cfg Config) *Server {
 	s := &Server{
 		idx:      cfg.Index,
 		svc:      cfg.Service,
-		store:    cfg.Service.Store(),
 		catalog:  cfg.Service.Catalog(),
 		log:      cfg.Log,
 		maxBody:  cfg.MaxBody,

@@ -98,6 +98,41 @@ func (s *Service) AppliedSeq() uint64 { return s.applied.Load() }
 // a node that starts following has caught up with what was written before it started).
 func (s *Service) Following() bool { return s.following.Load() }
 
+// WaitFollowing returns nil once Following is true: at once when it is, else when Follow has
+// made its first read of the feed. It returns ctx's error when ctx ends first.
+func (s *Service) WaitFollowing(ctx context.Context) error {
+	s.followMu.Lock()
+	if s.caughtUp == nil {
+		s.caughtUp = make(chan struct{})
+	}
+	ch := s.caughtUp
+	s.followMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setFollowing sets Following and wakes the waiters of WaitFollowing when it turns true.
+func (s *Service) setFollowing(on bool) {
+	s.followMu.Lock()
+	defer s.followMu.Unlock()
+	if s.following.Load() == on {
+		return
+	}
+	s.following.Store(on)
+	if on {
+		if s.caughtUp == nil {
+			s.caughtUp = make(chan struct{})
+		}
+		close(s.caughtUp)
+	} else {
+		s.caughtUp = make(chan struct{}) // closed again by the next Follow's first read
+	}
+}
+
 // Follow keeps the index in step with feed, which must be the feed of the Service's store,
 // from AppliedSeq on (call LoadIndex first). It reads and applies every entry after the last
 // one applied whenever wake delivers or closes, and every poll (DefaultFollowPoll when ≤ 0)
@@ -114,13 +149,15 @@ func (s *Service) Follow(ctx context.Context, feed ChangeFeed, wake <-chan struc
 		return errors.New("follow: already following")
 	}
 	defer s.follow.Store(false)
-	defer s.following.Store(false)
+	defer s.setFollowing(false)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	failing := false
 	for {
 		err := s.catchUp(ctx, feed)
-		s.following.Store(true)
+		if !s.following.Load() {
+			s.setFollowing(true)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()

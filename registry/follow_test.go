@@ -72,10 +72,16 @@ func (n *node) follow(t *testing.T, feed registry.ChangeFeed, wake <-chan struct
 func (n *node) followSynced(t *testing.T, feed registry.ChangeFeed, wake <-chan struct{}, poll time.Duration) {
 	t.Helper()
 	n.follow(t, feed, wake, poll)
-	for deadline := time.Now().Add(5 * time.Second); !n.svc.Following(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Follow did not read the feed within 5 s")
-		}
+	waitFollowing(t, n, 5*time.Second)
+}
+
+// waitFollowing fails t unless n's Follow makes its first read of the feed within d.
+func waitFollowing(t testing.TB, n *node, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := n.svc.WaitFollowing(ctx); err != nil {
+		t.Fatalf("Follow did not read the feed within %v: %v", d, err)
 	}
 }
 
@@ -475,9 +481,7 @@ func TestChanged(t *testing.T) {
 	}
 	// Changed closes as soon as the batch is applied; Following turns true only once the
 	// first catch-up has found nothing more to read, a moment later.
-	for deadline := time.Now().Add(5 * time.Second); !b.svc.Following() && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	waitFollowing(t, b, 5*time.Second)
 	if b.svc.AppliedSeq() != lastSeq(t, st) || !b.svc.Following() {
 		t.Errorf("follower AppliedSeq = %d, Following = %v; want %d, true", b.svc.AppliedSeq(), b.svc.Following(), lastSeq(t, st))
 	}
@@ -490,13 +494,46 @@ func TestFollowTwice(t *testing.T) {
 		t.Fatal("Following() before Follow")
 	}
 	n.follow(t, st, nil, time.Hour)
-	deadline := time.Now().Add(5 * time.Second)
-	for !n.svc.Following() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFollowing(t, n, 5*time.Second)
 	if err := n.svc.Follow(context.Background(), st, nil, time.Hour); err == nil {
 		t.Error("a second Follow at the same time returned nil, want an error")
 	}
+}
+
+func TestWaitFollowing(t *testing.T) {
+	st := openStore(t)
+	n := newNode(t, st, nil)
+	notYet := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		if err := n.svc.WaitFollowing(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitFollowing %s = %v, want context.DeadlineExceeded", what, err)
+		}
+	}
+	notYet("before Follow")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.svc.Follow(ctx, st, nil, time.Hour) }()
+	waitFollowing(t, n, 5*time.Second)
+	if !n.svc.Following() {
+		t.Error("Following() = false after WaitFollowing returned nil")
+	}
+	waitFollowing(t, n, time.Millisecond) // at once, while following
+
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow returned %v after the cancel, want context.Canceled", err)
+	}
+	if n.svc.Following() {
+		t.Error("Following() = true after Follow returned")
+	}
+	notYet("after Follow returned")
+
+	// A second Follow signals its own first read.
+	n.follow(t, st, nil, time.Hour)
+	waitFollowing(t, n, 5*time.Second)
 }
 
 // BenchmarkFollowCatchUp measures how long a node takes to apply, from the change feed, a

@@ -49,12 +49,12 @@ var twoCells = square("500103003001001", 106.570, 29.550) + "\n" + square("50010
 
 func (e *testEnv) importCells(t *testing.T, ndjson string, mode registry.Mode) (registry.Report, error) {
 	t.Helper()
-	return e.svc.ImportCells(context.Background(), strings.NewReader(ndjson), registry.ImportOptions{Mode: mode, Format: registry.FormatNDJSON, Actor: "surveyor-1"})
+	return e.svc.Import(context.Background(), registry.CensusCells, strings.NewReader(ndjson), registry.ImportOptions{Mode: mode, Format: registry.FormatNDJSON, Actor: "surveyor-1"})
 }
 
 func (e *testEnv) importCSV(t *testing.T, csv string, mode registry.Mode) (registry.Report, error) {
 	t.Helper()
-	return e.svc.ImportComponents(context.Background(), strings.NewReader(csv), registry.ImportOptions{Mode: mode, Format: registry.FormatCSV, Actor: "surveyor-1"})
+	return e.svc.Import(context.Background(), registry.CensusComponents, strings.NewReader(csv), registry.ImportOptions{Mode: mode, Format: registry.FormatCSV, Actor: "surveyor-1"})
 }
 
 func (e *testEnv) count(t *testing.T) (cells, comps int) {
@@ -255,12 +255,12 @@ func TestUnitsAndRules(t *testing.T) {
 		t.Fatalf("units with a dangling supervisor = %+v, %v; want rejected with unknown_unit", rep, err)
 	}
 	units = strings.Replace(units, `"nobody"`, `"cgj"`, 1)
-	if rep, err = e.svc.ImportUnits(ctx, strings.NewReader(units), registry.ImportOptions{}); err != nil || rep.Created != 4 {
-		t.Fatalf("ImportUnits = %+v, %v; want 4 created", rep, err)
+	if rep, err = e.svc.Import(ctx, registry.CensusUnits, strings.NewReader(units), registry.ImportOptions{}); err != nil || rep.Kind != "units" || rep.Created != 4 {
+		t.Fatalf("Import(units) = %+v, %v; want 4 created", rep, err)
 	}
 	rules := `{"rules":[{"id":"r1","order":1,"class":"01","area":"500103003","unit":"lamps","reason":"解放碑 utilities"}]}`
-	if _, err := e.svc.ImportRules(ctx, strings.NewReader(rules), registry.ImportOptions{}); err != nil {
-		t.Fatal(err)
+	if rep, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(rules), registry.ImportOptions{}); err != nil || rep.Kind != "rules" || rep.Created != 1 {
+		t.Fatalf("Import(rules) = %+v, %v; want 1 rule created", rep, err)
 	}
 	res, err := e.idx.Resolve(orb.Point{106.5705, 29.5505}, "01037")
 	if err != nil || res.Kind != "rule" || res.RuleID != "r1" || res.Unit.ID != "lamps" {
@@ -484,5 +484,21 @@ func TestUpdateComponentNoChange(t *testing.T) {
 	c, err := e.svc.UpdateComponent(ctx, id, &registry.Feature{Props: map[string]string{"note": "灯罩破裂"}}, 1, "surveyor-2")
 	if err != nil || c.Version != 2 || !c.ChangeDate.Equal(time.Date(2031, 5, 6, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("UpdateComponent(note) = version %d change date %v, %v; want version 2 dated 2031-05-06 (UTC)", c.Version, c.ChangeDate, err)
+	}
+}
+
+func TestImportUnknownKind(t *testing.T) {
+	e := newTestEnv(t)
+	for _, k := range []registry.Census{"", "cell", "Cells", "classes"} {
+		rep, err := e.svc.Import(context.Background(), k, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON})
+		if code := registry.ErrorCode(err); code != "invalid_kind" || registry.ErrorKind(err) != registry.Invalid {
+			t.Errorf("Import(%q) error = %v, want an Invalid invalid_kind", k, err)
+		}
+		if rep.Stored || rep.Total != 0 {
+			t.Errorf("Import(%q) report = %+v, want nothing read or stored", k, rep)
+		}
+	}
+	if cells, _ := e.count(t); cells != 0 {
+		t.Errorf("cells after imports of unknown kinds = %d, want 0", cells)
 	}
 }

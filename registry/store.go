@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/paulmach/orb"
 )
@@ -80,4 +81,62 @@ type Index interface {
 	ApplyComponents(comps []Component)
 	SetUnits(units []Unit)
 	SetRules(rules []Rule)
+}
+
+// Identifier assignment. A component stored without an identifier gets one from its cell's
+// district and its class: District(Cell) + Class + a 6-digit serial, the next one above every
+// identifier ever stored with that prefix (the stores keep the highest serial per prefix, and
+// a batch's own identifiers count too). Both stores assign this way; the rules live here and
+// the counters in the store.
+
+// MaxSerial is the highest serial of an identifier (its last 6 digits).
+const MaxSerial = 999999
+
+// AssignPrefix returns the prefix of the identifier a store assigns to c: its cell's district
+// (6 digits) and its class (5 digits) as the number district·10⁵ + class, so that the assigned
+// identifier is prefix·10⁶ + serial. It returns an error wrapping ErrInvalidInput when c has
+// no cell or no 5-digit (GB/T 47678.5-2026) class.
+func AssignPrefix(c *Component) (uint64, error) {
+	d, cl := c.Cell.District(), c.Class
+	if len(d) != 6 || len(cl) != 5 || d[0] == '0' {
+		return 0, assignErr(c)
+	}
+	dn, ok1 := digits(d)
+	cn, ok2 := digits(cl)
+	if !ok1 || !ok2 {
+		return 0, assignErr(c)
+	}
+	return dn*100000 + cn, nil
+}
+
+func assignErr(c *Component) error {
+	return fmt.Errorf("assigning an identifier needs a cell and a 5-digit class, have cell %q class %q: %w",
+		c.Cell, c.Class, ErrInvalidInput)
+}
+
+// NextID returns the identifier with serial last+1 under prefix (from AssignPrefix), or a
+// Conflict with code "serials_exhausted" when last is MaxSerial.
+func NextID(prefix uint64, last uint32) (ComponentCode, error) {
+	if last >= MaxSerial {
+		return ComponentCode{}, Errorf(Conflict, "serials_exhausted",
+			"every serial of district %06d class %05d is taken", prefix/100000, prefix%100000)
+	}
+	return ComponentCodeFromUint64(prefix*1000000+uint64(last+1), false), nil
+}
+
+// CheckIDs rejects the empty and repeated IDs of a batch of n units or rules, id(i) being the
+// ID of element i: an error wrapping ErrInvalidInput or ErrDuplicate.
+func CheckIDs(n int, id func(int) string) error {
+	seen := make(map[string]int, n)
+	for i := 0; i < n; i++ {
+		s := id(i)
+		if s == "" {
+			return fmt.Errorf("element %d: empty id: %w", i, ErrInvalidInput)
+		}
+		if j, ok := seen[s]; ok {
+			return fmt.Errorf("id %s at elements %d and %d: %w", s, j, i, ErrDuplicate)
+		}
+		seen[s] = i
+	}
+	return nil
 }

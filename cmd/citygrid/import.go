@@ -39,14 +39,6 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 }
 
-func validKind(k string) bool {
-	switch k {
-	case "cells", "components", "units", "rules":
-		return true
-	}
-	return false
-}
-
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg importConfig
 	fs := newFlagSet("import", stderr)
@@ -59,7 +51,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	switch {
-	case !validKind(cfg.Kind):
+	case !registry.Census(cfg.Kind).Valid():
 		return &usageError{fmt.Sprintf("import: -kind %q: want cells, components, units or rules", cfg.Kind)}
 	case len(paths) == 0:
 		return &usageError{"import: name at least one file"}
@@ -97,7 +89,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)
 		}
-		rep, err := importPath(ctx, svc, cfg.Kind, path, opt, bar)
+		rep, err := importPath(ctx, svc, registry.Census(cfg.Kind), path, opt, bar)
 		if bar != nil {
 			_ = bar.Finish() // clears the bar's line
 		}
@@ -120,10 +112,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // importPath imports one census file through svc. A nil bar shows no progress.
-func importPath(ctx context.Context, svc *registry.Service, kind, path string, opt registry.ImportOptions, bar *progressbar.ProgressBar) (registry.Report, error) {
+func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, bar *progressbar.ProgressBar) (registry.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return registry.Report{Kind: kind}, err
+		return registry.Report{Kind: string(kind)}, err
 	}
 	defer f.Close()
 	var r io.Reader = f
@@ -135,23 +127,13 @@ func importPath(ctx context.Context, svc *registry.Service, kind, path string, o
 		r = &pr
 	}
 	br := bufio.NewReaderSize(r, 256<<10)
-	if (kind == "cells" || kind == "components") && opt.Format == "" {
+	if (kind == registry.CensusCells || kind == registry.CensusComponents) && opt.Format == "" {
 		head, _ := br.Peek(4096) // a short file gives less, with an error that does not matter here
 		if opt.Format, err = registry.DetectFormat(path, head); err != nil {
-			return registry.Report{Kind: kind}, err
+			return registry.Report{Kind: string(kind)}, err
 		}
 	}
-	switch kind {
-	case "cells":
-		return svc.ImportCells(ctx, br, opt)
-	case "components":
-		return svc.ImportComponents(ctx, br, opt)
-	case "units":
-		return svc.ImportUnits(ctx, br, opt)
-	case "rules":
-		return svc.ImportRules(ctx, br, opt)
-	}
-	return registry.Report{Kind: kind}, fmt.Errorf("unknown kind %q", kind)
+	return svc.Import(ctx, kind, br, opt)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -22,7 +22,6 @@ import (
 	"citygrid/fixtures"
 	"citygrid/registry"
 	"citygrid/spatial"
-	"citygrid/store/postgres"
 )
 
 // serveConfig holds the flags of `citygrid serve`.
@@ -172,10 +171,10 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return nil
 		}
-		if pg, ok := st.(*postgres.Store); ok {
+		if ex, ok := st.(exclusiveStore); ok {
 			// Nodes starting together on an empty database: one imports, the others wait
 			// and find the cells there.
-			err = pg.Exclusive(ctx, seed)
+			err = ex.Exclusive(ctx, seed)
 		} else {
 			err = seed()
 		}
@@ -191,24 +190,37 @@ func (m *Main) Run(ctx context.Context) error {
 	s := idx.Stats()
 	m.Log.Info("index loaded", "duration", time.Since(start).Round(time.Millisecond),
 		"cells", s.Cells, "components", s.Components, "units", s.Units, "rules", s.Rules, "seq", seq)
-	if pg, ok := st.(*postgres.Store); ok {
-		m.follow(pg, svc)
+	if sh, ok := st.(sharedStore); ok {
+		m.follow(ctx, sh, svc)
 	}
 	return nil
+}
+
+// exclusiveStore is a store several nodes share that can run start-up work on one node at a
+// time (postgres.Store).
+type exclusiveStore interface {
+	Exclusive(ctx context.Context, fn func() error) error
+}
+
+// sharedStore is a store other nodes write to: it keeps a change feed and announces every
+// write as it commits (postgres.Store).
+type sharedStore interface {
+	registry.ChangeFeed
+	Listen(ctx context.Context, fn func(seq uint64)) error
 }
 
 // follow keeps the index in step with what other nodes write to the database: Listen's
 // notifications wake the follower, and it reads the feed every FollowPoll regardless, so a
 // notification lost while the connection was down costs at most one poll. Both reconnect by
 // themselves (and log it) when the database restarts.
-func (m *Main) follow(pg *postgres.Store, svc *registry.Service) {
+func (m *Main) follow(runCtx context.Context, st sharedStore, svc *registry.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stopFollow = cancel
 	wake := make(chan struct{}, 1)
 	m.followers.Add(2)
 	go func() {
 		defer m.followers.Done()
-		err := pg.Listen(ctx, func(uint64) {
+		err := st.Listen(ctx, func(uint64) {
 			select {
 			case wake <- struct{}{}:
 			default: // a wake-up is pending already
@@ -220,15 +232,17 @@ func (m *Main) follow(pg *postgres.Store, svc *registry.Service) {
 	}()
 	go func() {
 		defer m.followers.Done()
-		err := svc.Follow(ctx, pg, wake, m.Config.FollowPoll)
+		err := svc.Follow(ctx, st, wake, m.Config.FollowPoll)
 		if ctx.Err() == nil {
 			m.Log.Error("change feed follower stopped", "err", err)
 		}
 	}()
 	// Run returns a node that follows: /readyz shows applied_seq from the first request on.
-	for deadline := time.Now().Add(5 * time.Second); !svc.Following() && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	// A database that does not answer within 5 s does not hold the start up: Follow keeps
+	// trying, and says so in the log.
+	wctx, stop := context.WithTimeout(runCtx, 5*time.Second)
+	defer stop()
+	_ = svc.WaitFollowing(wctx)
 	m.Log.Info("following the change feed", "from", svc.AppliedSeq(), "poll", m.Config.FollowPoll)
 }
 
@@ -310,7 +324,7 @@ func (m *Main) importDemo(ctx context.Context, svc *registry.Service) error {
 	}
 	for _, kind := range importOrder {
 		path := filepath.Join(dir, demoFiles[kind])
-		rep, err := importPath(ctx, svc, kind, path, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "demo"}, nil)
+		rep, err := importPath(ctx, svc, registry.Census(kind), path, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "demo"}, nil)
 		if err != nil {
 			if len(rep.Problems) > 0 {
 				p := rep.Problems[0]

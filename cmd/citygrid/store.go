@@ -23,6 +23,13 @@ type storeFlags struct {
 	DB string
 }
 
+// The PostgreSQL store is the one that nodes share: serve seeds it under its lock and
+// follows its change feed.
+var (
+	_ exclusiveStore = (*postgres.Store)(nil)
+	_ sharedStore    = (*postgres.Store)(nil)
+)
+
 const (
 	envPG = "CITYGRID_PG_URL"
 	envDB = "CITYGRID_DB"

@@ -65,7 +65,7 @@ func (s *Store) PutRules(ctx context.Context, rules []registry.Rule, replace boo
 	if out == nil {
 		out = []registry.Rule{}
 	}
-	if err := checkIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
+	if err := registry.CheckIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
 		return nil, fmt.Errorf("put rules: %w", err)
 	}
 	err := s.write(ctx, func(w *wtx) error { return w.putRules(ctx, out, replace, w.now) })

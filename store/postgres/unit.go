@@ -79,7 +79,7 @@ func (s *Store) PutUnits(ctx context.Context, units []registry.Unit) ([]registry
 	if out == nil {
 		out = []registry.Unit{}
 	}
-	if err := checkIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
+	if err := registry.CheckIDs(len(out), func(i int) string { return out[i].ID }); err != nil {
 		return nil, fmt.Errorf("put units: %w", err)
 	}
 	err := s.write(ctx, func(w *wtx) error { return w.putUnits(ctx, out, w.now) })
@@ -179,20 +179,4 @@ func storedVersions(ctx context.Context, tx pgx.Tx, sql string, ids []string) (m
 		out[id] = v
 	}
 	return out, rows.Err()
-}
-
-// checkIDs rejects empty and repeated IDs of a unit or rule batch.
-func checkIDs(n int, id func(int) string) error {
-	seen := make(map[string]int, n)
-	for i := 0; i < n; i++ {
-		s := id(i)
-		if s == "" {
-			return fmt.Errorf("element %d: empty id: %w", i, registry.ErrInvalidInput)
-		}
-		if j, ok := seen[s]; ok {
-			return fmt.Errorf("id %s at elements %d and %d: %w", s, j, i, registry.ErrDuplicate)
-		}
-		seen[s] = i
-	}
-	return nil
 }

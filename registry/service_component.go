@@ -1,0 +1,335 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ImportComponents reads components from r, computes each one's cell from its point, and
+// stores them: new identifiers are created (missing ones assigned from the cell's district,
+// the class and the next free serial), existing identifiers updated, each change recorded in
+// the history under opt.Actor. Strict mode stores nothing if any feature is invalid.
+func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+	rep := Report{Kind: string(CensusComponents), Mode: modeOr(opt.Mode)}
+	sink := newSink(&rep, s.MaxProblems)
+	in := interner{}
+	// Held for the whole import: the cells each component is located in must not change
+	// between validation and the write. Readers never take this lock.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	// Decoded components go into fixed-size blocks, not one growing slice: appending 1M
+	// components (about 300 B each) to one slice allocates and copies about 5× the final
+	// size as it grows, and every fresh page is a page fault, which costs about 28 µs on
+	// the virtual machines we measure on (1.1 GB of the 1.6 GB the import touched).
+	var blocks [][]Component
+	var idxOf []int
+	seen := map[ComponentCode]int{}
+	total := 0
+	err := ReadFeatures(r, opt.Format, func(f *Feature) error {
+		total++
+		if opt.Progress != nil && total%progressEvery == 0 {
+			opt.Progress(total)
+		}
+		if total%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if f.Err != nil {
+			sink.add(*f.Err)
+			return nil
+		}
+		c, probs := DecodeComponent(f, s.catalog)
+		if len(probs) > 0 {
+			sink.addAll(probs)
+			return nil
+		}
+		if p := s.locate(&c, f.Index); p != nil {
+			sink.add(*p)
+			return nil
+		}
+		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+			if id.IsZero() {
+				continue
+			}
+			if first, dup := seen[id]; dup {
+				sink.add(Problem{Index: f.Index, ID: id.String(), Field: "id", Code: "duplicate_id",
+					Message: fmt.Sprintf("identifier %s already appears at feature %d", id, first)})
+				return nil
+			}
+		}
+		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+			if !id.IsZero() {
+				seen[id] = f.Index
+			}
+		}
+		c.Name = in.get(c.Name)
+		c.Supervisor = in.get(c.Supervisor)
+		c.Owner = in.get(c.Owner)
+		c.Maintainer = in.get(c.Maintainer)
+		c.Source = in.get(c.Source)
+		c.Class = in.get(c.Class)
+		c.LegacyClass = in.get(c.LegacyClass)
+		if len(blocks) == 0 || len(blocks[len(blocks)-1]) == importBlock {
+			blocks = append(blocks, make([]Component, 0, importBlock))
+		}
+		blocks[len(blocks)-1] = append(blocks[len(blocks)-1], c)
+		idxOf = append(idxOf, f.Index)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
+	}
+	if opt.Progress != nil {
+		opt.Progress(total)
+	}
+	if !sink.finish(total) {
+		return rep, rejectedErr(&rep)
+	}
+	valid := make([]Component, 0, len(idxOf))
+	i := 0
+	for k, b := range blocks {
+		for _, c := range b {
+			if !sink.rejected[idxOf[i]] {
+				valid = append(valid, c)
+			}
+			i++
+		}
+		blocks[k] = nil // garbage from here on
+	}
+
+	var stored []Component
+	err = s.commit(func() error {
+		if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
+			return err
+		}
+		s.index.ApplyComponents(stored)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
+	}
+	rep.Stored = true
+	for _, c := range stored {
+		if c.Version == 1 {
+			rep.Created++
+		} else {
+			rep.Updated++
+		}
+	}
+	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
+	return rep, nil
+}
+
+// importBlock is how many decoded components ImportComponents keeps per block.
+const importBlock = 8192
+
+// locate sets c.Cell from c.Point and checks that an identifier's district matches the
+// cell's. It returns the problem, or nil.
+func (s *Service) locate(c *Component, index int) *Problem {
+	cell, err := s.index.CellAt(c.Point)
+	if err != nil {
+		code := ErrorCode(err)
+		if code == "internal" {
+			code = ErrOutsideGrid.Code
+		}
+		return &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
+			Message: fmt.Sprintf("component at %s lies outside every grid cell", fmtPoint(c.Point))}
+	}
+	c.Cell = cell.Code
+	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+		if !id.IsZero() && id.Admin() != cell.Code.District() {
+			return &Problem{Index: index, ID: id.String(), Field: "id", Code: "district_mismatch",
+				Message: fmt.Sprintf("identifier %s is of district %s but the component lies in cell %s of district %s",
+					id, id.Admin(), cell.Code, cell.Code.District())}
+		}
+	}
+	return nil
+}
+
+// CreateComponent validates one component (a census feature) and stores it as new.
+// It returns ErrDuplicate when its identifier exists, a validation *Error otherwise.
+func (s *Service) CreateComponent(ctx context.Context, f *Feature, actor string) (Component, error) {
+	c, probs := DecodeComponent(f, s.catalog)
+	if len(probs) > 0 {
+		return Component{}, problemError(probs[0])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.locate(&c, f.Index); p != nil {
+		return Component{}, problemError(*p)
+	}
+	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+		if id.IsZero() {
+			continue
+		}
+		if _, err := s.store.Component(ctx, id); err == nil {
+			return Component{}, fmt.Errorf("create component %s: %w", id, ErrDuplicate)
+		} else if !errors.Is(err, ErrComponentNotFound) {
+			return Component{}, fmt.Errorf("create component %s: %w", id, err)
+		}
+	}
+	return s.put(ctx, c, 0, actor)
+}
+
+func (s *Service) put(ctx context.Context, c Component, version int64, actor string) (Component, error) {
+	var expect []int64
+	if version > 0 {
+		expect = []int64{version}
+	}
+	var stored []Component
+	err := s.commit(func() error {
+		var err error
+		if stored, err = s.store.PutComponents(ctx, []Component{c}, expect, actor); err != nil {
+			return err
+		}
+		s.index.ApplyComponents(stored)
+		return nil
+	})
+	if err != nil {
+		return Component{}, fmt.Errorf("put component %s: %w", c.ID, err)
+	}
+	return stored[0], nil
+}
+
+// UpdateComponent applies a surveyor's edit: the properties present in patch replace the
+// stored ones (an empty string clears an optional field), a geometry moves the component
+// (its cell is recomputed). version must be the component's current version, else
+// ErrVersionConflict. The identifier and class cannot change.
+func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *Feature, version int64, actor string) (Component, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.store.Component(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("update component %s: %w", id, err)
+	}
+	if version > 0 && cur.Version != version {
+		return Component{}, fmt.Errorf("update component %s (version %d, current %d): %w", id, version, cur.Version, ErrVersionConflict)
+	}
+	merged := componentFeature(&cur)
+	for k, v := range patch.Props {
+		k = canonicalProp(k)
+		switch k {
+		case "id", "legacy_id", "cell", "key", "version", "legacy_class":
+			continue // computed or immutable: ignored
+		case "class":
+			// The class may be repeated, never changed or cleared; an unmapped component's
+			// class is its legacy class.
+			if v == "" || v != cur.Class && v != cur.LegacyClass {
+				return Component{}, Errorf(Invalid, "class_immutable", "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
+			}
+			continue
+		}
+		merged.Props[k] = v
+	}
+	if patch.Geometry != nil {
+		merged.Geometry = patch.Geometry
+	}
+	c, probs := DecodeComponent(merged, s.catalog)
+	if len(probs) > 0 {
+		return Component{}, problemError(probs[0])
+	}
+	c.Key, c.ID, c.LegacyID, c.Class, c.LegacyClass = cur.Key, cur.ID, cur.LegacyID, cur.Class, cur.LegacyClass
+	if p := s.locate(&c, -1); p != nil {
+		return Component{}, problemError(*p)
+	}
+	_, dated := patch.Props["change_date"]
+	if sameComponent(&c, &cur, dated) {
+		return cur, nil // nothing changes: no new version, no history or feed entry
+	}
+	if !dated {
+		c.ChangeDate = s.today()
+	}
+	return s.put(ctx, c, cur.Version, actor)
+}
+
+// sameComponent reports whether an edit leaves a component as it was, ignoring what every
+// write sets (Version, Updated, UpdatedBy) and, unless the edit names it, ChangeDate.
+func sameComponent(a, b *Component, dated bool) bool {
+	x, y := *a, *b
+	x.Version, x.Updated, x.UpdatedBy = y.Version, y.Updated, y.UpdatedBy
+	if !dated || x.ChangeDate.Equal(y.ChangeDate) {
+		x.ChangeDate = y.ChangeDate
+	}
+	if x.CensusDate.Equal(y.CensusDate) {
+		x.CensusDate = y.CensusDate
+	}
+	return x == y
+}
+
+// RetireComponent marks a component removed (移除). Components are never deleted: the
+// record and its history stay. note, when given, replaces the note (e.g. why it was removed).
+func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.store.Component(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
+	}
+	if version > 0 && cur.Version != version {
+		return Component{}, fmt.Errorf("retire component %s (version %d, current %d): %w", id, version, cur.Version, ErrVersionConflict)
+	}
+	if cur.Status == StatusRemoved {
+		return cur, nil
+	}
+	c := cur
+	c.Status = StatusRemoved
+	c.ChangeDate = s.today()
+	if note != "" {
+		c.Note = note
+	}
+	return s.put(ctx, c, cur.Version, actor)
+}
+
+// componentFeature turns a stored component back into a census feature (import names).
+func componentFeature(c *Component) *Feature {
+	p := map[string]string{
+		"class":      c.Class,
+		"name":       c.Name,
+		"status":     c.Status.String(),
+		"supervisor": c.Supervisor,
+		"owner":      c.Owner,
+		"maintainer": c.Maintainer,
+		"source":     c.Source,
+		"note":       c.Note,
+	}
+	if c.Class == "" {
+		p["class"] = c.LegacyClass
+	}
+	if !c.ID.IsZero() {
+		p["id"] = c.ID.String()
+	}
+	if !c.CensusDate.IsZero() {
+		p["census_date"] = c.CensusDate.Format(time.DateOnly)
+	}
+	if !c.ChangeDate.IsZero() {
+		p["change_date"] = c.ChangeDate.Format(time.DateOnly)
+	}
+	return &Feature{Index: -1, ID: c.ID.String(), Geometry: c.Point, Props: p}
+}
+
+// canonicalProp maps a patch's property name (any case, or a GB/T 47678.5 Table 2 / Suzhou
+// alias) to the census property name, so a patch replaces the stored value instead of
+// conflicting with it.
+func canonicalProp(k string) string {
+	k = strings.ToLower(k)
+	if i, ok := compFields[k]; ok {
+		return compFieldNames[i]
+	}
+	return k
+}
+
+// today is the UTC date of s.Now, the change_date of an edit.
+func (s *Service) today() time.Time {
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	t := now().UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}

@@ -1,0 +1,142 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"sort"
+)
+
+// ImportOptions tune a census import.
+type ImportOptions struct {
+	Mode     Mode
+	Actor    string         // who imports; recorded in the history
+	Progress func(read int) // called every few thousand features with the number read so far
+	Format   Format         // required for cells and components
+}
+
+const progressEvery = 4096
+
+// Census names what a census document holds; a Report's Kind is its text.
+type Census string
+
+const (
+	CensusCells      Census = "cells"      // grid cells (GeoJSON, NDJSON or CSV)
+	CensusComponents Census = "components" // components (GeoJSON, NDJSON or CSV)
+	CensusUnits      Census = "units"      // a units document (JSON)
+	CensusRules      Census = "rules"      // a rules document (JSON): the whole ordered rule set
+)
+
+// Valid reports whether k is one of the four census kinds.
+func (k Census) Valid() bool {
+	switch k {
+	case CensusCells, CensusComponents, CensusUnits, CensusRules:
+		return true
+	}
+	return false
+}
+
+// Import reads a census document of kind k from r and stores it (ImportCells,
+// ImportComponents, ImportUnits or ImportRules). opt.Format is required for cells and
+// components. It returns ErrImportRejected (with the report) when nothing was stored because
+// of invalid input, and an Invalid error "invalid_kind" for an unknown kind.
+func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
+	switch k {
+	case CensusCells:
+		return s.ImportCells(ctx, r, opt)
+	case CensusComponents:
+		return s.ImportComponents(ctx, r, opt)
+	case CensusUnits:
+		return s.ImportUnits(ctx, r, opt)
+	case CensusRules:
+		return s.ImportRules(ctx, r, opt)
+	}
+	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, "invalid_kind",
+		"census kinds are cells, components, units and rules, not %q", string(k))
+}
+
+// problemSink collects problems per feature index, capped in the report.
+type problemSink struct {
+	rep      *Report
+	max      int
+	rejected map[int]bool
+}
+
+func newSink(rep *Report, max int) *problemSink {
+	return &problemSink{rep: rep, max: max, rejected: map[int]bool{}}
+}
+
+func (ps *problemSink) add(p Problem) {
+	if p.Index >= 0 {
+		ps.rejected[p.Index] = true
+	}
+	if ps.max <= 0 || len(ps.rep.Problems) < ps.max {
+		ps.rep.Problems = append(ps.rep.Problems, p)
+	}
+}
+
+func (ps *problemSink) addAll(ps2 []Problem) {
+	for _, p := range ps2 {
+		ps.add(p)
+	}
+}
+
+// finish decides whether the valid part may be stored: strict mode stores nothing when any
+// feature was rejected (or a whole-input problem was found).
+func (ps *problemSink) finish(total int) (store bool) {
+	rep := ps.rep
+	sortProblems(rep.Problems)
+	rep.Total = total
+	rep.Rejected = len(ps.rejected)
+	rep.Valid = total - rep.Rejected
+	whole := false
+	for _, p := range rep.Problems {
+		if p.Index < 0 {
+			whole = true
+		}
+	}
+	if whole {
+		return false
+	}
+	if rep.Mode == ModeStrict && rep.Rejected > 0 {
+		return false
+	}
+	return rep.Valid > 0
+}
+
+func rejectedErr(rep *Report) error {
+	if rep.Stored || len(rep.Problems) == 0 && rep.Rejected == 0 {
+		return nil
+	}
+	if rep.Mode == ModePartial && rep.Valid > 0 {
+		return nil
+	}
+	return ErrImportRejected
+}
+
+// interner shares repeated strings (units, sources, names) between imported records.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < 1<<16 {
+		in[s] = s
+	}
+	return s
+}
+
+func modeOr(m Mode) Mode {
+	if m == "" {
+		return ModeStrict
+	}
+	return m
+}
+
+// sortProblems orders a report's problems by feature index (stable for equal indexes).
+func sortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Index < ps[j].Index })
+}

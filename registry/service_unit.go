@@ -1,0 +1,248 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// ImportUnits reads a units document and stores its units (created or replaced by id).
+// References (parent, supervisor) must name a unit in the document or in the store.
+func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+	rep := Report{Kind: string(CensusUnits), Mode: modeOr(opt.Mode)}
+	sink := newSink(&rep, s.MaxProblems)
+	units, probs, err := DecodeUnits(r)
+	if err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
+	sink.addAll(probs)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored, err := s.store.Units(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
+	// Check the entries against the units the store would hold: the stored ones with the
+	// accepted entries replacing or adding to them. Refusing an entry brings back the stored
+	// unit of its id (or none), which can break another entry's reference, parent chain or
+	// supervisor, so the check repeats until it refuses nothing more.
+	for {
+		var cand []Unit
+		var at []int
+		for i, u := range units {
+			if !sink.rejected[i] {
+				cand = append(cand, u)
+				at = append(at, i)
+			}
+		}
+		ps := unitGraphProblems(stored, cand, at)
+		if len(ps) == 0 {
+			break
+		}
+		sink.addAll(ps)
+	}
+	if !sink.finish(len(units)) {
+		return rep, rejectedErr(&rep)
+	}
+	var valid []Unit
+	for i, u := range units {
+		if !sink.rejected[i] {
+			valid = append(valid, u)
+		}
+	}
+	var reloadErr error
+	err = s.commit(func() error {
+		if _, err := s.store.PutUnits(ctx, valid); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
+	for _, u := range valid {
+		if stored := has(stored, u.ID); stored {
+			rep.Updated++
+		} else {
+			rep.Created++
+		}
+	}
+	rep.Stored = true
+	return rep, reloadErr
+}
+
+func has(units []Unit, id string) bool {
+	for _, u := range units {
+		if u.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) reloadUnits(ctx context.Context) error {
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return fmt.Errorf("reload units: %w", err)
+	}
+	s.index.SetUnits(units)
+	return nil
+}
+
+// unitGraphProblems checks the units cand (document entries at indexes at, or -1) against
+// the units the store would hold with them: the stored units, cand replacing or adding to
+// them by ID. For each candidate: its parent and supervisor must exist (unknown_unit) and not
+// be itself (invalid_reference), its parents must not lead back to it (parent_cycle), its
+// supervisor must be an admin_department, and if it is no admin_department no other unit may
+// keep it as supervisor (invalid_supervisor). A candidate gets at most one problem.
+func unitGraphProblems(stored, cand []Unit, at []int) []Problem {
+	byID := make(map[string]*Unit, len(stored)+len(cand))
+	for i := range stored {
+		byID[stored[i].ID] = &stored[i]
+	}
+	isCand := make(map[string]bool, len(cand))
+	for i := range cand {
+		byID[cand[i].ID] = &cand[i]
+		isCand[cand[i].ID] = true
+	}
+	// supervised maps an id to a unit that is not a candidate and names it as supervisor:
+	// a candidate that stops being an admin department would leave that unit wrong.
+	supervised := map[string]string{}
+	for i := range stored {
+		if u := &stored[i]; !isCand[u.ID] && u.Supervisor != "" {
+			if _, ok := supervised[u.Supervisor]; !ok {
+				supervised[u.Supervisor] = u.ID
+			}
+		}
+	}
+	var probs []Problem
+	for i := range cand {
+		u := &cand[i]
+		add := func(field, code, format string, args ...any) {
+			probs = append(probs, Problem{Index: at[i], ID: u.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		}
+		if p := unitRefProblem(u, byID); p != nil {
+			add(p.Field, p.Code, "%s", p.Message)
+			continue
+		}
+		if v, ok := supervised[u.ID]; ok && u.Type != UnitAdminDepartment {
+			add("type", codeInvalidSupervisor, "unit %q supervises unit %q, so it must stay an admin_department, not become a %s", u.ID, v, u.Type)
+		}
+	}
+	return probs
+}
+
+// unitRefProblem checks one unit's references within byID (the units the store would hold).
+func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
+	for _, ref := range [2]struct{ field, id string }{{"parent", u.Parent}, {"supervisor", u.Supervisor}} {
+		switch {
+		case ref.id == "":
+		case ref.id == u.ID:
+			return &Problem{Field: ref.field, Code: codeInvalidReference, Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)}
+		case byID[ref.id] == nil:
+			return &Problem{Field: ref.field, Code: "unknown_unit", Message: fmt.Sprintf("%s %q is not a known unit", ref.field, ref.id)}
+		}
+	}
+	if u.Supervisor != "" {
+		if sup := byID[u.Supervisor]; sup.Type != UnitAdminDepartment {
+			return &Problem{Field: "supervisor", Code: codeInvalidSupervisor,
+				Message: fmt.Sprintf("supervisor %q is a %s, want an admin_department", u.Supervisor, sup.Type)}
+		}
+	}
+	// Follow the parents; coming back to u is a cycle. The walk is bounded by the number of
+	// units, so a cycle that does not pass through u (none can be stored) cannot loop forever.
+	for p, steps := u.Parent, 0; p != "" && steps <= len(byID); steps++ {
+		if p == u.ID {
+			return &Problem{Field: "parent", Code: codeParentCycle, Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)}
+		}
+		next := byID[p]
+		if next == nil {
+			break
+		}
+		p = next.Parent
+	}
+	return nil
+}
+
+// PutUnit creates or replaces one unit. version, when > 0, must be the stored unit's current
+// version (ErrVersionConflict; ErrUnitNotFound when there is no such unit); 0 writes
+// unconditionally. Its parent and supervisor must exist (unknown_unit), its parents must not
+// lead back to it (parent_cycle), its supervisor must be an admin_department, and a unit that
+// supervises another must stay one (invalid_supervisor). The stored unit has Version 1 when it
+// was created.
+func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, error) {
+	if u.ID == "" || u.Name == "" || u.Type == 0 {
+		return Unit{}, Errorf(Invalid, "invalid_unit", "a unit needs an id, a name and a type")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
+	}
+	if version > 0 {
+		i := slices.IndexFunc(units, func(o Unit) bool { return o.ID == u.ID })
+		if i < 0 {
+			return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, ErrUnitNotFound)
+		}
+		if units[i].Version != version {
+			return Unit{}, fmt.Errorf("put unit %s (version %d, current %d): %w", u.ID, version, units[i].Version, ErrVersionConflict)
+		}
+	}
+	if ps := unitGraphProblems(units, []Unit{u}, []int{-1}); len(ps) > 0 {
+		return Unit{}, problemError(ps[0])
+	}
+	var stored []Unit
+	var reloadErr error
+	err = s.commit(func() error {
+		var err error
+		if stored, err = s.store.PutUnits(ctx, []Unit{u}); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
+		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
+	}
+	return stored[0], reloadErr
+}
+
+// DeleteUnit removes a unit that no rule and no other unit refers to (Conflict "unit_in_use").
+func (s *Service) DeleteUnit(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return fmt.Errorf("delete unit %s: %w", id, err)
+	}
+	for _, r := range rules {
+		if r.Unit == id {
+			return Errorf(Conflict, "unit_in_use", "unit %s is used by rule %s", id, r.ID)
+		}
+	}
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return fmt.Errorf("delete unit %s: %w", id, err)
+	}
+	for _, u := range units {
+		if u.ID != id && (u.Parent == id || u.Supervisor == id) {
+			return Errorf(Conflict, "unit_in_use", "unit %s is referenced by unit %s", id, u.ID)
+		}
+	}
+	var reloadErr error
+	err = s.commit(func() error {
+		if err := s.store.DeleteUnit(ctx, id); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete unit %s: %w", id, err)
+	}
+	return reloadErr
+}
