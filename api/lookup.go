@@ -2,11 +2,8 @@ package api
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
-	"math"
-	"math/bits"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -240,7 +237,7 @@ func (s *Server) lookupAnswer(dst []byte, rawQuery string) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return appendLookup(dst, p, nil, nil, &res, noUnit, q.fields, nil), nil
+	return appendLookup(dst, p, &res, noUnit, q.fields, nil), nil
 }
 
 // handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
@@ -360,7 +357,7 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs
 		slots[i].numbers(body)
 		if sl := &slots[i]; sl.ok {
 			if q := spatial.ToWGS84(sl.p, crs); q != sl.p {
-				sl.p, sl.echo = q, 0 // converted: the digits as written are not its
+				sl.p = q
 			}
 		}
 	}
@@ -370,7 +367,7 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = ch.appendSlot(b, &slots[i], body, f)
+		b = ch.appendSlot(b, &slots[i], f)
 	}
 	ch.out = b
 }
@@ -435,7 +432,6 @@ type batchSlot struct {
 	// in parallel.
 	nums     [3][2]int32
 	n        uint8
-	echo     uint8 // bit i: number i as written is the shortest form of p[i] (parseNumber)
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
 	err      error // a lookup error
@@ -520,21 +516,14 @@ func (st *batchState) release() {
 // objects copied from their first encoding in the chunk, or the point's error. (Cell
 // objects are encoded each time: a batch over a large city rarely meets a cell twice, and a
 // cache across requests measured slower than encoding, its misses being memory-bound.)
-func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, body []byte, f lookupFields) []byte {
+func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
 	switch {
 	case !sl.ok:
 		return appendResultError(b, registry.ErrInvalidPoint)
 	case sl.err != nil:
 		return appendResultError(b, sl.err.(*registry.Error))
 	}
-	var lonText, latText []byte // the numbers as written, when they are the shortest forms
-	if sl.echo&1 != 0 {
-		lonText = body[sl.nums[0][0]:sl.nums[0][1]]
-	}
-	if sl.echo&2 != 0 {
-		latText = body[sl.nums[1][0]:sl.nums[1][1]]
-	}
-	return appendLookup(b, sl.p, lonText, latText, &sl.res, sl.noUnit, f, st)
+	return appendLookup(b, sl.p, &sl.res, sl.noUnit, f, st)
 }
 
 // unit appends u's object: from the chunk's earlier encoding of it, or encoded now (and kept,
@@ -612,16 +601,15 @@ func writeRaw(c *gin.Context, status int, contentType []string, body []byte) {
 //
 //	{"point":[lon,lat],"cell":{…},"unit":{…}|null,"rule":{"kind","id","reason"}[,"component":"…"]}
 //
-// lonText and latText, when not nil, are what strconv.AppendFloat would write for p's
-// coordinates. frags, when not nil, holds the unit and rule objects already encoded in a
+// frags, when not nil, holds the unit and rule objects already encoded in a
 // batch chunk.
-func appendLookup(b []byte, p orb.Point, lonText, latText []byte, res *spatial.Resolution, noUnit bool, f lookupFields, frags *batchChunk) []byte {
+func appendLookup(b []byte, p orb.Point, res *spatial.Resolution, noUnit bool, f lookupFields, frags *batchChunk) []byte {
 	b = append(b, '{')
 	if f&fieldPoint != 0 {
 		b = append(b, `"point":[`...)
-		b = appendCoord(b, p[0], lonText)
+		b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
 		b = append(b, ',')
-		b = appendCoord(b, p[1], latText)
+		b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
 		b = append(b, ']')
 	}
 	if f&fieldCell != 0 {
@@ -684,15 +672,6 @@ func plainCode(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendCoord appends v as strconv.AppendFloat(b, v, 'f', -1, 64) does, or text, which
-// the caller knows to be the same.
-func appendCoord(b []byte, v float64, text []byte) []byte {
-	if text != nil {
-		return append(b, text...)
-	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 // appendCellObjectEscaped is appendCellObject escaping every member.
@@ -1054,21 +1033,17 @@ func (sl *batchSlot) numbers(body []byte) {
 		return
 	}
 	var xy [3]float64
-	sl.echo = 0
 	for i := range int(sl.n) {
 		r := sl.nums[i]
 		if r[0] == r[1] {
 			continue // null: 0
 		}
-		v, shortest, err := parseNumber(body[r[0]:r[1]])
+		v, err := strconv.ParseFloat(string(body[r[0]:r[1]]), 64)
 		if err != nil {
 			sl.ok = false
 			return
 		}
 		xy[i] = v
-		if shortest && i < 2 {
-			sl.echo |= 1 << i
-		}
 	}
 	sl.p = orb.Point{xy[0], xy[1]}
 	sl.ok = validLonLat(sl.p)
@@ -1301,208 +1276,4 @@ func (p *batchParser) skip() bool {
 		}
 	}
 	return false
-}
-
-// pow10 holds the powers of ten that float64 represents exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseNumber converts a syntactically valid JSON number as strconv.ParseFloat does, and
-// reports whether b is, character for character, what strconv.FormatFloat(v, 'f', -1, 64)
-// writes: the shortest decimal that reads back as v, in plain notation. Then an answer can
-// echo b instead of formatting v. It reports it only where that is proven: no exponent, no
-// trailing fraction zero, and either at most 15 significant digits or a shortestDecimal.
-//
-// Coordinates such as 116.397481 take an exact fast path: a mantissa of at most 2^53 (exact
-// in a float64) and at most 22 fraction digits (10^k exact too) make m / 10^k one correctly
-// rounded IEEE division (Clinger's fast path); 17-digit ones go to decimalToFloat; anything
-// else to ParseFloat.
-func parseNumber(b []byte) (v float64, shortest bool, err error) {
-	i, neg := 0, false
-	if b[0] == '-' {
-		neg, i = true, 1
-	}
-	var m uint64
-	digits, frac := 0, 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		m = m*10 + uint64(b[i]-'0')
-		digits++
-	}
-	if i < len(b) && b[i] == '.' {
-		for i++; i+8 <= len(b); i += 8 { // eight fraction digits at a time
-			v, ok := eightDigits(binary.LittleEndian.Uint64(b[i:]))
-			if !ok {
-				break
-			}
-			m = m*1e8 + v // wraps past 19 digits, which then go to ParseFloat
-			digits += 8
-			frac += 8
-		}
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			m = m*10 + uint64(b[i]-'0')
-			digits++
-			frac++
-		}
-	}
-	if i == len(b) && digits <= 19 { // 19 digits: m did not overflow
-		if f, ok := decimalValue(m, frac); ok {
-			shortest = m != 0 && (frac == 0 || b[len(b)-1] != '0') && shortestDecimal(m, frac, f)
-			if neg {
-				f = -f
-			}
-			return f, shortest, nil
-		}
-	}
-	v, err = strconv.ParseFloat(string(b), 64)
-	return v, false, err
-}
-
-// eightDigits converts eight ASCII digits, the first in the lowest byte, to their value
-// (SWAR: four multiplications instead of eight steps); ok is false if a byte is no digit.
-func eightDigits(u uint64) (uint64, bool) {
-	const zeros = 0x3030303030303030
-	if u&0xF0F0F0F0F0F0F0F0 != zeros || (u+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 != zeros {
-		return 0, false
-	}
-	u -= zeros
-	u = u*10 + u>>8 // pairs: each byte pair's low byte holds its two-digit value
-	u = ((u&0x000000FF000000FF)*(100+1000000<<32) + (u>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
-	return u, true
-}
-
-// decimalValue returns m / 10^k correctly rounded, when the exact fast path or
-// decimalToFloat can tell.
-func decimalValue(m uint64, k int) (float64, bool) {
-	switch {
-	case m <= 1<<53 && k < len(pow10):
-		return float64(m) / pow10[k], true
-	case k < len(pow10u):
-		return decimalToFloat(m, k)
-	}
-	return 0, false
-}
-
-// shortestDecimal reports whether m·10^-k (m > 0, no trailing zero when k > 0), which reads
-// as f, is the shortest decimal that does (see parseNumber). The decimals reading as f form
-// an interval holding m: when neither m − 1 nor m + 1 (over 10^k) is in it, m is the only
-// decimal of its length there, and no shorter one is (each is also a decimal of m's length,
-// ending in zero, so it would be m or lie beyond m ± 1). Both are tested against f's rounding
-// in exact integers.
-func shortestDecimal(m uint64, k int, f float64) bool {
-	if m < 1e15 {
-		return true // at most 15 significant digits
-	}
-	if k == 0 || k >= len(pow10u) {
-		return false // an integer, or a scale beyond pow10u: not tried
-	}
-	var r rounding
-	if !r.set(f, k) {
-		return false
-	}
-	below, ok1 := r.side(m - 1)
-	above, ok2 := r.side(m + 1)
-	return ok1 && ok2 && below != 0 && above != 0
-}
-
-// pow10u holds the powers of ten that a uint64 holds.
-var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
-
-// decimalToFloat returns m / 10^k correctly rounded (to nearest, ties to even), or ok false
-// where it cannot tell cheaply: coordinates of 17 significant digits, as clients print
-// float64s, whose mantissa float64 does not hold. The estimate float64(m) / 10^k is within
-// about an ulp; rounding.side checks it in exact integers, and it moves by an ulp at most.
-func decimalToFloat(m uint64, k int) (float64, bool) {
-	q := float64(m) / pow10[k]
-	var r rounding
-	for range 2 {
-		if !r.set(q, k) {
-			return 0, false
-		}
-		side, ok := r.side(m)
-		switch {
-		case !ok:
-			return 0, false
-		case side == 0:
-			return q, true
-		case side > 0:
-			q = math.Nextafter(q, math.Inf(1))
-		default:
-			q = math.Nextafter(q, math.Inf(-1))
-		}
-	}
-	return 0, false
-}
-
-// rounding is a float64 q = M·2^e (M in [2^52, 2^53)) seen from the decimals c / 10^k: in
-// units of 2^e / (2·10^k), c / 10^k − q is 2c·2^-e − 2M·10^k, and half an ulp is 10^k.
-type rounding struct {
-	M        uint64
-	sh       int    // −e + 1: 2c·2^-e = c << sh
-	bHi, bLo uint64 // 2M·10^k
-	p        uint64 // 10^k
-}
-
-// set makes r describe q for decimals over 10^k (k < len(pow10u)); it reports false for
-// zero, negative numbers, infinities, NaN, subnormals and scales 128-bit integers cannot
-// hold. (A method filling r in place: returning the struct measured slower.)
-func (r *rounding) set(q float64, k int) bool {
-	u := math.Float64bits(q)
-	be := int(u >> 52) // the biased exponent; the sign bit set makes it > 0x7ff
-	if be == 0 || be >= 0x7ff {
-		return false
-	}
-	r.M = u&(1<<52-1) | 1<<52 // q = M·2^e, e = be − 1075
-	r.sh = 1076 - be
-	if r.sh < 0 || r.sh > 127 {
-		return false
-	}
-	r.p = pow10u[k]
-	r.bHi, r.bLo = bits.Mul64(2*r.M, r.p) // 2M·10^k < 2^54 · 2^64: no overflow
-	return true
-}
-
-// side tells where c / 10^k rounds relative to q: 0 when it reads as q (closer than half
-// the gap to either neighbour, or exactly halfway with M even), 1 above, −1 below. The gap
-// below q is half as wide when M = 2^52, q being the first float64 of its binade. ok is
-// false when c << sh does not fit in 128 bits.
-func (r *rounding) side(c uint64) (int, bool) {
-	if bits.Len64(c)+r.sh > 127 {
-		return 0, false
-	}
-	aHi, aLo := shl128(c, uint(r.sh))
-	above := aHi > r.bHi || aHi == r.bHi && aLo >= r.bLo // c / 10^k ≥ q
-	var dHi, dLo, borrow uint64
-	if above {
-		dLo, borrow = bits.Sub64(aLo, r.bLo, 0)
-		dHi, _ = bits.Sub64(aHi, r.bHi, borrow)
-	} else {
-		dLo, borrow = bits.Sub64(r.bLo, aLo, 0)
-		dHi, _ = bits.Sub64(r.bHi, aHi, borrow)
-	}
-	if dHi == 0 && dLo <= r.p {
-		half := r.p // the distance to the midpoint, against dLo
-		if !above && r.M == 1<<52 {
-			// Below the binade's first float64 the midpoint is at p/2: compare dLo with
-			// p − dLo (2·dLo could overflow).
-			half = r.p - dLo
-		}
-		if dLo < half || dLo == half && r.M%2 == 0 {
-			return 0, true
-		}
-	}
-	if above {
-		return 1, true
-	}
-	return -1, true
-}
-
-// shl128 returns x << s as a 128-bit number (hi, lo), for s < 128.
-func shl128(x uint64, s uint) (hi, lo uint64) {
-	switch {
-	case s < 64:
-		return x >> (64 - s), x << s // x >> 64 is 0 in Go
-	default:
-		return x << (s - 64), 0
-	}
 }
