@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
+
+	"citygrid/internal/jsonscan"
 )
 
 // Problem codes a reader sets in Feature.Err.
@@ -369,15 +371,15 @@ func (er *elementReader) each(fn func([]byte) error) (int, error) {
 func (er *elementReader) element() ([]byte, error) {
 	for {
 		data := er.buf[er.off:]
-		s := jsonScanner{data: data}
-		ok := s.skipValue(0)
+		s := jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: data}
+		ok := s.Skip()
 		// A value that ends exactly at the end of the buffer may go on (a number), one that
 		// failed at the end of the buffer may be complete once more is read.
-		if ok && (s.pos < len(data) || er.eof) {
-			er.off += s.pos
-			return data[:s.pos], nil
+		if ok && (s.Pos < len(data) || er.eof) {
+			er.off += s.Pos
+			return data[:s.Pos], nil
 		}
-		if (ok || s.pos >= len(data)) && !er.eof && er.err == nil {
+		if (ok || s.Pos >= len(data)) && !er.eof && er.err == nil {
 			if len(data) > maxElementBytes {
 				return nil, er.syntaxError(fmt.Sprintf("a feature is larger than %d bytes", maxElementBytes), er.off)
 			}
@@ -386,7 +388,7 @@ func (er *elementReader) element() ([]byte, error) {
 			}
 			continue
 		}
-		return nil, er.syntaxError(s.errMsg("bad feature"), er.off)
+		return nil, er.syntaxError(s.ErrMsg("bad feature"), er.off)
 	}
 }
 
@@ -645,7 +647,7 @@ const coordRangeMsg = "coordinates must be finite WGS84/CGCS2000 degrees, |lon| 
 // values cost one allocation per feature instead of one per value, and coordinates are checked
 // while they are read. It keeps its buffers between features.
 type featureParser struct {
-	s       jsonScanner
+	s       jsonscan.Scanner
 	props   map[string]string
 	keys    map[string]string // interned property names
 	blob    []byte            // the feature's id and property values, back to back
@@ -670,7 +672,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 	*f = Feature{Index: index, Props: p.props}
 	p.blob = p.blob[:0]
 	p.spans = p.spans[:0]
-	p.s = jsonScanner{data: data}
+	p.s = jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: data}
 	s := &p.s
 
 	var (
@@ -690,29 +692,29 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 		f.Geometry = nil
 		clear(p.props)
 	}
-	s.ws()
-	if !s.consume('{') {
-		if s.skipValue(0) && s.atEnd() {
+	s.WS()
+	if !s.Consume('{') {
+		if s.Skip() && s.AtEnd() {
 			fail(codeInvalidFeature, "the record is not a JSON object")
 		} else {
-			fail(codeInvalidJSON, s.errMsg("the record is not valid JSON"))
+			fail(codeInvalidJSON, s.ErrMsg("the record is not valid JSON"))
 		}
 		return
 	}
-	s.ws()
-	if !s.consume('}') {
+	s.WS()
+	if !s.Consume('}') {
 		for {
-			s.ws()
+			s.WS()
 			key, ok := p.key()
-			if !ok || !s.colon() {
-				fail(codeInvalidJSON, s.errMsg("bad object key"))
+			if !ok || !s.Colon() {
+				fail(codeInvalidJSON, s.ErrMsg("bad object key"))
 				return
 			}
 			switch key {
 			case "type":
-				if s.peek() != '"' {
-					if !s.skipValue(0) {
-						fail(codeInvalidJSON, s.errMsg("bad value"))
+				if s.Peek() != '"' {
+					if !s.Skip() {
+						fail(codeInvalidJSON, s.ErrMsg("bad value"))
 						return
 					}
 					notFeature = "type is not a string"
@@ -720,77 +722,77 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 				}
 				v, ok := p.stringValue()
 				if !ok {
-					fail(codeInvalidJSON, s.errMsg("bad type string"))
+					fail(codeInvalidJSON, s.ErrMsg("bad type string"))
 					return
 				}
 				typ = v
 			case "id":
-				switch c := s.peek(); {
+				switch c := s.Peek(); {
 				case c == '"':
-					raw, esc, ok := s.str()
+					raw, esc, ok := s.String()
 					if !ok {
-						fail(codeInvalidJSON, s.errMsg("bad id string"))
+						fail(codeInvalidJSON, s.ErrMsg("bad id string"))
 						return
 					}
 					idStart = len(p.blob)
-					p.blob = appendUnquoted(p.blob, raw, esc)
+					p.blob = jsonscan.AppendUnquoted(p.blob, raw, esc)
 					idEnd = len(p.blob)
 				case c == '-' || c >= '0' && c <= '9':
-					num, ok := s.number()
+					num, ok := s.Number()
 					if !ok {
-						fail(codeInvalidJSON, s.errMsg("bad id number"))
+						fail(codeInvalidJSON, s.ErrMsg("bad id number"))
 						return
 					}
 					idStart = len(p.blob)
 					p.blob = append(p.blob, num...)
 					idEnd = len(p.blob)
 				case c == 'n':
-					if !s.literal("null") {
-						fail(codeInvalidJSON, s.errMsg("bad literal"))
+					if !s.Literal("null") {
+						fail(codeInvalidJSON, s.ErrMsg("bad literal"))
 						return
 					}
 					idStart, idEnd = -1, -1
 				default:
-					if !s.skipValue(0) {
-						fail(codeInvalidJSON, s.errMsg("bad id"))
+					if !s.Skip() {
+						fail(codeInvalidJSON, s.ErrMsg("bad id"))
 						return
 					}
 					notFeature = "id is neither a string nor a number"
 				}
 			case "geometry":
-				geomStart = s.pos
-				if !s.skipValue(0) {
-					fail(codeInvalidJSON, s.errMsg("bad geometry"))
+				geomStart = s.Pos
+				if !s.Skip() {
+					fail(codeInvalidJSON, s.ErrMsg("bad geometry"))
 					return
 				}
-				geomEnd = s.pos
+				geomEnd = s.Pos
 			case "properties":
 				if !p.properties() {
-					if s.err != "" {
-						fail(codeInvalidJSON, s.errMsg("bad properties"))
+					if s.Err() != "" {
+						fail(codeInvalidJSON, s.ErrMsg("bad properties"))
 						return
 					}
 					notFeature = "properties is neither an object nor null"
 				}
 			default:
-				if !s.skipValue(0) {
-					fail(codeInvalidJSON, s.errMsg("bad value"))
+				if !s.Skip() {
+					fail(codeInvalidJSON, s.ErrMsg("bad value"))
 					return
 				}
 			}
-			s.ws()
-			if s.consume(',') {
+			s.WS()
+			if s.Consume(',') {
 				continue
 			}
-			if s.consume('}') {
+			if s.Consume('}') {
 				break
 			}
-			fail(codeInvalidJSON, s.errMsg("expected , or }"))
+			fail(codeInvalidJSON, s.ErrMsg("expected , or }"))
 			return
 		}
 	}
-	if !s.atEnd() {
-		fail(codeInvalidJSON, s.errMsg("data after the feature object"))
+	if !s.AtEnd() {
+		fail(codeInvalidJSON, s.ErrMsg("data after the feature object"))
 		return
 	}
 	// One string holds the id and every property value, so a feature costs one allocation.
@@ -825,12 +827,12 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 
 // key reads an object key and returns it as an interned string.
 func (p *featureParser) key() (string, bool) {
-	raw, esc, ok := p.s.str()
+	raw, esc, ok := p.s.String()
 	if !ok {
 		return "", false
 	}
 	if esc || !utf8.Valid(raw) {
-		p.scratch = appendUnquoted(p.scratch[:0], raw, true)
+		p.scratch = jsonscan.AppendUnquoted(p.scratch[:0], raw, true)
 		raw = p.scratch
 	}
 	if k, ok := p.keys[string(raw)]; ok {
@@ -845,7 +847,7 @@ func (p *featureParser) key() (string, bool) {
 
 // stringValue reads a string value into a new string (for the rare small values we inspect).
 func (p *featureParser) stringValue() (string, bool) {
-	raw, esc, ok := p.s.str()
+	raw, esc, ok := p.s.String()
 	if !ok {
 		return "", false
 	}
@@ -855,70 +857,70 @@ func (p *featureParser) stringValue() (string, bool) {
 			return "Feature", true
 		}
 	}
-	p.scratch = appendUnquoted(p.scratch[:0], raw, esc)
+	p.scratch = jsonscan.AppendUnquoted(p.scratch[:0], raw, esc)
 	return string(p.scratch), true
 }
 
-// properties reads the properties member. It returns false with s.err empty when the value
+// properties reads the properties member. It returns false with s.Err() empty when the value
 // is well-formed JSON but not an object or null.
 func (p *featureParser) properties() bool {
 	s := &p.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	case '{':
 	default:
-		s.skipValue(0)
+		s.Skip()
 		return false
 	}
-	s.pos++
-	s.ws()
-	if s.consume('}') {
+	s.Pos++
+	s.WS()
+	if s.Consume('}') {
 		return true
 	}
 	for {
-		s.ws()
+		s.WS()
 		key, ok := p.key()
-		if !ok || !s.colon() {
+		if !ok || !s.Colon() {
 			return false
 		}
 		start := len(p.blob)
-		switch c := s.peek(); {
+		switch c := s.Peek(); {
 		case c == '"':
-			raw, esc, ok := s.str()
+			raw, esc, ok := s.String()
 			if !ok {
 				return false
 			}
-			p.blob = appendUnquoted(p.blob, raw, esc)
+			p.blob = jsonscan.AppendUnquoted(p.blob, raw, esc)
 		case c == '-' || c >= '0' && c <= '9':
-			num, ok := s.number()
+			num, ok := s.Number()
 			if !ok {
 				return false
 			}
 			p.blob = append(p.blob, num...)
 		case c == 't':
-			if !s.literal("true") {
+			if !s.Literal("true") {
 				return false
 			}
 			p.blob = append(p.blob, "true"...)
 		case c == 'f':
-			if !s.literal("false") {
+			if !s.Literal("false") {
 				return false
 			}
 			p.blob = append(p.blob, "false"...)
 		case c == 'n':
-			if !s.literal("null") {
+			if !s.Literal("null") {
 				return false
 			}
 			start = -1
 		default: // an object or array: its compact JSON text
-			from := s.pos
-			if !s.skipValue(0) {
+			from := s.Pos
+			if !s.Skip() {
 				return false
 			}
 			buf := bytes.NewBuffer(p.blob)
-			if err := json.Compact(buf, s.data[from:s.pos]); err != nil {
-				s.fail("bad nested value")
+			if err := json.Compact(buf, s.Data[from:s.Pos]); err != nil {
+				s.Fail("bad nested value")
 				return false
 			}
 			p.blob = buf.Bytes()
@@ -931,15 +933,15 @@ func (p *featureParser) properties() bool {
 		} else { // null: absent, also overriding an earlier duplicate key
 			p.spans = append(p.spans, propSpan{key, -1, -1})
 		}
-		s.ws()
-		if s.consume(',') {
+		s.WS()
+		if s.Consume(',') {
 			continue
 		}
-		if s.consume('}') {
+		if s.Consume('}') {
 			p.dropNulls()
 			return true
 		}
-		s.fail("expected , or }")
+		s.Fail("expected , or }")
 		return false
 	}
 }
@@ -977,65 +979,65 @@ func (p *featureParser) dropNulls() {
 // geometry decodes a GeoJSON geometry object (or null) from its JSON text, which the caller
 // has already found to be well-formed.
 func (p *featureParser) geometry(data []byte, depth int) (orb.Geometry, *Problem) {
-	sub := jsonScanner{data: data}
+	sub := jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: data}
 	s := &sub
-	s.ws()
-	if s.literal("null") {
+	s.WS()
+	if s.Literal("null") {
 		return nil, nil
 	}
 	bad := func(msg string) *Problem {
 		return &Problem{Field: "geometry", Code: codeInvalidGeometry, Message: msg}
 	}
-	if !s.consume('{') {
+	if !s.Consume('{') {
 		return nil, bad("geometry is not an object")
 	}
 	var typ string
 	coords, geoms := []byte(nil), []byte(nil)
-	s.ws()
-	if !s.consume('}') {
+	s.WS()
+	if !s.Consume('}') {
 		for {
-			s.ws()
-			raw, esc, ok := s.str()
-			if !ok || !s.colon() {
+			s.WS()
+			raw, esc, ok := s.String()
+			if !ok || !s.Colon() {
 				return nil, bad("bad geometry member")
 			}
 			if esc {
-				p.scratch = appendUnquoted(p.scratch[:0], raw, true)
+				p.scratch = jsonscan.AppendUnquoted(p.scratch[:0], raw, true)
 				raw = p.scratch
 			}
 			switch string(raw) {
 			case "type":
-				if s.peek() != '"' {
+				if s.Peek() != '"' {
 					return nil, bad("geometry type is not a string")
 				}
-				v, esc, ok := s.str()
+				v, esc, ok := s.String()
 				if !ok {
 					return nil, bad("bad geometry type")
 				}
-				p.scratch = appendUnquoted(p.scratch[:0], v, esc)
+				p.scratch = jsonscan.AppendUnquoted(p.scratch[:0], v, esc)
 				typ = geometryTypeName(p.scratch)
 			case "coordinates":
-				from := s.pos
-				if !s.skipValue(0) {
+				from := s.Pos
+				if !s.Skip() {
 					return nil, bad("bad coordinates")
 				}
-				coords = s.data[from:s.pos]
+				coords = s.Data[from:s.Pos]
 			case "geometries":
-				from := s.pos
-				if !s.skipValue(0) {
+				from := s.Pos
+				if !s.Skip() {
 					return nil, bad("bad geometries")
 				}
-				geoms = s.data[from:s.pos]
+				geoms = s.Data[from:s.Pos]
 			default:
-				if !s.skipValue(0) {
+				if !s.Skip() {
 					return nil, bad("bad geometry member")
 				}
 			}
-			s.ws()
-			if s.consume(',') {
+			s.WS()
+			if s.Consume(',') {
 				continue
 			}
-			if s.consume('}') {
+			if s.Consume('}') {
 				break
 			}
 			return nil, bad("bad geometry object")
@@ -1060,8 +1062,8 @@ func (p *featureParser) geometry(data []byte, depth int) (orb.Geometry, *Problem
 	if coords == nil {
 		return nil, bad(typ + " has no coordinates")
 	}
-	c := coordReader{s: jsonScanner{data: coords}, p: p}
-	c.s.ws()
+	c := coordReader{s: jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: coords}, p: p}
+	c.s.WS()
 	var g orb.Geometry
 	switch typ {
 	case "Point":
@@ -1102,7 +1104,7 @@ func (p *featureParser) geometry(data []byte, depth int) (orb.Geometry, *Problem
 	if c.prob != nil {
 		return nil, c.prob
 	}
-	if g == nil || !c.s.atEnd() {
+	if g == nil || !c.s.AtEnd() {
 		return nil, bad(fmt.Sprintf("%s coordinates are malformed", typ))
 	}
 	return g, nil
@@ -1130,24 +1132,24 @@ func geometryTypeName(b []byte) string {
 }
 
 func (p *featureParser) collection(data []byte, depth int) (orb.Geometry, *Problem) {
-	s := jsonScanner{data: data}
-	s.ws()
+	s := jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: data}
+	s.WS()
 	bad := &Problem{Field: "geometry", Code: codeInvalidGeometry, Message: "geometries is not an array of geometries"}
-	if !s.consume('[') {
+	if !s.Consume('[') {
 		return nil, bad
 	}
 	out := orb.Collection{}
-	s.ws()
-	if s.consume(']') {
+	s.WS()
+	if s.Consume(']') {
 		return out, nil
 	}
 	for {
-		s.ws()
-		from := s.pos
-		if !s.skipValue(0) {
+		s.WS()
+		from := s.Pos
+		if !s.Skip() {
 			return nil, bad
 		}
-		g, prob := p.geometry(s.data[from:s.pos], depth+1)
+		g, prob := p.geometry(s.Data[from:s.Pos], depth+1)
 		if prob != nil {
 			return nil, prob
 		}
@@ -1155,11 +1157,11 @@ func (p *featureParser) collection(data []byte, depth int) (orb.Geometry, *Probl
 			return nil, bad
 		}
 		out = append(out, g)
-		s.ws()
-		if s.consume(',') {
+		s.WS()
+		if s.Consume(',') {
 			continue
 		}
-		if s.consume(']') {
+		if s.Consume(']') {
 			return out, nil
 		}
 		return nil, bad
@@ -1168,21 +1170,21 @@ func (p *featureParser) collection(data []byte, depth int) (orb.Geometry, *Probl
 
 // coordReader reads GeoJSON coordinate arrays, checking every position's range.
 type coordReader struct {
-	s    jsonScanner
+	s    jsonscan.Scanner
 	p    *featureParser
 	prob *Problem // set on the first invalid coordinate
 }
 
 func (c *coordReader) position() (orb.Point, bool) {
 	s := &c.s
-	if !s.consume('[') {
+	if !s.Consume('[') {
 		return orb.Point{}, false
 	}
 	var v [2]float64
 	n := 0
 	for {
-		s.ws()
-		num, ok := s.number()
+		s.WS()
+		num, ok := s.Number()
 		if !ok {
 			return orb.Point{}, false
 		}
@@ -1194,11 +1196,11 @@ func (c *coordReader) position() (orb.Point, bool) {
 			v[n] = f
 		}
 		n++ // altitude and further elements are allowed and dropped (RFC 7946 §3.1.1)
-		s.ws()
-		if s.consume(',') {
+		s.WS()
+		if s.Consume(',') {
 			continue
 		}
-		if s.consume(']') {
+		if s.Consume(']') {
 			break
 		}
 		return orb.Point{}, false
@@ -1217,25 +1219,25 @@ func (c *coordReader) position() (orb.Point, bool) {
 // line reads an array of positions into a new exact-size slice.
 func (c *coordReader) line() ([]orb.Point, bool) {
 	s := &c.s
-	if !s.consume('[') {
+	if !s.Consume('[') {
 		return nil, false
 	}
 	start := len(c.p.pts)
 	defer func() { c.p.pts = c.p.pts[:start] }()
-	s.ws()
-	if !s.consume(']') {
+	s.WS()
+	if !s.Consume(']') {
 		for {
-			s.ws()
+			s.WS()
 			pt, ok := c.position()
 			if !ok {
 				return nil, false
 			}
 			c.p.pts = append(c.p.pts, pt)
-			s.ws()
-			if s.consume(',') {
+			s.WS()
+			if s.Consume(',') {
 				continue
 			}
-			if s.consume(']') {
+			if s.Consume(']') {
 				break
 			}
 			return nil, false
@@ -1265,26 +1267,26 @@ func (c *coordReader) multiPolygon() (orb.MultiPolygon, bool) {
 // empty slice.
 func readArray[T any](c *coordReader, elem func() (T, bool)) ([]T, bool) {
 	s := &c.s
-	if !s.consume('[') {
+	if !s.Consume('[') {
 		return nil, false
 	}
 	out := []T{}
-	s.ws()
-	if s.consume(']') {
+	s.WS()
+	if s.Consume(']') {
 		return out, true
 	}
 	for {
-		s.ws()
+		s.WS()
 		v, ok := elem()
 		if !ok {
 			return nil, false
 		}
 		out = append(out, v)
-		s.ws()
-		if s.consume(',') {
+		s.WS()
+		if s.Consume(',') {
 			continue
 		}
-		if s.consume(']') {
+		if s.Consume(']') {
 			return out, true
 		}
 		return nil, false
@@ -1292,360 +1294,6 @@ func readArray[T any](c *coordReader, elem func() (T, bool)) ([]T, bool) {
 }
 
 func fmtCoord(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-// --- JSON scanning ---------------------------------------------------------------------
-
-// jsonScanner is a strict JSON (RFC 8259) tokenizer over one in-memory value.
-type jsonScanner struct {
-	data []byte
-	pos  int
-	err  string
-}
-
-func (s *jsonScanner) fail(msg string) {
-	if s.err == "" {
-		s.err = msg
-	}
-}
-
-func (s *jsonScanner) errMsg(fallback string) string {
-	msg := s.err
-	if msg == "" {
-		msg = fallback
-	}
-	return fmt.Sprintf("%s at byte %d", msg, s.pos)
-}
-
-func (s *jsonScanner) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (s *jsonScanner) atEnd() bool {
-	s.ws()
-	return s.pos == len(s.data)
-}
-
-func (s *jsonScanner) peek() byte {
-	if s.pos < len(s.data) {
-		return s.data[s.pos]
-	}
-	return 0
-}
-
-func (s *jsonScanner) consume(c byte) bool {
-	if s.pos < len(s.data) && s.data[s.pos] == c {
-		s.pos++
-		return true
-	}
-	return false
-}
-
-func (s *jsonScanner) colon() bool {
-	s.ws()
-	if !s.consume(':') {
-		s.fail("expected :")
-		return false
-	}
-	s.ws()
-	return true
-}
-
-func (s *jsonScanner) literal(lit string) bool {
-	rest := s.data[s.pos:]
-	if len(rest) >= len(lit) && string(rest[:len(lit)]) == lit {
-		s.pos += len(lit)
-		return true
-	}
-	if len(rest) < len(lit) && string(rest) == lit[:len(rest)] {
-		s.pos = len(s.data) // a cut-off literal: failing at the end tells the caller more may come
-	}
-	s.fail("bad literal")
-	return false
-}
-
-// str reads a string and returns its raw content (between the quotes) and whether it
-// contains escapes or bytes outside ASCII, which appendUnquoted must then handle.
-func (s *jsonScanner) str() (raw []byte, special bool, ok bool) {
-	if !s.consume('"') {
-		s.fail("expected a string")
-		return nil, false, false
-	}
-	start := s.pos
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		switch {
-		case c == '"':
-			raw = s.data[start:s.pos]
-			s.pos++
-			return raw, special, true
-		case c == '\\':
-			special = true
-			s.pos++
-			if s.pos >= len(s.data) {
-				s.fail("unterminated string")
-				return nil, false, false
-			}
-			switch s.data[s.pos] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos++
-			case 'u':
-				if len(s.data)-s.pos < 5 {
-					s.pos = len(s.data)
-					s.fail("unterminated string")
-					return nil, false, false
-				}
-				if !isHex4(s.data[s.pos+1 : s.pos+5]) {
-					s.fail("bad \\u escape")
-					return nil, false, false
-				}
-				s.pos += 5
-			default:
-				s.fail("bad escape")
-				return nil, false, false
-			}
-		case c < 0x20:
-			s.fail("control character in string")
-			return nil, false, false
-		default:
-			if c >= 0x80 {
-				special = true
-			}
-			s.pos++
-		}
-	}
-	s.fail("unterminated string")
-	return nil, false, false
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b[:4] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// number reads a JSON number and returns its text.
-func (s *jsonScanner) number() ([]byte, bool) {
-	start := s.pos
-	d := s.data
-	i := s.pos
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-	default:
-		s.pos = i // at the end of the data when the number was cut off
-		s.fail("bad number")
-		return nil, false
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			s.pos = i
-			s.fail("bad number")
-			return nil, false
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			s.pos = i
-			s.fail("bad number")
-			return nil, false
-		}
-	}
-	s.pos = i
-	return d[start:i], true
-}
-
-// skipValue checks and skips one value of any kind.
-func (s *jsonScanner) skipValue(depth int) bool {
-	if depth > maxJSONDepth {
-		s.fail("nesting too deep")
-		return false
-	}
-	s.ws()
-	switch c := s.peek(); {
-	case c == '"':
-		_, _, ok := s.str()
-		return ok
-	case c == '-' || c >= '0' && c <= '9':
-		_, ok := s.number()
-		return ok
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '[':
-		s.pos++
-		s.ws()
-		if s.consume(']') {
-			return true
-		}
-		for {
-			if !s.skipValue(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.consume(',') {
-				continue
-			}
-			if s.consume(']') {
-				return true
-			}
-			s.fail("expected , or ]")
-			return false
-		}
-	case c == '{':
-		s.pos++
-		s.ws()
-		if s.consume('}') {
-			return true
-		}
-		for {
-			s.ws()
-			if _, _, ok := s.str(); !ok {
-				return false
-			}
-			if !s.colon() {
-				return false
-			}
-			if !s.skipValue(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.consume(',') {
-				continue
-			}
-			if s.consume('}') {
-				return true
-			}
-			s.fail("expected , or }")
-			return false
-		}
-	}
-	if s.pos >= len(s.data) {
-		s.fail("unexpected end of input")
-	} else {
-		s.fail("unexpected character")
-	}
-	return false
-}
-
-// appendUnquoted appends the text of a JSON string's raw content, resolving escapes and
-// replacing invalid UTF-8 and lone surrogates with U+FFFD as encoding/json does.
-func appendUnquoted(dst, raw []byte, special bool) []byte {
-	if !special {
-		return append(dst, raw...)
-	}
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		switch {
-		case c == '\\':
-			if i+1 >= len(raw) {
-				return append(dst, string(utf8.RuneError)...)
-			}
-			switch raw[i+1] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r, n := decodeU(raw[i:])
-				dst = utf8.AppendRune(dst, r)
-				i += n
-				continue
-			default: // " \ /
-				dst = append(dst, raw[i+1])
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, n := utf8.DecodeRune(raw[i:])
-			if r == utf8.RuneError && n == 1 {
-				dst = append(dst, string(utf8.RuneError)...)
-			} else {
-				dst = append(dst, raw[i:i+n]...)
-			}
-			i += n
-		}
-	}
-	return dst
-}
-
-// decodeU decodes a \uXXXX escape at the start of b, with a following low surrogate if any,
-// and returns the rune and the bytes consumed.
-func decodeU(b []byte) (rune, int) {
-	if len(b) < 6 || !isHex4(b[2:6]) {
-		return utf8.RuneError, len(b)
-	}
-	r := rune(hex4(b[2:6]))
-	if r >= 0xD800 && r < 0xDC00 {
-		if len(b) >= 12 && b[6] == '\\' && b[7] == 'u' && isHex4(b[8:12]) {
-			lo := rune(hex4(b[8:12]))
-			if lo >= 0xDC00 && lo < 0xE000 {
-				return 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00), 12
-			}
-		}
-		return utf8.RuneError, 6
-	}
-	if r >= 0xDC00 && r < 0xE000 {
-		return utf8.RuneError, 6
-	}
-	return r, 6
-}
-
-func hex4(b []byte) uint16 {
-	var v uint16
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		default:
-			c = c - 'A' + 10
-		}
-		v = v<<4 | uint16(c)
-	}
-	return v
-}
 
 // --- WKT -------------------------------------------------------------------------------
 
