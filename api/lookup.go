@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -12,13 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 
+	"citygrid/api/internal/batch"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -336,8 +333,8 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lo
 			if k >= nch {
 				return
 			}
-			part := st.slots[min(k*size, n):min((k+1)*size, n)]
-			s.answerChunk(chunks[k], part, st.body, crs, class, f)
+			lo, hi := min(k*size, n), min((k+1)*size, n)
+			s.answerChunk(chunks[k], st.slots[lo:hi], st.pos[lo:hi], st.body, crs, class, f)
 		}
 	}
 	var wg sync.WaitGroup
@@ -352,13 +349,11 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lo
 // maxChunks bounds the chunks of a batch (see answerBatch).
 const maxChunks = 16
 
-func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, body []byte, crs spatial.CRS, class string, f lookupFields) {
+func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, pos []batch.Position, body []byte, crs spatial.CRS, class string, f lookupFields) {
 	for i := range slots {
-		slots[i].numbers(body)
-		if sl := &slots[i]; sl.ok {
-			if q := spatial.ToWGS84(sl.p, crs); q != sl.p {
-				sl.p = q
-			}
+		sl := &slots[i]
+		if sl.p, sl.ok = pos[i].Point(body); sl.ok {
+			sl.p = spatial.ToWGS84(sl.p, crs)
 		}
 	}
 	s.resolveSlots(ch, slots, class, f)
@@ -425,13 +420,8 @@ func asRegistryError(err error) (*registry.Error, bool) {
 
 // batchSlot is one position of a batch: parsed, then resolved in place.
 type batchSlot struct {
-	p  orb.Point // as given, once numbers has run; answerChunk then converts it to WGS84
-	ok bool      // a valid [lon,lat] or [lon,lat,alt] position (until numbers: its syntax is)
-	// nums are the byte ranges in the body of the position's numbers (n of them, at most 3),
-	// converted by numbers: number conversion is most of decoding, and answerChunk does it
-	// in parallel.
-	nums     [3][2]int32
-	n        uint8
+	p        orb.Point // in WGS84, once answerChunk has converted its position
+	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
 	err      error // a lookup error
@@ -444,10 +434,11 @@ type span struct{ lo, hi int32 }
 // batchState is the pooled working memory of one batch request: positions, results, the
 // request body, the answer, and the working memory of each chunk.
 type batchState struct {
+	pos    []batch.Position // the body's positions, decoded; slots[i] answers pos[i]
 	slots  []batchSlot
 	out    []byte
 	in     []byte // the request body
-	body   []byte // what decode parsed: in, trimmed; the slots' number ranges point into it
+	body   []byte // what decode parsed: in, trimmed; the positions' number ranges point into it
 	chunks []*batchChunk
 }
 
@@ -468,9 +459,25 @@ type batchChunk struct {
 	cells []*registry.Cell
 }
 
+// decode reads body's positions into st.pos and makes st.slots as many.
+func (st *batchState) decode(body []byte) error {
+	var n int
+	var err error
+	st.pos, st.body, n, err = batch.Decode(body, st.pos, MaxBatchPoints)
+	switch {
+	case err != nil:
+		return err
+	case n > MaxBatchPoints:
+		return errTooManyPoints
+	}
+	st.slots = slices.Grow(st.slots[:0], len(st.pos))[:len(st.pos)]
+	return nil
+}
+
 // batchPool holds batchStates sized for a 1,000-point batch.
 var batchPool = sync.Pool{New: func() any {
 	return &batchState{
+		pos:   make([]batch.Position, 0, 1024),
 		slots: make([]batchSlot, 0, 1024),
 		out:   make([]byte, 0, 1024*480),
 		in:    make([]byte, 0, 64<<10),
@@ -495,7 +502,7 @@ const maxPooledOut = 4 << 20
 func (st *batchState) release() {
 	clear(st.slots) // drop snapshot pointers and errors
 	st.slots = st.slots[:0]
-	st.in, st.body = st.in[:0], nil
+	st.pos, st.in, st.body = st.pos[:0], st.in[:0], nil
 	big := cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut
 	for _, ch := range st.chunks {
 		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
@@ -735,545 +742,4 @@ func appendCode(b []byte, c registry.ComponentCode) []byte {
 		v /= 10
 	}
 	return append(b, d[:n]...)
-}
-
-// Body decoding. decode reads the body in one pass, without allocating, and accepts exactly
-// what encoding/json accepted when it decoded a []json.RawMessage (or a struct with Type
-// string and Coordinates []json.RawMessage) and then each position into a []float64:
-//
-//   - the whole body must be valid JSON (RFC 8259 grammar, nesting at most 10000 deep);
-//   - object keys match "type" and "coordinates" case-insensitively, the last duplicate wins,
-//     and a null "type" leaves the previous value while a null "coordinates" clears it;
-//   - a position is an array of two or three numbers; a null element counts as 0 (as it did
-//     when decoded into a float64) and a number out of float64 range spoils the position.
-//
-// The messages of invalid_input differ from encoding/json's; codes and statuses do not.
-
-var (
-	errBatchInput    = registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
-	errBatchSyntax   = registry.Errorf(registry.Invalid, "invalid_input", "the body is not valid JSON")
-	errBatchNotMulti = registry.Errorf(registry.Invalid, "invalid_input", "the body's type is not MultiPoint")
-	errBatchNoCoords = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint has no coordinates array")
-	errBatchBadType  = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint's type or coordinates member has the wrong JSON type")
-)
-
-// maxJSONDepth is encoding/json's nesting limit.
-const maxJSONDepth = 10000
-
-// batchParser walks a body; depth counts the open arrays and objects.
-type batchParser struct {
-	b     []byte
-	i     int
-	depth int
-}
-
-// decode fills st.slots with the body's positions.
-func (st *batchState) decode(body []byte) error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || (body[0] != '[' && body[0] != '{') {
-		return errBatchInput
-	}
-	st.body = body
-	p := batchParser{b: body}
-	var n int // positions of the (last) coordinates array
-	var err error
-	if body[0] == '[' {
-		n, err = st.positions(&p)
-	} else {
-		n, err = st.multiPoint(&p)
-	}
-	if err != nil {
-		return err
-	}
-	p.ws()
-	if p.i != len(p.b) {
-		return errBatchSyntax
-	}
-	if n > MaxBatchPoints {
-		return errTooManyPoints
-	}
-	return nil
-}
-
-// multiPoint parses a GeoJSON MultiPoint object.
-func (st *batchState) multiPoint(p *batchParser) (int, error) {
-	isMulti, hasCoords, typeErr := false, false, false
-	n := 0
-	if !p.enter() {
-		return 0, errBatchSyntax
-	}
-	p.i++ // '{'
-	p.ws()
-	if p.peek() == '}' {
-		p.i++
-		p.depth--
-		return 0, errBatchNotMulti
-	}
-	for {
-		p.ws()
-		var key [64]byte
-		k, ok := p.str(key[:0])
-		if !ok {
-			return 0, errBatchSyntax
-		}
-		p.ws()
-		if p.peek() != ':' {
-			return 0, errBatchSyntax
-		}
-		p.i++
-		p.ws()
-		switch {
-		case bytes.EqualFold(k, []byte("type")):
-			switch p.peek() {
-			case '"':
-				var val [64]byte
-				v, ok := p.str(val[:0])
-				if !ok {
-					return 0, errBatchSyntax
-				}
-				isMulti = string(v) == "MultiPoint"
-			case 'n':
-				if !p.lit("null") {
-					return 0, errBatchSyntax
-				}
-			default:
-				typeErr = true
-				if !p.skip() {
-					return 0, errBatchSyntax
-				}
-			}
-		case bytes.EqualFold(k, []byte("coordinates")):
-			switch p.peek() {
-			case '[':
-				var err error
-				if n, err = st.positions(p); err != nil {
-					return 0, err
-				}
-				hasCoords = true
-			case 'n':
-				if !p.lit("null") {
-					return 0, errBatchSyntax
-				}
-				st.slots, n, hasCoords = st.slots[:0], 0, false
-			default:
-				typeErr = true
-				if !p.skip() {
-					return 0, errBatchSyntax
-				}
-			}
-		default:
-			if !p.skip() {
-				return 0, errBatchSyntax
-			}
-		}
-		p.ws()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case '}':
-			p.i++
-			p.depth--
-		default:
-			return 0, errBatchSyntax
-		}
-		break
-	}
-	// encoding/json reported a wrong member type only after checking the whole body's syntax,
-	// which the caller finishes; any of these is invalid_input all the same.
-	switch {
-	case typeErr:
-		return 0, errBatchBadType
-	case !isMulti:
-		return 0, errBatchNotMulti
-	case !hasCoords:
-		return 0, errBatchNoCoords
-	}
-	return n, nil
-}
-
-// positions parses an array of positions into st.slots (replacing what a previous
-// coordinates member left), keeping at most MaxBatchPoints+1 but counting them all.
-func (st *batchState) positions(p *batchParser) (int, error) {
-	st.slots = st.slots[:0]
-	if !p.enter() {
-		return 0, errBatchSyntax
-	}
-	p.i++ // '['
-	p.ws()
-	if p.peek() == ']' {
-		p.i++
-		p.depth--
-		return 0, nil
-	}
-	n := 0
-	for {
-		p.ws()
-		if n <= MaxBatchPoints {
-			st.slots = append(st.slots, batchSlot{})
-		}
-		var sl batchSlot // the slot to fill, or a scratch one past MaxBatchPoints
-		dst := &sl
-		if n <= MaxBatchPoints {
-			dst = &st.slots[len(st.slots)-1]
-		}
-		if !p.plainPosition(dst) && !p.position(dst) {
-			return 0, errBatchSyntax
-		}
-		n++
-		p.ws()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case ']':
-			p.i++
-			p.depth--
-			return n, nil
-		}
-		return 0, errBatchSyntax
-	}
-}
-
-// plainPosition parses the usual element, [lon,lat] with no space inside, as position
-// would, and reports whether it did; anything else leaves p as it was, for position.
-func (p *batchParser) plainPosition(sl *batchSlot) bool {
-	start := p.i
-	if start >= len(p.b) || p.b[start] != '[' {
-		return false
-	}
-	p.i++
-	lo0 := p.i
-	if !p.num() || p.i >= len(p.b) || p.b[p.i] != ',' {
-		p.i = start
-		return false
-	}
-	hi0 := p.i
-	p.i++
-	lo1 := p.i
-	if !p.num() || p.i >= len(p.b) || p.b[p.i] != ']' {
-		p.i = start
-		return false
-	}
-	sl.nums[0] = [2]int32{int32(lo0), int32(hi0)}
-	sl.nums[1] = [2]int32{int32(lo1), int32(p.i)}
-	sl.n, sl.ok = 2, true
-	p.i++
-	return true
-}
-
-// position parses one element of a positions array. valid reports the JSON syntax; ok
-// whether the element is a usable [lon,lat(,alt)] position.
-//
-// It fills sl.ok with the element's syntax as a position (2 or 3 numbers or nulls) and
-// sl.nums with where its numbers are; numbers then converts them and completes sl.ok.
-func (p *batchParser) position(sl *batchSlot) (valid bool) {
-	sl.ok, sl.n = false, 0
-	if p.peek() != '[' {
-		return p.skip()
-	}
-	if !p.enter() {
-		return false
-	}
-	p.i++
-	p.ws()
-	if p.peek() == ']' {
-		p.i++
-		p.depth--
-		return true
-	}
-	n, bad := 0, false
-	for {
-		p.ws()
-		switch c := p.peek(); {
-		case c == '-' || c >= '0' && c <= '9':
-			start := p.i
-			if !p.num() {
-				return false
-			}
-			if n < len(sl.nums) {
-				sl.nums[n] = [2]int32{int32(start), int32(p.i)}
-			}
-		case c == 'n':
-			if !p.lit("null") {
-				return false
-			}
-			if n < len(sl.nums) { // null counts as 0: an empty range
-				sl.nums[n] = [2]int32{int32(p.i), int32(p.i)}
-			}
-		default:
-			bad = true
-			if !p.skip() {
-				return false
-			}
-		}
-		n++
-		p.ws()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case ']':
-			p.i++
-			p.depth--
-		default:
-			return false
-		}
-		break
-	}
-	sl.ok = !bad && n >= 2 && n <= 3
-	sl.n = uint8(min(n, len(sl.nums)))
-	return true
-}
-
-// numbers converts a slot's numbers, found in body by position: ok stays true only if each
-// converts and the point is a valid lon/lat.
-func (sl *batchSlot) numbers(body []byte) {
-	if !sl.ok {
-		return
-	}
-	var xy [3]float64
-	for i := range int(sl.n) {
-		r := sl.nums[i]
-		if r[0] == r[1] {
-			continue // null: 0
-		}
-		v, err := strconv.ParseFloat(string(body[r[0]:r[1]]), 64)
-		if err != nil {
-			sl.ok = false
-			return
-		}
-		xy[i] = v
-	}
-	sl.p = orb.Point{xy[0], xy[1]}
-	sl.ok = validLonLat(sl.p)
-}
-
-func (p *batchParser) peek() byte {
-	if p.i < len(p.b) {
-		return p.b[p.i]
-	}
-	return 0
-}
-
-func (p *batchParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-// enter counts a container about to be opened; false past the nesting limit.
-func (p *batchParser) enter() bool {
-	p.depth++
-	return p.depth <= maxJSONDepth
-}
-
-func (p *batchParser) lit(s string) bool {
-	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
-		return false
-	}
-	p.i += len(s)
-	return true
-}
-
-// num scans a JSON number.
-func (p *batchParser) num() bool {
-	b, i := p.b, p.i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	p.i = i
-	return true
-}
-
-// str scans a JSON string and appends its value to dst while it fits in cap(dst), so that
-// short keys can be compared; a longer value comes back truncated, and a truncated value
-// is longer than anything it is compared with as long as cap(dst) exceeds those (the
-// callers' 64 bytes do). Invalid UTF-8 is kept as is: it equals no key or type anyway.
-func (p *batchParser) str(dst []byte) ([]byte, bool) {
-	b, i := p.b, p.i
-	if i >= len(b) || b[i] != '"' {
-		return dst, false
-	}
-	i++
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			p.i = i + 1
-			return dst, true
-		case c < 0x20:
-			return dst, false
-		case c == '\\':
-			if i+1 >= len(b) {
-				return dst, false
-			}
-			e := b[i+1]
-			i += 2
-			var r rune
-			switch e {
-			case '"', '\\', '/':
-				r = rune(e)
-			case 'b':
-				r = '\b'
-			case 'f':
-				r = '\f'
-			case 'n':
-				r = '\n'
-			case 'r':
-				r = '\r'
-			case 't':
-				r = '\t'
-			case 'u':
-				v, ok := hex4(b, i)
-				if !ok {
-					return dst, false
-				}
-				i += 4
-				r = rune(v)
-				if utf16.IsSurrogate(r) {
-					r = unicode.ReplacementChar
-					if v2, ok := hex4(b, i+2); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
-						if d := utf16.DecodeRune(rune(v), rune(v2)); d != unicode.ReplacementChar {
-							r = d
-							i += 6
-						}
-					}
-				}
-			default:
-				return dst, false
-			}
-			if len(dst)+utf8.UTFMax <= cap(dst) {
-				dst = utf8.AppendRune(dst, r)
-			} else {
-				dst = dst[:cap(dst)]
-			}
-		default:
-			if len(dst) < cap(dst) {
-				dst = append(dst, c)
-			}
-			i++
-		}
-	}
-	return dst, false
-}
-
-func hex4(b []byte, i int) (uint16, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var v uint16
-	for _, c := range b[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | uint16(c)
-	}
-	return v, true
-}
-
-// skip scans any JSON value.
-func (p *batchParser) skip() bool {
-	switch c := p.peek(); {
-	case c == '"':
-		_, ok := p.str(nil)
-		return ok
-	case c == '-' || c >= '0' && c <= '9':
-		return p.num()
-	case c == 't':
-		return p.lit("true")
-	case c == 'f':
-		return p.lit("false")
-	case c == 'n':
-		return p.lit("null")
-	case c == '[' || c == '{':
-		if !p.enter() {
-			return false
-		}
-		p.i++
-		p.ws()
-		end := byte(']')
-		if c == '{' {
-			end = '}'
-		}
-		if p.peek() == end {
-			p.i++
-			p.depth--
-			return true
-		}
-		for {
-			p.ws()
-			if c == '{' {
-				if _, ok := p.str(nil); !ok {
-					return false
-				}
-				p.ws()
-				if p.peek() != ':' {
-					return false
-				}
-				p.i++
-				p.ws()
-			}
-			if !p.skip() {
-				return false
-			}
-			p.ws()
-			switch p.peek() {
-			case ',':
-				p.i++
-				continue
-			case end:
-				p.i++
-				p.depth--
-				return true
-			}
-			return false
-		}
-	}
-	return false
 }

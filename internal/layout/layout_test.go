@@ -22,7 +22,8 @@ var allowed = map[string][]string{
 		"github.com/prometheus/client_golang"},
 	"citygrid/fixtures": {"citygrid/registry", "github.com/paulmach/orb"},
 
-	"citygrid/internal/jsonscan": {}, // the JSON scanner shared by the census reader and the lookup batch
+	"citygrid/internal/jsonscan":  {}, // the JSON scanner shared by the census reader and the lookup batch
+	"citygrid/api/internal/batch": {"citygrid/internal/jsonscan", "citygrid/registry", "github.com/paulmach/orb"},
 }
 
 type pkg struct {
