@@ -139,7 +139,7 @@ func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
 	lon, ok1 := parseCoord(lonS)
 	lat, ok2 := parseCoord(latS)
 	q.p = orb.Point{lon, lat}
-	if bad[0] || bad[1] || !ok1 || !ok2 || !validLonLat(q.p) {
+	if bad[0] || bad[1] || !ok1 || !ok2 || !registry.ValidPoint(q.p) {
 		return q, registry.ErrInvalidPoint
 	}
 	if bad[2] {

@@ -110,5 +110,5 @@ func decodePositionBaseline(raw json.RawMessage) (orb.Point, bool) {
 		return orb.Point{}, false
 	}
 	p := orb.Point{xy[0], xy[1]}
-	return p, validLonLat(p)
+	return p, registry.ValidPoint(p)
 }

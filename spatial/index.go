@@ -386,11 +386,11 @@ func (w *writer) putComponent(c *registry.Component) {
 	if !present || e.pt != ne.pt || oldItem != newItem {
 		// Points that are not valid lon/lat stay out of the trees (no query could find them)
 		// but keep their table entry.
-		if present && validPoint(e.pt) {
+		if present && registry.ValidPoint(e.pt) {
 			min, max := pointRect32(e.pt)
 			s.compTree.Delete(min, max, oldItem)
 		}
-		if validPoint(ne.pt) {
+		if registry.ValidPoint(ne.pt) {
 			min, max := pointRect32(ne.pt)
 			s.compTree.Insert(min, max, newItem)
 		}
@@ -436,7 +436,7 @@ func (s *snapshot) classTree(tk uint32) *rtree.RTreeGN[float32, uint32] {
 // treeKeys are the class trees an entry belongs to: none without a valid point or a class,
 // else the trees of its class and of its legacy class.
 func (e *compEntry) treeKeys() (keys [2]uint32, n int) {
-	if !validPoint(e.pt) || e.class == 0 {
+	if !registry.ValidPoint(e.pt) || e.class == 0 {
 		return keys, 0
 	}
 	retired := e.status == registry.StatusRemoved
@@ -620,7 +620,7 @@ func (idx *Index) Rules() []registry.Rule { return slices.Clone(idx.load().rules
 // shares the edge. Returns registry.ErrInvalidPoint for NaN/infinite or out-of-range
 // coordinates and registry.ErrOutsideGrid when no cell contains p.
 func (idx *Index) CellAt(p orb.Point) (*registry.Cell, error) {
-	if !validPoint(p) {
+	if !registry.ValidPoint(p) {
 		return nil, registry.ErrInvalidPoint
 	}
 	return cellResult(p, idx.load().cellAt(p))
@@ -629,16 +629,12 @@ func (idx *Index) CellAt(p orb.Point) (*registry.Cell, error) {
 // cellResult is CellAt's answer for p, whose cell (when valid) is e.
 func cellResult(p orb.Point, e *cellEntry) (*registry.Cell, error) {
 	switch {
-	case !validPoint(p):
+	case !registry.ValidPoint(p):
 		return nil, registry.ErrInvalidPoint
 	case e == nil:
 		return nil, registry.ErrOutsideGrid
 	}
 	return &e.cell, nil
-}
-
-func validPoint(p orb.Point) bool {
-	return p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90 // false for NaN
 }
 
 func (s *snapshot) cellAt(p orb.Point) *cellEntry {
