@@ -46,7 +46,7 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	lon, ok1 := parseCoord(c.Query("lon"))
 	lat, ok2 := parseCoord(c.Query("lat"))
 	p := orb.Point{lon, lat}
-	if !ok1 || !ok2 || !validLonLat(p) {
+	if !ok1 || !ok2 || !registry.ValidPoint(p) {
 		return registry.ErrInvalidPoint
 	}
 	k := defaultNearestK

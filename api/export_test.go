@@ -5,7 +5,6 @@ var (
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
-	ParseNumber      = parseNumber
 )
 
 // LaneLookup is the handler the Lane runs for GET /api/v1/lookup.

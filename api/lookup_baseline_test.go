@@ -63,7 +63,7 @@ func (s *Server) handleLookupBatchBaseline(c *gin.Context) error {
 			b = appendResultError(b, re)
 			continue
 		}
-		b = appendLookup(b, p, nil, nil, &res, noUnit, allFields, nil)
+		b = appendLookup(b, p, &res, noUnit, allFields, nil)
 	}
 	b = append(b, "]}"...)
 	writeRaw(c, http.StatusOK, jsonContentType, b)
@@ -110,5 +110,5 @@ func decodePositionBaseline(raw json.RawMessage) (orb.Point, bool) {
 		return orb.Point{}, false
 	}
 	p := orb.Point{xy[0], xy[1]}
-	return p, validLonLat(p)
+	return p, registry.ValidPoint(p)
 }

@@ -40,11 +40,6 @@ func parseCoord(s string) (float64, bool) {
 	return v, true
 }
 
-// validLonLat reports whether p is a finite lon/lat within [-180,180] × [-90,90].
-func validLonLat(p orb.Point) bool {
-	return !math.IsNaN(p[0]) && !math.IsNaN(p[1]) && p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90
-}
-
 // parseCRS returns the CRS named s, WGS84 for "". Errors are ErrInvalidCRS.
 func (s *Server) parseCRS(name string) (spatial.CRS, error) {
 	if name == "" {
@@ -77,7 +72,7 @@ func parseBBox(s string) (orb.Bound, error) {
 		v[i] = f
 	}
 	b := orb.Bound{Min: orb.Point{v[0], v[1]}, Max: orb.Point{v[2], v[3]}}
-	if !validLonLat(b.Min) || !validLonLat(b.Max) || b.Min[0] > b.Max[0] || b.Min[1] > b.Max[1] {
+	if !registry.ValidPoint(b.Min) || !registry.ValidPoint(b.Max) || b.Min[0] > b.Max[0] || b.Min[1] > b.Max[1] {
 		return orb.Bound{}, errInvalidBBox
 	}
 	return b, nil

@@ -26,7 +26,8 @@ const (
 const bruteForceEdges = 128
 
 // ValidPoint reports whether p is a usable WGS84/CGCS2000 position: both ordinates finite,
-// |lon| ≤ 180 and |lat| ≤ 90 (degrees).
+// |lon| ≤ 180 and |lat| ≤ 90 (degrees). It is the one lon/lat check: the API's queries and batches,
+// the spatial index and the census readers all use it.
 func ValidPoint(p orb.Point) bool {
 	return math.Abs(p[0]) <= 180 && math.Abs(p[1]) <= 90 // false for NaN too
 }

@@ -44,7 +44,7 @@ func (s *snapshot) cellsAt(pts []orb.Point, out []*cellEntry) int {
 	for i, p := range pts {
 		v := vals[i]
 		switch {
-		case !validPoint(p):
+		case !registry.ValidPoint(p):
 			out[i] = nil
 		case v == 0:
 			out[i] = s.cellAtTree(p)
@@ -89,7 +89,7 @@ func (idx *Index) ResolveBatch(pts []orb.Point, class string, res []Resolution, 
 	if err := checkClass(class); err != nil {
 		for i, p := range pts {
 			res[i], errs[i] = Resolution{}, err
-			if !validPoint(p) { // Resolve checks the point first
+			if !registry.ValidPoint(p) { // Resolve checks the point first
 				errs[i] = registry.ErrInvalidPoint
 			}
 		}
@@ -97,7 +97,7 @@ func (idx *Index) ResolveBatch(pts []orb.Point, class string, res []Resolution, 
 	}
 	s := idx.load()
 	s.eachCell(pts, func(i int, p orb.Point, e *cellEntry) {
-		if !validPoint(p) {
+		if !registry.ValidPoint(p) {
 			res[i], errs[i] = Resolution{}, registry.ErrInvalidPoint
 			return
 		}

@@ -17,7 +17,7 @@ import (
 // shares the edge. Returns registry.ErrInvalidPoint for NaN/infinite or out-of-range
 // coordinates and registry.ErrOutsideGrid when no cell contains p.
 func (idx *Index) CellAt(p orb.Point) (*registry.Cell, error) {
-	if !validPoint(p) {
+	if !registry.ValidPoint(p) {
 		return nil, registry.ErrInvalidPoint
 	}
 	return cellResult(p, idx.load().cellAt(p))
@@ -26,16 +26,12 @@ func (idx *Index) CellAt(p orb.Point) (*registry.Cell, error) {
 // cellResult is CellAt's answer for p, whose cell (when valid) is e.
 func cellResult(p orb.Point, e *cellEntry) (*registry.Cell, error) {
 	switch {
-	case !validPoint(p):
+	case !registry.ValidPoint(p):
 		return nil, registry.ErrInvalidPoint
 	case e == nil:
 		return nil, registry.ErrOutsideGrid
 	}
 	return &e.cell, nil
-}
-
-func validPoint(p orb.Point) bool {
-	return p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90 // false for NaN
 }
 
 func (s *snapshot) cellAt(p orb.Point) *cellEntry {

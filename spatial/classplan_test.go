@@ -128,7 +128,7 @@ func checkClassTrees(t testing.TB, idx *Index, comps []registry.Component) {
 		if class == "" {
 			class = cp.LegacyClass
 		}
-		if class == "" || !validPoint(cp.Point) {
+		if class == "" || !registry.ValidPoint(cp.Point) {
 			continue
 		}
 		retired := cp.Status == registry.StatusRemoved

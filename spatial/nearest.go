@@ -24,7 +24,7 @@ import (
 // Errors: registry.ErrInvalidPoint; registry.ErrInvalidInput for k < 1 or a negative or
 // NaN radius; registry.ErrInvalidClass / ErrInvalidStatus for a bad filter.
 func (idx *Index) Nearest(p orb.Point, f Filter, k int, radius float64) ([]Hit, error) {
-	if !validPoint(p) {
+	if !registry.ValidPoint(p) {
 		return nil, registry.ErrInvalidPoint
 	}
 	if k < 1 || !(radius >= 0) {

@@ -295,7 +295,7 @@ func ruleReason(r registry.Rule, u *registry.Unit) string {
 // registry.ErrInvalidPoint, registry.ErrInvalidClass, registry.ErrOutsideGrid when p is in
 // no cell, registry.ErrNoUnit when nothing applies.
 func (idx *Index) Resolve(p orb.Point, class string) (Resolution, error) {
-	if !validPoint(p) {
+	if !registry.ValidPoint(p) {
 		return Resolution{}, registry.ErrInvalidPoint
 	}
 	if err := checkClass(class); err != nil {
@@ -496,5 +496,5 @@ func commonPrefix(a, b string) string {
 }
 
 func validBound(b orb.Bound) bool {
-	return validPoint(b.Min) && validPoint(b.Max) && b.Min[0] <= b.Max[0] && b.Min[1] <= b.Max[1]
+	return registry.ValidPoint(b.Min) && registry.ValidPoint(b.Max) && b.Min[0] <= b.Max[0] && b.Min[1] <= b.Max[1]
 }

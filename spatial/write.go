@@ -204,11 +204,11 @@ func (w *writer) putComponent(c *registry.Component) {
 	if !present || e.pt != ne.pt || oldItem != newItem {
 		// Points that are not valid lon/lat stay out of the trees (no query could find them)
 		// but keep their table entry.
-		if present && validPoint(e.pt) {
+		if present && registry.ValidPoint(e.pt) {
 			min, max := pointRect32(e.pt)
 			s.compTree.Delete(min, max, oldItem)
 		}
-		if validPoint(ne.pt) {
+		if registry.ValidPoint(ne.pt) {
 			min, max := pointRect32(ne.pt)
 			s.compTree.Insert(min, max, newItem)
 		}
@@ -254,7 +254,7 @@ func (s *snapshot) classTree(tk uint32) *rtree.RTreeGN[float32, uint32] {
 // treeKeys are the class trees an entry belongs to: none without a valid point or a class,
 // else the trees of its class and of its legacy class.
 func (e *compEntry) treeKeys() (keys [2]uint32, n int) {
-	if !validPoint(e.pt) || e.class == 0 {
+	if !registry.ValidPoint(e.pt) || e.class == 0 {
 		return keys, 0
 	}
 	retired := e.status == registry.StatusRemoved

@@ -1,0 +1,358 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
+
+	"citygrid/api/internal/batch"
+	"citygrid/registry"
+	"citygrid/spatial"
+)
+
+// MaxBatchPoints caps the points of one POST /api/v1/lookup request.
+const MaxBatchPoints = 10000
+
+var errTooManyPoints = registry.Errorf(registry.TooLarge, "too_many_points", "a lookup batch holds at most %d points", MaxBatchPoints)
+
+// handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
+// [lon,lat] positions, answered in order; a point that fails carries its own error.
+func (s *Server) handleLookupBatch(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	fields, err := queryFields(c)
+	if err != nil {
+		return err
+	}
+	class := c.Query("class")
+	st := batchPool.Get().(*batchState)
+	defer st.release()
+	if st.in, err = readBodyInto(c, s.maxWrite, st.in[:0]); err != nil {
+		return err
+	}
+	if err := st.decode(st.in); err != nil {
+		return err
+	}
+	slots := st.slots
+	chunks := s.answerBatch(st, crs, class, fields)
+	for i := range slots {
+		if err := slots[i].err; err != nil && !slots[i].pointErr {
+			return err // not the point's fault: fail the request, logged once
+		}
+	}
+	size := len(`{"results":[]}`) + len(chunks)
+	for _, ch := range chunks {
+		size += len(ch.out)
+	}
+	b := slices.Grow(st.out[:0], size)
+	b = append(b, `{"results":[`...)
+	for i, ch := range chunks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ch.out...)
+	}
+	b = append(b, "]}"...)
+	st.out = b
+	writeRaw(c, http.StatusOK, jsonContentType, b)
+	return nil
+}
+
+// readBodyInto is readBody reading into dst, a pooled buffer, with the same errors.
+func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		dst = slices.Grow(dst, int(n)+1) // +1: the read that sees EOF needs room
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		var mbe *http.MaxBytesError
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF:
+			return dst, nil
+		case errors.As(err, &mbe):
+			return dst, err
+		}
+		return dst, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
+	}
+}
+
+// minChunk is the fewest points a chunk holds: below it, handing a chunk to another
+// goroutine costs more than it saves.
+const minChunk = 64
+
+// answerBatch converts (numbers, then CRS), resolves and encodes st.slots in consecutive
+// chunks of at least minChunk slots, up to maxChunks of them, which GOMAXPROCS goroutines
+// (this one and helpers) take in turn: more chunks than goroutines, so that a helper that
+// starts late (waking an idle thread takes a while) leaves less of the batch waiting on it.
+// Each chunk writes only its own slots and its output: the results of its slots,
+// comma-separated. The answer is the chunks' outputs in order.
+func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lookupFields) []*batchChunk {
+	n := len(st.slots)
+	procs := max(1, runtime.GOMAXPROCS(0))
+	nch := max(1, min(n/minChunk, maxChunks))
+	if procs == 1 {
+		nch = 1
+	}
+	chunks := st.chunkStates(nch)
+	size := (n + nch - 1) / nch
+	var next atomic.Int32
+	work := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= nch {
+				return
+			}
+			lo, hi := min(k*size, n), min((k+1)*size, n)
+			s.answerChunk(chunks[k], st.slots[lo:hi], st.pos[lo:hi], st.body, crs, class, f)
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(procs, nch) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	return chunks
+}
+
+// maxChunks bounds the chunks of a batch (see answerBatch).
+const maxChunks = 16
+
+func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, pos []batch.Position, body []byte, crs spatial.CRS, class string, f lookupFields) {
+	for i := range slots {
+		sl := &slots[i]
+		if sl.p, sl.ok = pos[i].Point(body); sl.ok {
+			sl.p = spatial.ToWGS84(sl.p, crs)
+		}
+	}
+	s.resolveSlots(ch, slots, class, f)
+	b := ch.out[:0]
+	for i := range slots {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = ch.appendSlot(b, &slots[i], f)
+	}
+	ch.out = b
+}
+
+// resolveSlots looks the chunk's valid points up together (spatial's batch lookups, which
+// overlap the memory reads of many points), then settles each slot's answer as lookup does.
+func (s *Server) resolveSlots(ch *batchChunk, slots []batchSlot, class string, f lookupFields) {
+	ch.pts, ch.at = ch.pts[:0], ch.at[:0]
+	for i := range slots {
+		if slots[i].ok {
+			ch.pts = append(ch.pts, slots[i].p)
+			ch.at = append(ch.at, int32(i))
+		}
+	}
+	n := len(ch.pts)
+	ch.res, ch.errs = slices.Grow(ch.res[:0], n)[:n], slices.Grow(ch.errs[:0], n)[:n]
+	cellOnly := f.cellOnly(class)
+	if cellOnly {
+		ch.cells = slices.Grow(ch.cells[:0], n)[:n]
+		s.idx.CellAtBatch(ch.pts, ch.cells, ch.errs)
+		for k, cell := range ch.cells {
+			ch.res[k] = spatial.Resolution{Cell: cell}
+		}
+	} else {
+		s.idx.ResolveBatch(ch.pts, class, ch.res, ch.errs)
+	}
+	for k, i := range ch.at {
+		sl := &slots[i]
+		res, noUnit, err := ch.res[k], false, ch.errs[k]
+		if !cellOnly {
+			res, noUnit, err = s.settle(sl.p, res, err)
+		}
+		if err != nil {
+			if re, ok := asRegistryError(err); ok {
+				sl.err, sl.pointErr = re, true
+			} else {
+				sl.err = err
+			}
+			continue
+		}
+		sl.res, sl.noUnit = res, noUnit
+	}
+}
+
+// asRegistryError is errors.As for *registry.Error, without its allocation in the usual
+// case of an unwrapped error (outside_grid, for one, is common in a batch).
+func asRegistryError(err error) (*registry.Error, bool) {
+	if re, ok := err.(*registry.Error); ok {
+		return re, true
+	}
+	var re *registry.Error
+	ok := errors.As(err, &re)
+	return re, ok
+}
+
+// batchSlot is one position of a batch: parsed, then resolved in place.
+type batchSlot struct {
+	p        orb.Point // in WGS84, once answerChunk has converted its position
+	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
+	noUnit   bool
+	pointErr bool  // err is the point's *registry.Error, answered in its result
+	err      error // a lookup error
+	res      spatial.Resolution
+}
+
+// span is a byte range of batchState.frags.
+type span struct{ lo, hi int32 }
+
+// batchState is the pooled working memory of one batch request: positions, results, the
+// request body, the answer, and the working memory of each chunk.
+type batchState struct {
+	pos    []batch.Position // the body's positions, decoded; slots[i] answers pos[i]
+	slots  []batchSlot
+	out    []byte
+	in     []byte // the request body
+	body   []byte // what decode parsed: in, trimmed; the positions' number ranges point into it
+	chunks []*batchChunk
+}
+
+// batchChunk is what one goroutine of answerBatch encodes into: its results, and the unit
+// and rule objects it has encoded. Units are snapshot pointers, immutable (see package
+// spatial), so a pointer names its encoding for the request's life; the maps are cleared on
+// release so the pool pins no old snapshot.
+type batchChunk struct {
+	out   []byte
+	frags []byte
+	units map[*registry.Unit]span
+	rules map[ruleKey]span
+	// resolveSlots' working memory: the valid points, their slot indices and their answers.
+	pts   []orb.Point
+	at    []int32
+	res   []spatial.Resolution
+	errs  []error
+	cells []*registry.Cell
+}
+
+// decode reads body's positions into st.pos and makes st.slots as many.
+func (st *batchState) decode(body []byte) error {
+	var n int
+	var err error
+	st.pos, st.body, n, err = batch.Decode(body, st.pos, MaxBatchPoints)
+	switch {
+	case err != nil:
+		return err
+	case n > MaxBatchPoints:
+		return errTooManyPoints
+	}
+	st.slots = slices.Grow(st.slots[:0], len(st.pos))[:len(st.pos)]
+	return nil
+}
+
+// batchPool holds batchStates sized for a 1,000-point batch.
+var batchPool = sync.Pool{New: func() any {
+	return &batchState{
+		pos:   make([]batch.Position, 0, 1024),
+		slots: make([]batchSlot, 0, 1024),
+		out:   make([]byte, 0, 1024*480),
+		in:    make([]byte, 0, 64<<10),
+	}
+}}
+
+// chunkStates returns n chunk states, made when missing.
+func (st *batchState) chunkStates(n int) []*batchChunk {
+	for len(st.chunks) < n {
+		st.chunks = append(st.chunks, &batchChunk{
+			frags: make([]byte, 0, 8<<10),
+			units: make(map[*registry.Unit]span, 64),
+			rules: make(map[ruleKey]span, 64),
+		})
+	}
+	return st.chunks[:n]
+}
+
+// maxPooledOut keeps a rare huge answer's buffer out of the pool.
+const maxPooledOut = 4 << 20
+
+func (st *batchState) release() {
+	clear(st.slots) // drop snapshot pointers and errors
+	st.slots = st.slots[:0]
+	st.pos, st.in, st.body = st.pos[:0], st.in[:0], nil
+	big := cap(st.out) > maxPooledOut || cap(st.in) > maxPooledOut
+	for _, ch := range st.chunks {
+		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
+		clear(ch.units)
+		clear(ch.rules)
+		clear(ch.res) // snapshot pointers
+		clear(ch.errs)
+		clear(ch.cells)
+		big = big || cap(ch.out) > maxPooledOut
+	}
+	if big {
+		return
+	}
+	batchPool.Put(st)
+}
+
+// appendSlot appends one result: the lookup object of appendLookup, the unit and rule
+// objects copied from their first encoding in the chunk, or the point's error. (Cell
+// objects are encoded each time: a batch over a large city rarely meets a cell twice, and a
+// cache across requests measured slower than encoding, its misses being memory-bound.)
+func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
+	switch {
+	case !sl.ok:
+		return appendResultError(b, registry.ErrInvalidPoint)
+	case sl.err != nil:
+		return appendResultError(b, sl.err.(*registry.Error))
+	}
+	return appendLookup(b, sl.p, &sl.res, sl.noUnit, f, st)
+}
+
+// unit appends u's object: from the chunk's earlier encoding of it, or encoded now (and kept,
+// unless st is nil).
+func (st *batchChunk) unit(b []byte, u *registry.Unit) []byte {
+	if st == nil {
+		return appendUnitObject(b, u)
+	}
+	sp, ok := st.units[u]
+	if !ok {
+		lo := len(st.frags)
+		st.frags = appendUnitObject(st.frags, u)
+		sp = span{int32(lo), int32(len(st.frags))}
+		st.units[u] = sp
+	}
+	return append(b, st.frags[sp.lo:sp.hi]...)
+}
+
+// rule is unit for the rule member (appendLookupRule). A component's reason names the
+// component, so it is not kept.
+func (st *batchChunk) rule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
+	if st == nil || noUnit || res.Kind == spatial.KindComponent {
+		return appendLookupRule(b, res, noUnit)
+	}
+	k := ruleKey{res.Kind, res.RuleID, res.Reason, res.Component}
+	sp, ok := st.rules[k]
+	if !ok {
+		lo := len(st.frags)
+		st.frags = appendLookupRule(st.frags, res, false)
+		sp = span{int32(lo), int32(len(st.frags))}
+		st.rules[k] = sp
+	}
+	return append(b, st.frags[sp.lo:sp.hi]...)
+}
+
+// ruleKey is what appendLookupRule encodes when a unit is found.
+type ruleKey struct {
+	kind, id, reason string
+	component        registry.ComponentCode
+}

@@ -1,0 +1,171 @@
+package registry
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/paulmach/orb"
+)
+
+var (
+	csvLonNames = []string{"lon", "lng", "longitude", "x"}
+	csvLatNames = []string{"lat", "latitude", "y"}
+	csvWKTNames = []string{"wkt", "geometry"}
+)
+
+// csvGeometryColumns finds the geometry columns of a header, case-insensitively; -1 when absent.
+func csvGeometryColumns(header []string) (lon, lat, wkt int) {
+	lon, lat, wkt = -1, -1, -1
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		for _, n := range csvWKTNames {
+			if wkt < 0 && strings.EqualFold(h, n) {
+				wkt = i
+			}
+		}
+		for _, n := range csvLonNames {
+			if lon < 0 && strings.EqualFold(h, n) {
+				lon = i
+			}
+		}
+		for _, n := range csvLatNames {
+			if lat < 0 && strings.EqualFold(h, n) {
+				lat = i
+			}
+		}
+	}
+	return lon, lat, wkt
+}
+
+func readCSV(r io.Reader, fn func(*Feature) error) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return Errorf(Invalid, ErrInvalidInput.Code, "csv: empty input, a header row is required")
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return Errorf(Invalid, ErrInvalidInput.Code, "csv header: %v", pe)
+		}
+		return fmt.Errorf("read csv header: %w", err)
+	}
+	names := make([]string, len(header))
+	seen := make(map[string]bool, len(header))
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		names[i] = h
+		if h == "" {
+			continue // an unnamed column carries nothing we could name; its values are dropped
+		}
+		lh := strings.ToLower(h)
+		if seen[lh] {
+			return Errorf(Invalid, ErrInvalidInput.Code, "csv header: column %q appears twice", h)
+		}
+		seen[lh] = true
+	}
+	lonCol, latCol, wktCol := csvGeometryColumns(names)
+	if wktCol < 0 && (lonCol < 0 || latCol < 0) {
+		return Errorf(Invalid, ErrInvalidInput.Code, "csv header: need lon and lat columns (lon/lng/longitude/x, lat/latitude/y) or a wkt/geometry column, got %q", names)
+	}
+	geomCol := func(i int) bool {
+		if wktCol >= 0 {
+			return i == wktCol
+		}
+		return i == lonCol || i == latCol
+	}
+	propCols := make([]int, 0, len(names))
+	for i, n := range names {
+		if n != "" && !geomCol(i) {
+			propCols = append(propCols, i)
+		}
+	}
+	props := make(map[string]string, len(propCols))
+	var feat Feature
+	for index := 0; ; index++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		clear(props)
+		feat = Feature{Index: index, Props: props}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("read csv row %d: %w", index+1, err)
+			}
+			feat.Err = &Problem{Index: index, Code: codeInvalidRow, Message: pe.Error()}
+			if errors.Is(err, csv.ErrFieldCount) {
+				feat.Err.Message = fmt.Sprintf("line %d has %d fields, the header has %d", pe.Line, len(rec), len(names))
+			}
+			if ferr := fn(&feat); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		for _, i := range propCols {
+			if v := rec[i]; v != "" {
+				props[names[i]] = v
+			}
+		}
+		if wktCol >= 0 {
+			if s := strings.TrimSpace(rec[wktCol]); s != "" {
+				g, perr := parseWKT(s)
+				if perr != nil {
+					perr.Index = index
+					feat.Err = perr
+				} else {
+					feat.Geometry = g
+				}
+			}
+		} else {
+			feat.Geometry, feat.Err = csvPoint(rec[lonCol], rec[latCol], index)
+		}
+		if feat.Err != nil {
+			feat.Err.ID = csvRowID(props)
+		}
+		if ferr := fn(&feat); ferr != nil {
+			return ferr
+		}
+	}
+}
+
+// csvRowID names a bad row in its Problem by whichever identifier column it has.
+func csvRowID(props map[string]string) string {
+	for _, k := range [...]string{"id", "code", "GLBJBSM", "ObjID"} {
+		if v := props[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func csvPoint(lonText, latText string, index int) (orb.Geometry, *Problem) {
+	lonText, latText = strings.TrimSpace(lonText), strings.TrimSpace(latText)
+	if lonText == "" && latText == "" {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) *Problem {
+		return &Problem{Index: index, Field: "geometry", Code: codeInvalidCoordinates, Message: fmt.Sprintf(format, args...)}
+	}
+	if lonText == "" || latText == "" {
+		return nil, bad("lon %q and lat %q: both or neither must be given", lonText, latText)
+	}
+	lon, err1 := strconv.ParseFloat(lonText, 64)
+	lat, err2 := strconv.ParseFloat(latText, 64)
+	if err1 != nil && !errors.Is(err1, strconv.ErrRange) || err2 != nil && !errors.Is(err2, strconv.ErrRange) {
+		return nil, bad("lon %q, lat %q: not numbers", lonText, latText)
+	}
+	p := orb.Point{lon, lat}
+	if !ValidPoint(p) {
+		return nil, bad("lon %s, lat %s: %s", lonText, latText, coordRangeMsg)
+	}
+	return p, nil
+}
+
+const coordRangeMsg = "coordinates must be finite WGS84/CGCS2000 degrees, |lon| <= 180 and |lat| <= 90"
