@@ -307,7 +307,7 @@ func (st *batchState) release() {
 // appendSlot appends one result: the lookup object of appendLookup, the unit and rule
 // objects copied from their first encoding in the chunk, or the point's error. (Cell
 // objects are encoded each time: a batch over a large city rarely meets a cell twice, and a
-// cache across requests measured slower than encoding, its misses being memory-bound.)
+// cache across requests did not pay: docs/benchmarks.md, "Figures behind the code".)
 func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
 	switch {
 	case !sl.ok:

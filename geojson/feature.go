@@ -11,9 +11,9 @@ import (
 )
 
 // The API form: cells, components and nearest hits as the HTTP API answers them. A page of
-// components in a box is the map client's and the GIS desk's everyday query; encoding/json
-// spent about 60% of its time reflecting over feature DTOs (docs/benchmarks.md), so features
-// are appended by hand. Members, their order and their values are those the DTOs gave
+// components in a box is the map client's and the GIS desk's everyday query, and
+// encoding/json over feature DTOs spent most of its time reflecting (docs/benchmarks.md, "Figures behind the code"),
+// so features are appended by hand. Members, their order and their values are those the DTOs gave
 // (TestComponentSameAsEncodingJSON and its siblings check it); strings differ only in leaving
 // <, > and & unescaped (AppendString).
 

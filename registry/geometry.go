@@ -21,8 +21,8 @@ const (
 )
 
 // bruteForceEdges is the ring size (in edges) up to which checking every pair of edges beats
-// sorting them for a sweep (BenchmarkRingSelfIntersection: even at 200 edges, 2.5× faster at
-// 2000 for the sweep); grid cells of 10–40 vertices stay well below it.
+// sorting them for a sweep (BenchmarkRingSelfIntersection; docs/benchmarks.md, "Figures behind the code"); grid
+// cells of 10–40 vertices stay well below it.
 const bruteForceEdges = 128
 
 // ValidPoint reports whether p is a usable WGS84/CGCS2000 position: both ordinates finite,

@@ -22,10 +22,9 @@ func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportO
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	// Decoded components go into fixed-size blocks, not one growing slice: appending 1M
-	// components (about 300 B each) to one slice allocates and copies about 5× the final
-	// size as it grows, and every fresh page is a page fault, which costs about 28 µs on
-	// the virtual machines we measure on (1.1 GB of the 1.6 GB the import touched).
+	// Decoded components go into fixed-size blocks, not one growing slice: a growing slice
+	// of a million components is copied again and again, and every fresh page it touches is
+	// a page fault (docs/benchmarks.md, "Figures behind the code").
 	var blocks [][]Component
 	var idxOf []int
 	seen := map[ComponentCode]int{}

@@ -52,10 +52,8 @@ func (s *snapshot) nearest(f *filter, p orb.Point, k int, radius float64, trees 
 }
 
 // nnTreeCost is what the k-NN walk of one more class tree costs, in components visited by
-// the walk of the shared tree. Measured at 1,000,000 components (k = 5): a class walk costs
-// 4–14 µs, the shared walk about 15 µs plus 0.2 µs per 1,000 components in k·N/M; 40 puts
-// the switch near the break-even (5 mid-sized classes: trees 3× faster; 10 of them or a
-// major such as "02": shared tree 1.3–3× faster).
+// the walk of the shared tree; it puts the switch near the measured break-even
+// (docs/benchmarks.md, "Figures behind the code").
 const nnTreeCost = 40
 
 // nearestPlan decides whether Nearest walks the class trees of f (returned, largest first)

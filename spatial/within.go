@@ -161,10 +161,9 @@ func (s *snapshot) within(flt *filter, b orb.Bound, limit int, cursor registry.K
 }
 
 // withinTreeCost is what searching one more class tree for a box costs, in components of
-// other classes passed over by the shared tree's search. Measured at 1,000,000 components: a
-// class tree search costs about 0.5 µs more than the one before, the shared search about
-// 40 ns per component in the box; 32 leaves a margin for the many-tree searches (a major
-// of 33 classes) whose cost grows with the box.
+// other classes passed over by the shared tree's search; it leaves a margin for the
+// many-tree searches (a major of 33 classes) whose cost grows with the box. The costs it was
+// set from are in docs/benchmarks.md, "Figures behind the code".
 const withinTreeCost = 32
 
 // withinPlan decides whether Within searches the class trees of f rather than the shared

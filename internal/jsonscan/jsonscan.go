@@ -4,10 +4,9 @@
 // and numbers come back as slices of the text, for the caller to convert (AppendUnquoted,
 // strconv.ParseFloat).
 //
-// It exists, rather than encoding/json, where the figure its issue names says so: the batch
-// lookup (POST /api/v1/lookup, 1,000 points, whole handler) measured about 4× slower with
-// encoding/json decoding each position (see api/internal/batch), and the census import
-// keeps numbers as text and checks coordinates while reading.
+// It exists, rather than encoding/json, where the figure its issue names says so (the batch
+// lookup and the census import; docs/benchmarks.md, "Figures behind the code"): the census reader also keeps
+// numbers as text and checks coordinates while reading.
 package jsonscan
 
 import (

@@ -75,8 +75,8 @@ func (s *Store) ComponentsByKey(ctx context.Context, keys []registry.Key) ([]reg
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		// One cursor: a key a few places after the cursor's is reached with Next, which
 		// stays on the leaf page, instead of a search from the root. Keys come in key order
-		// from the index's queries, and a census numbers neighbouring components together
-		// (in a 500 m box of the bench city 87% of the keys follow the previous one).
+		// from the index's queries, and a census numbers neighbouring components together,
+		// so most keys of a box follow the previous one (docs/benchmarks.md, "Figures behind the code").
 		cur := tx.Bucket(bucketComponents).Cursor()
 		var ck, cv []byte
 		var kb [keyLen]byte

@@ -98,9 +98,9 @@
 // rows of components, its indexes (GiST, primary key, unique id and legacy_id) are dropped
 // before the load and built after it, inside the transaction, with maintenance_work_mem
 // raised for the sorts (Options.MaintenanceWorkMem); readers of components wait until it
-// commits. synchronous_commit is left as configured. A million-component import takes about
-// 1.3 times as long as a bare COPY of the same rows into an empty table plus its GiST index
-// (BenchmarkImport1M); the difference is mostly the three btree builds.
+// commits. synchronous_commit is left as configured. BenchmarkImport1M compares a
+// million-component import with a bare COPY of the same rows plus its GiST index
+// (docs/benchmarks.md, "Figures behind the code").
 //
 // Smaller batches send each column as one array parameter; both paths store the same rows (a
 // test compares them).
