@@ -129,16 +129,7 @@ func importFile(ctx context.Context, svc *registry.Service, kind, path string, m
 			return registry.Report{}, err
 		}
 	}
-	switch kind {
-	case "cells":
-		return svc.ImportCells(ctx, f, opt)
-	case "components":
-		return svc.ImportComponents(ctx, f, opt)
-	case "units":
-		return svc.ImportUnits(ctx, f, opt)
-	default:
-		return svc.ImportRules(ctx, f, opt)
-	}
+	return svc.Import(ctx, registry.Census(kind), f, opt)
 }
 
 var shared struct {

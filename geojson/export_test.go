@@ -43,14 +43,14 @@ func TestExportReimport(t *testing.T) {
 	ctx := context.Background()
 	svc, st := newService(t)
 	cellsIn := squareFeature("500103003001001", 106.570, 29.550) + "\n" + squareFeature("500103003001002", 106.571, 29.550) + "\n"
-	if _, err := svc.ImportCells(ctx, strings.NewReader(cellsIn), registry.ImportOptions{Format: registry.FormatNDJSON, Actor: "surveyor-1"}); err != nil {
+	if _, err := svc.Import(ctx, registry.CensusCells, strings.NewReader(cellsIn), registry.ImportOptions{Format: registry.FormatNDJSON, Actor: "surveyor-1"}); err != nil {
 		t.Fatal(err)
 	}
 	const csv = "id,class,name,status,maintainer,lon,lat\n" +
 		"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n" +
 		"5001030101000007,0101,,lost,,106.5715,29.5505\n" +
 		"50010301037000002,01037,旧灯,removed,,106.5706,29.5506\n"
-	if _, err := svc.ImportComponents(ctx, strings.NewReader(csv), registry.ImportOptions{Format: registry.FormatCSV, Actor: "surveyor-1"}); err != nil {
+	if _, err := svc.Import(ctx, registry.CensusComponents, strings.NewReader(csv), registry.ImportOptions{Format: registry.FormatCSV, Actor: "surveyor-1"}); err != nil {
 		t.Fatal(err)
 	}
 	var cells, comps, all strings.Builder
@@ -69,10 +69,10 @@ func TestExportReimport(t *testing.T) {
 	}
 
 	svc2, st2 := newService(t)
-	if rep, err := svc2.ImportCells(ctx, strings.NewReader(cells.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
+	if rep, err := svc2.Import(ctx, registry.CensusCells, strings.NewReader(cells.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
 		t.Fatalf("re-import cells = %+v, %v", rep, err)
 	}
-	if rep, err := svc2.ImportComponents(ctx, strings.NewReader(comps.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
+	if rep, err := svc2.Import(ctx, registry.CensusComponents, strings.NewReader(comps.String()), registry.ImportOptions{Format: registry.FormatGeoJSON}); err != nil || rep.Created != 2 {
 		t.Fatalf("re-import components = %+v, %v", rep, err)
 	}
 	for _, id := range []string{"50010301037000001", "50010301001000007"} {

@@ -191,19 +191,19 @@ func TestFollowKeepsNodesInStep(t *testing.T) {
 		write  func(w *node) error
 	}{
 		{"cells by A", func() *node { return a }, func(w *node) error {
-			_, err := w.svc.ImportCells(ctx, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON, Actor: "a"})
+			_, err := w.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON, Actor: "a"})
 			return err
 		}},
 		{"units by B", func() *node { return b }, func(w *node) error {
-			_, err := w.svc.ImportUnits(ctx, strings.NewReader(followUnits), registry.ImportOptions{})
+			_, err := w.svc.Import(ctx, registry.CensusUnits, strings.NewReader(followUnits), registry.ImportOptions{})
 			return err
 		}},
 		{"rules by A", func() *node { return a }, func(w *node) error {
-			_, err := w.svc.ImportRules(ctx, strings.NewReader(followRules), registry.ImportOptions{})
+			_, err := w.svc.Import(ctx, registry.CensusRules, strings.NewReader(followRules), registry.ImportOptions{})
 			return err
 		}},
 		{"components by B", func() *node { return b }, func(w *node) error {
-			_, err := w.svc.ImportComponents(ctx, strings.NewReader(csvHeader+
+			_, err := w.svc.Import(ctx, registry.CensusComponents, strings.NewReader(csvHeader+
 				"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n"+
 				",01001,,damaged,water,106.5715,29.5505\n"), registry.ImportOptions{Format: registry.FormatCSV, Actor: "b"})
 			return err
@@ -227,7 +227,7 @@ func TestFollowKeepsNodesInStep(t *testing.T) {
 			return err
 		}},
 		{"rules cleared by A", func() *node { return a }, func(w *node) error {
-			_, err := w.svc.ImportRules(ctx, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{})
+			_, err := w.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{})
 			return err
 		}},
 		{"unit deleted by B", func() *node { return b }, func(w *node) error {
@@ -272,7 +272,7 @@ func TestFollowPollsWithoutWake(t *testing.T) {
 	st := openStore(t)
 	a, b := newNode(t, st, nil), newNode(t, st, nil)
 	b.follow(t, st, nil, 10*time.Millisecond) // a nil wake channel never delivers
-	if _, err := a.svc.ImportCells(context.Background(), strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := a.svc.Import(context.Background(), registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err)
 	}
 	waitApplied(t, b, lastSeq(t, st), 5*time.Second)
@@ -285,20 +285,20 @@ func TestLoadIndexThenFollow(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	a := newNode(t, st, nil)
-	if _, err := a.svc.ImportCells(ctx, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := a.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err)
 	}
 	atStart := lastSeq(t, st)
 	idx := spatial.New(spatial.Options{})
 	b := &node{idx: idx, svc: registry.NewService(st, idx, registry.DefaultCatalog(), nil)}
 	seq, err := b.svc.LoadIndex(ctx, func(ctx context.Context, s registry.Store) error {
-		if _, err := a.svc.ImportUnits(ctx, strings.NewReader(followUnits), registry.ImportOptions{}); err != nil {
+		if _, err := a.svc.Import(ctx, registry.CensusUnits, strings.NewReader(followUnits), registry.ImportOptions{}); err != nil {
 			return err
 		}
 		if err := idx.Load(ctx, s); err != nil {
 			return err
 		}
-		_, err := a.svc.ImportRules(ctx, strings.NewReader(followRules), registry.ImportOptions{})
+		_, err := a.svc.Import(ctx, registry.CensusRules, strings.NewReader(followRules), registry.ImportOptions{})
 		return err
 	})
 	if err != nil {
@@ -344,14 +344,14 @@ func TestFollowNeverUndoesALocalWrite(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	a, b := newNode(t, st, nil), newNode(t, st, nil)
-	if _, err := a.svc.ImportCells(ctx, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := a.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.svc.ImportCells(ctx, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := b.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err) // the same cells again, so that B can validate its own write below
 	}
 	lamp := registry.MustParseComponentCode("50010301037000001")
-	if _, err := a.svc.ImportComponents(ctx, strings.NewReader(csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n"),
+	if _, err := a.svc.Import(ctx, registry.CensusComponents, strings.NewReader(csvHeader+"50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n"),
 		registry.ImportOptions{Format: registry.FormatCSV}); err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestFollowRetriesAFailingFeed(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	a, b := newNode(t, st, nil), newNode(t, st, log)
-	if _, err := a.svc.ImportCells(context.Background(), strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := a.svc.Import(context.Background(), registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err)
 	}
 	feed := &flakyFeed{ChangeFeed: st}
@@ -462,7 +462,7 @@ func TestChanged(t *testing.T) {
 	if closed(ch) {
 		t.Fatal("Changed() is closed before any write")
 	}
-	if _, err := a.svc.ImportCells(ctx, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
+	if _, err := a.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON}); err != nil {
 		t.Fatal(err)
 	}
 	if !closed(ch) {
@@ -567,13 +567,13 @@ func BenchmarkFollowCatchUp(b *testing.B) {
 			switch f.kind {
 			case "cells":
 				opt.Format = registry.FormatGeoJSON
-				_, err = a.svc.ImportCells(ctx, r, opt)
+				_, err = a.svc.Import(ctx, registry.CensusCells, r, opt)
 			case "units":
-				_, err = a.svc.ImportUnits(ctx, r, opt)
+				_, err = a.svc.Import(ctx, registry.CensusUnits, r, opt)
 			case "rules":
-				_, err = a.svc.ImportRules(ctx, r, opt)
+				_, err = a.svc.Import(ctx, registry.CensusRules, r, opt)
 			default:
-				_, err = a.svc.ImportComponents(ctx, r, opt)
+				_, err = a.svc.Import(ctx, registry.CensusComponents, r, opt)
 			}
 			r.Close()
 			if err != nil {

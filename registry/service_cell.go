@@ -7,11 +7,11 @@ import (
 	"io"
 )
 
-// ImportCells reads grid cells from r and stores them: new codes are created, existing codes
+// importCells reads grid cells from r and stores them: new codes are created, existing codes
 // replaced. In strict mode (the default) any invalid feature means nothing is stored; the
 // report lists every problem. It returns ErrImportRejected (with the report) when nothing was
 // stored because of invalid input.
-func (s *Service) ImportCells(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusCells), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	s.mu.Lock()

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// ImportComponents reads components from r, computes each one's cell from its point, and
+// importComponents reads components from r, computes each one's cell from its point, and
 // stores them: new identifiers are created (missing ones assigned from the cell's district,
 // the class and the next free serial), existing identifiers updated, each change recorded in
 // the history under opt.Actor. Strict mode stores nothing if any feature is invalid.
-func (s *Service) ImportComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusComponents), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	in := interner{}

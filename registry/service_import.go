@@ -42,13 +42,13 @@ func (k Census) Valid() bool {
 func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
 	switch k {
 	case CensusCells:
-		return s.ImportCells(ctx, r, opt)
+		return s.importCells(ctx, r, opt)
 	case CensusComponents:
-		return s.ImportComponents(ctx, r, opt)
+		return s.importComponents(ctx, r, opt)
 	case CensusUnits:
-		return s.ImportUnits(ctx, r, opt)
+		return s.importUnits(ctx, r, opt)
 	case CensusRules:
-		return s.ImportRules(ctx, r, opt)
+		return s.importRules(ctx, r, opt)
 	}
 	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, "invalid_kind",
 		"census kinds are cells, components, units and rules, not %q", string(k))

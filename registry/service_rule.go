@@ -16,9 +16,9 @@ func (s *Service) reloadRules(ctx context.Context) error {
 	return nil
 }
 
-// ImportRules reads a rules document. The document is the city's whole ordered rule set:
+// importRules reads a rules document. The document is the city's whole ordered rule set:
 // stored rules that are not in it are removed in the same transaction.
-func (s *Service) ImportRules(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusRules), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	rules, probs, err := DecodeRules(r)

@@ -250,7 +250,7 @@ func TestUnitsAndRules(t *testing.T) {
 	 {"id":"yz","name":"渝中区数字化城市管理中心","type":"district_centre","parent":"city","districts":["500103"]},
 	 {"id":"cgj","name":"渝中区城市管理局","type":"admin_department","parent":"yz"},
 	 {"id":"lamps","name":"路灯管理所","type":"public_service_unit","parent":"yz","supervisor":"nobody"}]}`
-	rep, err := e.svc.ImportUnits(ctx, strings.NewReader(units), registry.ImportOptions{})
+	rep, err := e.svc.Import(ctx, registry.CensusUnits, strings.NewReader(units), registry.ImportOptions{})
 	if !errors.Is(err, registry.ErrImportRejected) || len(rep.Problems) != 1 || rep.Problems[0].Code != "unknown_unit" {
 		t.Fatalf("units with a dangling supervisor = %+v, %v; want rejected with unknown_unit", rep, err)
 	}
@@ -274,7 +274,7 @@ func TestUnitsAndRules(t *testing.T) {
 		t.Errorf("DeleteUnit(lamps) = %v, want unit_in_use", err)
 	}
 	// Importing a rule set replaces the old one.
-	if _, err := e.svc.ImportRules(ctx, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); err != nil {
+	if _, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.idx.Rules()); n != 0 {
@@ -355,7 +355,7 @@ func TestImportUnitsReferences(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	imp := func(doc string, mode registry.Mode) (registry.Report, error) {
-		return e.svc.ImportUnits(ctx, strings.NewReader(doc), registry.ImportOptions{Mode: mode})
+		return e.svc.Import(ctx, registry.CensusUnits, strings.NewReader(doc), registry.ImportOptions{Mode: mode})
 	}
 	if _, err := imp(`[{"id":"city","name":"市中心","type":"city_centre"},
 	  {"id":"cgj","name":"城管局","type":"admin_department","parent":"city"},

@@ -7,9 +7,9 @@ import (
 	"slices"
 )
 
-// ImportUnits reads a units document and stores its units (created or replaced by id).
+// importUnits reads a units document and stores its units (created or replaced by id).
 // References (parent, supervisor) must name a unit in the document or in the store.
-func (s *Service) ImportUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
+func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusUnits), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
 	units, probs, err := DecodeUnits(r)

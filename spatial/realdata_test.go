@@ -138,13 +138,13 @@ func importRealData(t testing.TB, src string) *realCensus {
 	svc := registry.NewService(st, rc.idx, registry.DefaultCatalog(), nil)
 
 	rep := importFile(t, func(f *os.File) (registry.Report, error) {
-		return svc.ImportCells(ctx, f, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "realdata-test", Format: registry.FormatGeoJSON})
+		return svc.Import(ctx, registry.CensusCells, f, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "realdata-test", Format: registry.FormatGeoJSON})
 	}, filepath.Join(dir, osmcensus.CellsFile))
 	if rep.Created != len(rc.cells) || rep.Updated != 0 || rep.Total != len(rc.cells) {
 		t.Fatalf("ImportCells report: total %d created %d updated %d, want %d, %d, 0", rep.Total, rep.Created, rep.Updated, len(rc.cells), len(rc.cells))
 	}
 	rep = importFile(t, func(f *os.File) (registry.Report, error) {
-		return svc.ImportComponents(ctx, f, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "realdata-test", Format: registry.FormatNDJSON})
+		return svc.Import(ctx, registry.CensusComponents, f, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "realdata-test", Format: registry.FormatNDJSON})
 	}, filepath.Join(dir, osmcensus.ComponentsFile))
 	if rep.Created != len(rc.comps) || rep.Updated != 0 || rep.Total != len(rc.comps) {
 		t.Fatalf("ImportComponents report: total %d created %d updated %d, want %d, %d, 0", rep.Total, rep.Created, rep.Updated, len(rc.comps), len(rc.comps))
