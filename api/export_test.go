@@ -10,8 +10,3 @@ var (
 	AppendCellObject = appendCellObject
 	ParseNumber      = parseNumber
 )
-
-// LaneLookup is the handler the Lane runs for GET /api/v1/lookup.
-func (s *Server) LaneLookup(dst []byte, rawQuery string) (int, string, []byte) {
-	return s.laneLookup(dst, rawQuery, nil)
-}

@@ -37,7 +37,6 @@ type serveConfig struct {
 	LogFormat       string        // -log-format, CITYGRID_LOG_FORMAT
 	LogLevel        string        // -log-level, CITYGRID_LOG_LEVEL
 	GCPercent       int           // -gc-percent; GOGC, when set, wins
-	NoLane          bool          // -no-lane: every request through net/http and gin
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -53,8 +52,6 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr("CITYGRID_LOG_FORMAT", "text"), "log format on stderr: text or json (CITYGRID_LOG_FORMAT)")
 	fs.IntVar(&c.GCPercent, "gc-percent", 400,
 		"garbage collector target (as GOGC) unless GOGC is set: the index is a large, long-lived heap, so a higher value means fewer mark phases and a shorter latency tail, for more memory")
-	fs.BoolVar(&c.NoLane, "no-lane", false,
-		"serve GET /api/v1/lookup through net/http and gin like every other route, instead of on the connection (same answers; for comparison)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"),
 		"debug, info, warn or error; successful requests are logged at debug (CITYGRID_LOG_LEVEL)")
 }
@@ -105,7 +102,6 @@ type Main struct {
 	store    registry.Store
 	ln       net.Listener
 	srv      *http.Server
-	lane     *api.Lane // nil with -no-lane
 	serveErr chan error
 
 	// The change feed follower and its wake-up (PostgreSQL only), stopped by Close.
@@ -149,13 +145,8 @@ func (m *Main) Run(ctx context.Context) error {
 	// Shutdown waits for requests to end, and change streams end only when told to.
 	m.srv.RegisterOnShutdown(server.CloseStreams)
 	m.serveErr = make(chan error, 1)
-	serve := m.srv.Serve
-	if !m.Config.NoLane {
-		m.lane = server.NewLane(m.srv)
-		serve = m.lane.Serve
-	}
 	go func() {
-		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := m.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			m.serveErr <- fmt.Errorf("serve: %w", err)
 		}
 	}()
@@ -254,11 +245,6 @@ func (m *Main) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if m.lane != nil {
-			if err := m.lane.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shutdown: %w", err))
-			}
-		}
 		if err := m.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
