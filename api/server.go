@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -128,15 +127,16 @@ func NewServer(cfg Config) *Server {
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer; no header spoofing
 		panic("api: " + err.Error())
 	}
-	e.Use(s.observe, s.recoverPanic)
+	e.Use(s.chain()...)
 	v1 := e.Group("/api/v1")
-	s.registerLookupRoutes(v1)
-	s.registerComponentRoutes(v1)
-	s.registerCellRoutes(v1)
-	s.registerClassRoutes(v1)
-	s.registerUnitRoutes(v1)
-	s.registerCensusRoutes(v1)
-	s.registerChangeRoutes(v1)
+	s.registerClassRoutes(v1) // the catalogue is not the index: served while it loads
+	gated := v1.Group("", s.requireReady)
+	s.registerLookupRoutes(gated)
+	s.registerComponentRoutes(gated)
+	s.registerCellRoutes(gated)
+	s.registerUnitRoutes(gated)
+	s.registerCensusRoutes(gated)
+	s.registerChangeRoutes(gated)
 	s.registerHealthRoutes(e, gatherer)
 	e.NoRoute(s.wrap(s.handleNoRoute))
 	e.NoMethod(s.wrap(s.handleNoMethod))
@@ -154,45 +154,6 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // streams opened later. http.Server.Shutdown waits for requests to finish and does not cancel
 // them, so register it with http.Server.RegisterOnShutdown.
 func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
-
-// observe records each request's latency by route template and status class, and logs it:
-// successes at debug level (the lookup route is called thousands of times a second), client
-// errors and 503s (a readiness probe while the index loads) at info, other server errors at
-// error level.
-func (s *Server) observe(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	d := time.Since(start)
-	status := c.Writer.Status()
-	route := c.FullPath()
-	s.metrics.observe(route, status, d)
-
-	s.logRequest(c.Request.Context(), c.Request.Method, c.Request.URL.Path, route, status, d, c.Writer.Size(), c.ClientIP)
-}
-
-// logRequest logs one request at the level its status calls for; remote is called only
-// when that level is enabled.
-func (s *Server) logRequest(ctx context.Context, method, path, route string, status int, d time.Duration, size int, remote func() string) {
-	level := slog.LevelDebug
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		level = slog.LevelError
-	case status >= 400:
-		level = slog.LevelInfo
-	}
-	if !s.log.Enabled(ctx, level) {
-		return
-	}
-	s.log.LogAttrs(ctx, level, "http request",
-		slog.String("method", method),
-		slog.String("path", path),
-		slog.String("route", route),
-		slog.Int("status", status),
-		slog.Duration("duration", d),
-		slog.Int("bytes", size),
-		slog.String("remote", remote()),
-	)
-}
 
 // metrics holds the request histogram and resolves (route, status class) to an observer
 // without a map allocation or lock on the hot path.
