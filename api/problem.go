@@ -120,8 +120,11 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 		// Only where sending the same request again is right: not after commit_unknown
 		// (the write may be stored: a retried POST could store it twice), nor for a store
 		// without a feed (feed_unavailable does not pass).
-		if code == registry.ErrStoreUnavailable.Code || code == errNotReady.Code {
+		switch code {
+		case registry.ErrStoreUnavailable.Code, errNotReady.Code:
 			c.Header("Retry-After", "1")
+		case errCensusBusy.code:
+			c.Header("Retry-After", "5") // an import takes seconds
 		}
 	}
 	if c.Writer.Written() {

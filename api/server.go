@@ -19,6 +19,9 @@ const (
 	DefaultMaxBody      int64   = 64 << 20 // bytes: a census upload
 	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
 	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
+
+	DefaultCensusQueue   = 4                // census uploads waiting behind the one imported
+	DefaultUploadTimeout = 10 * time.Minute // 64 MiB at about 1 Mbit/s
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -28,9 +31,20 @@ type Config struct {
 	Service *registry.Service
 	Log     *slog.Logger // nil discards
 
-	// MaxBody caps a census upload (POST /api/v1/census/…), in bytes. An upload is held in
-	// memory while it is imported.
+	// MaxBody caps a census upload (POST /api/v1/census/…), in bytes. An upload is spooled
+	// to a temporary file (os.TempDir) and imported from there.
 	MaxBody int64
+	// CensusQueue is how many census uploads may wait while one is imported (imports run
+	// one at a time); beyond it an upload is refused with 503 busy. 0 means
+	// DefaultCensusQueue, a negative value none.
+	CensusQueue int
+	// UploadTimeout bounds reading a census upload, and its wait and import, in place of the
+	// server's read and write timeouts; 0 means DefaultUploadTimeout.
+	UploadTimeout time.Duration
+	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
+	// their write deadline this far on as they write, so that only a client that stops
+	// reading is cut off. 0: they clear the deadline.
+	WriteTimeout time.Duration
 	// MaxWriteBody caps every other request body (a feature, a unit, a rule, a lookup batch), in bytes.
 	MaxWriteBody int64
 	// MaxBBoxDeg2 caps the bbox area, in square degrees, of component and cell listings that
@@ -59,6 +73,10 @@ type Server struct {
 	maxBBox  float64
 	wgs84    spatial.CRS
 
+	census        *censusQueue
+	uploadTimeout time.Duration
+	writeTimeout  time.Duration
+
 	heartbeat time.Duration
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -84,6 +102,9 @@ func NewServer(cfg Config) *Server {
 		maxWrite: cfg.MaxWriteBody,
 		maxBBox:  cfg.MaxBBoxDeg2,
 
+		uploadTimeout: cfg.UploadTimeout,
+		writeTimeout:  cfg.WriteTimeout,
+
 		heartbeat: cfg.StreamHeartbeat,
 		closing:   make(chan struct{}),
 	}
@@ -102,6 +123,14 @@ func NewServer(cfg Config) *Server {
 	if s.maxBBox <= 0 {
 		s.maxBBox = DefaultMaxBBoxDeg2
 	}
+	if s.uploadTimeout <= 0 {
+		s.uploadTimeout = DefaultUploadTimeout
+	}
+	waiting := cfg.CensusQueue
+	if waiting == 0 {
+		waiting = DefaultCensusQueue
+	}
+	s.census = newCensusQueue(max(waiting, 0))
 	wgs, err := spatial.ParseCRS("wgs84")
 	if err != nil {
 		panic("api: spatial.ParseCRS(wgs84): " + err.Error())
