@@ -8,3 +8,6 @@ func (s *Server) HandlePanicForTest(path string) {
 	s.engine.GET(path, func(*gin.Context) { panic("test panic") })
 	s.metrics.addRoute(path)
 }
+
+// IsJSONNumber is the JSON number grammar that numbers in queries follow.
+var IsJSONNumber = isJSONNumber

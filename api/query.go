@@ -31,13 +31,71 @@ var (
 	errMissingPoint = registry.Errorf(registry.Invalid, "invalid_point", "lon and lat are required")
 )
 
-// parseCoord parses one coordinate: a finite float.
+// parseCoord parses one coordinate (or any decimal in a query): a finite number written as
+// JSON writes numbers.
 func parseCoord(s string) (float64, bool) {
+	if !isJSONNumber(s) {
+		return 0, false
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, false
 	}
 	return v, true
+}
+
+// parseQueryInt parses a whole number in a query: JSON's integer syntax (no sign but "-",
+// no leading zero, no fraction or exponent).
+func parseQueryInt(s string) (int, bool) {
+	if !isJSONNumber(s) || strings.ContainsAny(s, ".eE") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// isJSONNumber reports whether s is a number in JSON's grammar (RFC 8259 section 6):
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. strconv.ParseFloat alone also takes
+// "+1", ".5", "1.", "0x1p6", "1_000", "Inf" and "NaN".
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // validLonLat reports whether p is a finite lon/lat within [-180,180] × [-90,90].
@@ -113,8 +171,8 @@ func parseLimit(c *gin.Context) (int, error) {
 	if !ok || raw == "" {
 		return defaultLimit, nil
 	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > maxLimit {
+	n, ok := parseQueryInt(raw)
+	if !ok || n < 1 || n > maxLimit {
 		return 0, errInvalidLimit
 	}
 	return n, nil
