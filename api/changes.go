@@ -121,8 +121,8 @@ func (s *Server) handleChanges(c *gin.Context) error {
 // once this node has followed it), as `id: <seq>`, `event: change`, `data: <the entry as in
 // GET /api/v1/changes>`. A Last-Event-ID header (a reconnecting EventSource) takes precedence
 // over since; with neither, the stream starts at the feed's current end. An idle stream sends
-// a comment line every heartbeat. The stream ends when the client goes or the server shuts
-// down. It does not poll: it waits for the Service's Changed signal.
+// a comment line every heartbeat. The stream ends when the client goes, stops reading (for the
+// server's write timeout) or the server shuts down. It does not poll: it waits for the Service's Changed signal.
 func (s *Server) handleChangeStream(c *gin.Context) error {
 	feed, err := s.changeFeed()
 	if err != nil {
@@ -142,6 +142,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 		return err
 	}
 
+	w := s.streamWriter(c) // the stream outlives the server's read and write timeouts
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
@@ -182,7 +183,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 				buf = append(buf, "\nevent: change\ndata: "...)
 				buf = append(append(buf, data...), "\n\n"...)
 			}
-			if _, err := c.Writer.Write(buf); err != nil {
+			if _, err := w.Write(buf); err != nil {
 				return nil // the client went away
 			}
 			c.Writer.Flush()
@@ -199,7 +200,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 		case <-wake:
 		case <-retry:
 		case <-heartbeat.C:
-			if _, err := c.Writer.Write([]byte(": heartbeat\n\n")); err != nil {
+			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
 				return nil
 			}
 			c.Writer.Flush()

@@ -51,7 +51,8 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	}
 	k := defaultNearestK
 	if raw := c.Query("k"); raw != "" {
-		if k, err = strconv.Atoi(raw); err != nil || k < 1 || k > maxNearestK {
+		var ok bool
+		if k, ok = parseQueryInt(raw); !ok || k < 1 || k > maxNearestK {
 			return registry.Errorf(registry.Invalid, "invalid_k", "k must be an integer from 1 to %d", maxNearestK)
 		}
 	}

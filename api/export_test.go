@@ -6,8 +6,3 @@ var (
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
 )
-
-// LaneLookup is the handler the Lane runs for GET /api/v1/lookup.
-func (s *Server) LaneLookup(dst []byte, rawQuery string) (int, string, []byte) {
-	return s.laneLookup(dst, rawQuery, nil)
-}

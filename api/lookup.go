@@ -200,8 +200,6 @@ func (s *Server) settle(p orb.Point, res spatial.Resolution, err error) (spatial
 
 // handleLookup serves GET /api/v1/lookup?lon=&lat=[&class=][&crs=]: the cell containing the
 // point and the unit responsible for a problem of that class there.
-// Most of these requests never reach gin: Lane answers them on the connection (lane.go)
-// with lookupAnswer too.
 func (s *Server) handleLookup(c *gin.Context) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)

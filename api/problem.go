@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
-	"runtime/debug"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,8 +45,14 @@ func (e *rejectedError) Error() string { return registry.ErrImportRejected.Error
 
 func (e *rejectedError) Unwrap() error { return registry.ErrImportRejected }
 
-// errBodyTooLarge is what a body over its limit becomes, whatever layer noticed it.
-var errBodyTooLarge = &registry.Error{Kind: registry.TooLarge, Code: "body_too_large", Message: "the request body exceeds the size limit"}
+// Problems the HTTP layer finds on its own, before a handler runs.
+var (
+	// errBodyTooLarge is what a body over its limit becomes, whatever layer noticed it.
+	errBodyTooLarge    = &registry.Error{Kind: registry.TooLarge, Code: "body_too_large", Message: "the request body exceeds the size limit"}
+	errInvalidEncoding = &registry.Error{Kind: registry.Invalid, Code: "invalid_encoding", Message: "the path and the query must be UTF-8 once unescaped"}
+	errInvalidActor    = &registry.Error{Kind: registry.Invalid, Code: "invalid_actor",
+		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", maxActorRunes)}
+)
 
 // statusOf is the one place that maps an error to an HTTP status, a problem code and a
 // detail that is safe to show. Anything it does not recognise is an internal error.
@@ -105,7 +110,8 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	switch status {
 	case http.StatusInternalServerError:
-		s.log.ErrorContext(ctx, "internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
+		s.log.ErrorContext(ctx, "internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
+			"request_id", responseRequestID(c))
 	case http.StatusServiceUnavailable:
 		if code == registry.ErrStoreUnavailable.Code || code == registry.ErrCommitUnknown.Code {
 			// The cause (the database's or the network's message) is for the operator.
@@ -114,8 +120,11 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 		// Only where sending the same request again is right: not after commit_unknown
 		// (the write may be stored: a retried POST could store it twice), nor for a store
 		// without a feed (feed_unavailable does not pass).
-		if code == registry.ErrStoreUnavailable.Code || code == errNotReady.Code {
+		switch code {
+		case registry.ErrStoreUnavailable.Code, errNotReady.Code:
 			c.Header("Retry-After", "1")
+		case errCensusBusy.code:
+			c.Header("Retry-After", "5") // an import takes seconds
 		}
 	}
 	if c.Writer.Written() {
@@ -168,25 +177,4 @@ func (s *Server) handleNoRoute(c *gin.Context) error {
 func (s *Server) handleNoMethod(c *gin.Context) error {
 	return &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
 		detail: "method " + c.Request.Method + " is not allowed here; see the Allow header"}
-}
-
-// recoverPanic turns a handler panic into a logged 500 problem instead of a dropped connection.
-func (s *Server) recoverPanic(c *gin.Context) {
-	defer func() {
-		v := recover()
-		if v == nil {
-			return
-		}
-		if v == http.ErrAbortHandler { // the handler asked net/http to drop the connection
-			panic(v)
-		}
-		s.log.ErrorContext(c.Request.Context(), "panic in handler", slog.Any("panic", v),
-			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
-			slog.String("stack", string(debug.Stack())))
-		c.Abort()
-		if !c.Writer.Written() {
-			renderProblem(c, http.StatusInternalServerError, "internal", "internal error", nil)
-		}
-	}()
-	c.Next()
 }

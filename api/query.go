@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 
+	"citygrid/internal/jsonscan"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -31,13 +32,27 @@ var (
 	errMissingPoint = registry.Errorf(registry.Invalid, "invalid_point", "lon and lat are required")
 )
 
-// parseCoord parses one coordinate: a finite float.
+// parseCoord parses one coordinate (or any decimal in a query): a finite number written as
+// JSON writes numbers.
 func parseCoord(s string) (float64, bool) {
+	if !jsonscan.IsNumber(s) {
+		return 0, false
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, false
 	}
 	return v, true
+}
+
+// parseQueryInt parses a whole number in a query: JSON's integer syntax (no sign but "-",
+// no leading zero, no fraction or exponent).
+func parseQueryInt(s string) (int, bool) {
+	if !jsonscan.IsNumber(s) || strings.ContainsAny(s, ".eE") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
 }
 
 // parseCRS returns the CRS named s, WGS84 for "". Errors are ErrInvalidCRS.
@@ -108,8 +123,8 @@ func parseLimit(c *gin.Context) (int, error) {
 	if !ok || raw == "" {
 		return defaultLimit, nil
 	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > maxLimit {
+	n, ok := parseQueryInt(raw)
+	if !ok || n < 1 || n > maxLimit {
 		return 0, errInvalidLimit
 	}
 	return n, nil

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -20,6 +19,9 @@ const (
 	DefaultMaxBody      int64   = 64 << 20 // bytes: a census upload
 	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
 	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
+
+	DefaultCensusQueue   = 4                // census uploads waiting behind the one imported
+	DefaultUploadTimeout = 10 * time.Minute // 64 MiB at about 1 Mbit/s
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -29,9 +31,20 @@ type Config struct {
 	Service *registry.Service
 	Log     *slog.Logger // nil discards
 
-	// MaxBody caps a census upload (POST /api/v1/census/…), in bytes. An upload is held in
-	// memory while it is imported.
+	// MaxBody caps a census upload (POST /api/v1/census/…), in bytes. An upload is spooled
+	// to a temporary file (os.TempDir) and imported from there.
 	MaxBody int64
+	// CensusQueue is how many census uploads may wait while one is imported (imports run
+	// one at a time); beyond it an upload is refused with 503 busy. 0 means
+	// DefaultCensusQueue, a negative value none.
+	CensusQueue int
+	// UploadTimeout bounds reading a census upload, and its wait and import, in place of the
+	// server's read and write timeouts; 0 means DefaultUploadTimeout.
+	UploadTimeout time.Duration
+	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
+	// their write deadline this far on as they write, so that only a client that stops
+	// reading is cut off. 0: they clear the deadline.
+	WriteTimeout time.Duration
 	// MaxWriteBody caps every other request body (a feature, a unit, a rule, a lookup batch), in bytes.
 	MaxWriteBody int64
 	// MaxBBoxDeg2 caps the bbox area, in square degrees, of component and cell listings that
@@ -59,6 +72,10 @@ type Server struct {
 	maxBBox  float64
 	wgs84    spatial.CRS
 
+	census        *censusQueue
+	uploadTimeout time.Duration
+	writeTimeout  time.Duration
+
 	heartbeat time.Duration
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -83,6 +100,9 @@ func NewServer(cfg Config) *Server {
 		maxWrite: cfg.MaxWriteBody,
 		maxBBox:  cfg.MaxBBoxDeg2,
 
+		uploadTimeout: cfg.UploadTimeout,
+		writeTimeout:  cfg.WriteTimeout,
+
 		heartbeat: cfg.StreamHeartbeat,
 		closing:   make(chan struct{}),
 	}
@@ -101,6 +121,14 @@ func NewServer(cfg Config) *Server {
 	if s.maxBBox <= 0 {
 		s.maxBBox = DefaultMaxBBoxDeg2
 	}
+	if s.uploadTimeout <= 0 {
+		s.uploadTimeout = DefaultUploadTimeout
+	}
+	waiting := cfg.CensusQueue
+	if waiting == 0 {
+		waiting = DefaultCensusQueue
+	}
+	s.census = newCensusQueue(max(waiting, 0))
 	wgs, err := spatial.ParseCRS("wgs84")
 	if err != nil {
 		panic("api: spatial.ParseCRS(wgs84): " + err.Error())
@@ -126,15 +154,16 @@ func NewServer(cfg Config) *Server {
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer; no header spoofing
 		panic("api: " + err.Error())
 	}
-	e.Use(s.observe, s.recoverPanic)
+	e.Use(s.chain()...)
 	v1 := e.Group("/api/v1")
-	s.registerLookupRoutes(v1)
-	s.registerComponentRoutes(v1)
-	s.registerCellRoutes(v1)
-	s.registerClassRoutes(v1)
-	s.registerUnitRoutes(v1)
-	s.registerCensusRoutes(v1)
-	s.registerChangeRoutes(v1)
+	s.registerClassRoutes(v1) // the catalogue is not the index: served while it loads
+	gated := v1.Group("", s.requireReady)
+	s.registerLookupRoutes(gated)
+	s.registerComponentRoutes(gated)
+	s.registerCellRoutes(gated)
+	s.registerUnitRoutes(gated)
+	s.registerCensusRoutes(gated)
+	s.registerChangeRoutes(gated)
 	s.registerHealthRoutes(e, gatherer)
 	e.NoRoute(s.wrap(s.handleNoRoute))
 	e.NoMethod(s.wrap(s.handleNoMethod))
@@ -152,45 +181,6 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // streams opened later. http.Server.Shutdown waits for requests to finish and does not cancel
 // them, so register it with http.Server.RegisterOnShutdown.
 func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
-
-// observe records each request's latency by route template and status class, and logs it:
-// successes at debug level (the lookup route is called thousands of times a second), client
-// errors and 503s (a readiness probe while the index loads) at info, other server errors at
-// error level.
-func (s *Server) observe(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	d := time.Since(start)
-	status := c.Writer.Status()
-	route := c.FullPath()
-	s.metrics.observe(route, status, d)
-
-	s.logRequest(c.Request.Context(), c.Request.Method, c.Request.URL.Path, route, status, d, c.Writer.Size(), c.ClientIP)
-}
-
-// logRequest logs one request at the level its status calls for; remote is called only
-// when that level is enabled.
-func (s *Server) logRequest(ctx context.Context, method, path, route string, status int, d time.Duration, size int, remote func() string) {
-	level := slog.LevelDebug
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		level = slog.LevelError
-	case status >= 400:
-		level = slog.LevelInfo
-	}
-	if !s.log.Enabled(ctx, level) {
-		return
-	}
-	s.log.LogAttrs(ctx, level, "http request",
-		slog.String("method", method),
-		slog.String("path", path),
-		slog.String("route", route),
-		slog.Int("status", status),
-		slog.Duration("duration", d),
-		slog.Int("bytes", size),
-		slog.String("remote", remote()),
-	)
-}
 
 // metrics holds the request histogram and resolves (route, status class) to an observer
 // without a map allocation or lock on the hot path.

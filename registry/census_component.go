@@ -124,6 +124,19 @@ var compLimits = [compFieldCount]int{
 	compNote:       1000,
 }
 
+// CheckNote applies the census rule for a component's note (UTF-8, at most 1,000
+// characters) to a note that comes another way, such as with a retirement. Errors are
+// Invalid, with the census problem codes invalid_encoding and too_long.
+func CheckNote(note string) error {
+	if !utf8.ValidString(note) {
+		return Errorf(Invalid, codeInvalidEncoding, "note is not valid UTF-8")
+	}
+	if n, max := utf8.RuneCountInString(note), compLimits[compNote]; n > max {
+		return Errorf(Invalid, codeTooLong, "note has %d characters, at most %d are allowed", n, max)
+	}
+	return nil
+}
+
 // DecodeComponent validates one census feature as a managed component (管理部件) against the
 // class catalogue cat.
 //

@@ -264,6 +264,9 @@ func sameComponent(a, b *Component, dated bool) bool {
 // RetireComponent marks a component removed (移除). Components are never deleted: the
 // record and its history stay. note, when given, replaces the note (e.g. why it was removed).
 func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
+	if err := CheckNote(note); err != nil {
+		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.store.Component(ctx, id)

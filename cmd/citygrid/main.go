@@ -60,7 +60,8 @@ func exitCode(err error) int {
 const usage = `citygrid: the digital urban management grid and component registry
 
 Usage:
-  citygrid serve    STORE [-addr HOST:PORT] [-demo] [-snap-radius M]   serve the HTTP API
+  citygrid serve    STORE [-addr HOST:PORT] [-demo] [-snap-radius M] [-tls-cert FILE -tls-key FILE]
+                                                                      serve the HTTP API
   citygrid import   STORE -kind KIND [-mode strict|partial] [-format F] [-actor NAME] PATH...
   citygrid export   STORE -kind cells|components [-o FILE]
   citygrid migrate  STORE                                               apply schema migrations

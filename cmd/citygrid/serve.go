@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/net/netutil"
 
 	"citygrid/api"
 	"citygrid/fixtures"
@@ -36,7 +38,70 @@ type serveConfig struct {
 	LogFormat       string        // -log-format, CITYGRID_LOG_FORMAT
 	LogLevel        string        // -log-level, CITYGRID_LOG_LEVEL
 	GCPercent       int           // -gc-percent; GOGC, when set, wins
-	NoLane          bool          // -no-lane: every request through net/http and gin
+	HTTP            httpLimits
+	TLSCert         string // -tls-cert: serve HTTPS (and HTTP/2) with this certificate
+	TLSKey          string // -tls-key: its private key
+}
+
+// httpLimits are the flags that bound what a client can hold of the server.
+type httpLimits struct {
+	ReadHeaderTimeout time.Duration // -read-header-timeout
+	ReadTimeout       time.Duration // -read-timeout
+	WriteTimeout      time.Duration // -write-timeout
+	IdleTimeout       time.Duration // -idle-timeout
+	MaxHeaderBytes    int           // -max-header-bytes
+	MaxConns          int           // -max-conns
+	CensusQueue       int           // -census-queue
+}
+
+// defaultHTTPLimits are the flags' defaults.
+var defaultHTTPLimits = httpLimits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       time.Minute,
+	WriteTimeout:      time.Minute,
+	IdleTimeout:       2 * time.Minute,
+	MaxHeaderBytes:    64 << 10,
+	MaxConns:          4096,
+	CensusQueue:       api.DefaultCensusQueue,
+}
+
+// orDefault is l with each zero field set to its default (a Main built in a test).
+func (l httpLimits) orDefault() httpLimits {
+	d := defaultHTTPLimits
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&l.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	set(&l.ReadTimeout, d.ReadTimeout)
+	set(&l.WriteTimeout, d.WriteTimeout)
+	set(&l.IdleTimeout, d.IdleTimeout)
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = d.MaxConns
+	}
+	if l.CensusQueue == 0 {
+		l.CensusQueue = d.CensusQueue
+	}
+	return l
+}
+
+func (l *httpLimits) register(fs *flag.FlagSet) {
+	d := defaultHTTPLimits
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "how long a client may take to send a request's headers")
+	fs.DurationVar(&l.ReadTimeout, "read-timeout", d.ReadTimeout,
+		"how long a client may take to send a whole request (a census upload has its own, longer bound)")
+	fs.DurationVar(&l.WriteTimeout, "write-timeout", d.WriteTimeout,
+		"how long an answer may take to write; the export and the change stream move it on as they write")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "the largest request line and headers accepted, in bytes")
+	fs.IntVar(&l.MaxConns, "max-conns", d.MaxConns,
+		"open connections at most; more wait to be accepted (keep it below the process's file limit, ulimit -n)")
+	fs.IntVar(&l.CensusQueue, "census-queue", d.CensusQueue,
+		"census uploads that may wait while one is imported; more are refused with 503 busy")
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -52,8 +117,9 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr("CITYGRID_LOG_FORMAT", "text"), "log format on stderr: text or json (CITYGRID_LOG_FORMAT)")
 	fs.IntVar(&c.GCPercent, "gc-percent", 400,
 		"garbage collector target (as GOGC) unless GOGC is set: the index is a large, long-lived heap, so a higher value means fewer mark phases and a shorter latency tail, for more memory")
-	fs.BoolVar(&c.NoLane, "no-lane", false,
-		"serve GET /api/v1/lookup through net/http and gin like every other route, instead of on the connection (same answers; for comparison)")
+	c.HTTP.register(fs)
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM): serve HTTPS and HTTP/2 instead of HTTP; needs -tls-key")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of -tls-cert")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"),
 		"debug, info, warn or error; successful requests are logged at debug (CITYGRID_LOG_LEVEL)")
 }
@@ -70,6 +136,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := cfg.Store.resolve(fs, "serve"); err != nil {
 		return err
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return &usageError{"-tls-cert and -tls-key go together"}
 	}
 	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
@@ -104,7 +173,6 @@ type Main struct {
 	store    registry.Store
 	ln       net.Listener
 	srv      *http.Server
-	lane     *api.Lane // nil with -no-lane
 	serveErr chan error
 
 	// The change feed follower and its wake-up (PostgreSQL only), stopped by Close.
@@ -132,33 +200,52 @@ func (m *Main) Run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	server := api.NewServer(api.Config{Index: idx, Service: svc, Log: m.Log, Registry: reg})
+	lim := m.Config.HTTP.orDefault()
+	var tlsConfig *tls.Config
+	if m.Config.TLSCert != "" || m.Config.TLSKey != "" {
+		pair, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load -tls-cert and -tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+	server := api.NewServer(api.Config{Index: idx, Service: svc, Log: m.Log, Registry: reg,
+		WriteTimeout: lim.WriteTimeout, CensusQueue: lim.CensusQueue})
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.ln = ln
+	// Beyond the cap, connections wait in the kernel's accept queue: the server's file
+	// handles stay bounded, and the read timeouts free the places of slow clients.
+	ln = netutil.LimitListener(ln, lim.MaxConns)
 	m.srv = &http.Server{
 		Handler:           server.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		TLSConfig:         tlsConfig,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown waits for requests to end, and change streams end only when told to.
 	m.srv.RegisterOnShutdown(server.CloseStreams)
 	m.serveErr = make(chan error, 1)
-	serve := m.srv.Serve
-	if !m.Config.NoLane {
-		m.lane = server.NewLane(m.srv)
-		serve = m.lane.Serve
-	}
 	go func() {
-		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if tlsConfig != nil {
+			err = m.srv.ServeTLS(ln, "", "") // HTTP/2 too, by ALPN
+		} else {
+			err = m.srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			m.serveErr <- fmt.Errorf("serve: %w", err)
 		}
 	}()
-	m.Log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.String())
+	m.Log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "store", m.Config.Store.String(),
+		"max_conns", lim.MaxConns, "read_timeout", lim.ReadTimeout, "write_timeout", lim.WriteTimeout)
 
 	if m.Config.Demo {
 		seed := func() error {
@@ -268,11 +355,6 @@ func (m *Main) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if m.lane != nil {
-			if err := m.lane.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shutdown: %w", err))
-			}
-		}
 		if err := m.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}

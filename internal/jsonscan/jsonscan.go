@@ -223,6 +223,15 @@ func (s *Scanner) Number() ([]byte, bool) {
 	return d[start:i], true
 }
 
+// IsNumber reports whether s is exactly one number in JSON's grammar (RFC 8259 section 6),
+// with nothing before or after it: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+// strconv.ParseFloat alone also takes "+1", ".5", "1.", "0x1p6", "1_000", "Inf" and "NaN".
+func IsNumber(s string) bool {
+	sc := Scanner{Data: []byte(s)}
+	_, ok := sc.Number()
+	return ok && sc.Pos == len(s)
+}
+
 // Skip checks and skips one value of any kind (after white space); the containers it opens
 // count toward Depth.
 func (s *Scanner) Skip() bool {

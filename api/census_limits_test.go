@@ -1,0 +1,192 @@
+package api_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"citygrid/api"
+)
+
+// TestCensusOverLimitRefusedUnread: an upload whose Content-Length is over MaxBody is
+// answered 413 body_too_large from its headers alone, and the connection is closed. (MaxBody
+// is above net/http's 256 KiB: below that, net/http reads a declared body's rest before
+// closing, whatever the handler did.)
+func TestCensusOverLimitRefusedUnread(t *testing.T) {
+	const limit = 1 << 20
+	e := newEnv(t, envOptions{kinds: []string{}, cfg: api.Config{MaxBody: limit}})
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// One byte over the limit declared; not one byte of the body is sent.
+	fmt.Fprintf(conn, "POST /api/v1/census/units HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", limit+1)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer before the body was sent: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(body), `"code":"body_too_large"`) {
+		t.Fatalf("answer = %d %s, want 413 body_too_large", resp.StatusCode, body)
+	}
+	if !resp.Close {
+		t.Errorf("the 413 does not close the connection (Connection: %q)", resp.Header.Get("Connection"))
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the 413: read %d bytes, %v; want the connection closed (EOF)", n, err)
+	}
+}
+
+// newlines is an upload body: a CSV header line without the columns a census needs, then
+// newline bytes up to n in all, made without holding n bytes. Its import fails at the header,
+// so the uploads, not the imports, are what the test measures.
+type newlines struct {
+	head string
+	n    int64
+}
+
+var newlineBlock = []byte(strings.Repeat("\n", 64<<10))
+
+func (r *newlines) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	if r.head != "" {
+		k := copy(p, r.head)
+		r.head = r.head[k:]
+		r.n -= int64(k)
+		return k, nil
+	}
+	k := copy(p[:min(int64(len(p)), r.n)], newlineBlock)
+	r.n -= int64(k)
+	return k, nil
+}
+
+// TestCensusUploadsSpooled sends 8 uploads of 20 MB at once and samples the heap meanwhile:
+// the bodies go to temporary files (removed afterwards), so the heap grows by far less than
+// their sum.
+func TestCensusUploadsSpooled(t *testing.T) {
+	const uploads, size = 8, 20 << 20
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	e := newEnv(t, envOptions{kinds: []string{"cells"}, cfg: api.Config{CensusQueue: uploads}})
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	status := make([]int, uploads)
+	for i := range uploads {
+		wg.Go(func() {
+			req, err := http.NewRequest("POST", srv.URL+"/api/v1/census/components?format=csv", &newlines{"a,b\n", size})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.ContentLength = size
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			status[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+
+	for i, st := range status {
+		if st != 400 {
+			t.Errorf("upload %d: status %d, want 400 (its import refuses the CSV header)", i, st)
+		}
+	}
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("heap in use: %d MiB before, peak %d MiB (+%d MiB) for %d uploads of %d MiB",
+		base>>20, peak.Load()>>20, grew>>20, uploads, size>>20)
+	if limit := int64(uploads*size) / 8; grew > limit {
+		t.Errorf("the heap grew by %d MiB during the uploads, want under %d MiB (an eighth of their sum)", grew>>20, limit>>20)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range left {
+		if strings.HasPrefix(f.Name(), "citygrid-census-") {
+			t.Errorf("spool file %s left behind", f.Name())
+		}
+	}
+}
+
+// TestCensusQueueFull: with the one import slot taken and no room to wait, an upload is
+// refused at once with 503 busy and Retry-After, unread; once the slot frees, uploads pass.
+func TestCensusQueueFull(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{}, cfg: api.Config{CensusQueue: -1}})
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		req := httptest.NewRequest("POST", "/api/v1/census/units", pr)
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		first <- rec.Code
+	}()
+	// The first upload holds its place while its body trickles in.
+	if _, err := pw.Write([]byte("[")); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.do(t, "POST", "/api/v1/census/units", "[]")
+	if rec.Code != 503 || problemOf(t, rec).Code != "busy" {
+		t.Fatalf("second upload while the first is spooling = %d %s, want 503 busy", rec.Code, short(rec.Body))
+	}
+	if got := rec.Header().Get("Retry-After"); got == "" {
+		t.Errorf("503 busy without Retry-After")
+	}
+	pw.Write([]byte("]"))
+	pw.Close()
+	if code := <-first; code != 200 && code != 422 {
+		t.Errorf("first upload = %d, want it imported", code)
+	}
+	if rec := e.do(t, "POST", "/api/v1/census/units", "[]"); rec.Code == 503 {
+		t.Errorf("upload after the queue emptied = 503 %s", short(rec.Body))
+	}
+}

@@ -1,0 +1,266 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"citygrid/api"
+)
+
+// logRecords is a slog handler that keeps every record's message and string attributes.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []map[string]string
+}
+
+func (h *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecords) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]string{"msg": r.Message}
+	r.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.String()
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, m)
+	return nil
+}
+func (h *logRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecords) WithGroup(string) slog.Handler      { return h }
+
+// find returns the first record with msg whose attribute key has value val.
+func (h *logRecords) find(msg, key, val string) map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.recs {
+		if r["msg"] == msg && r[key] == val {
+			return r
+		}
+	}
+	return nil
+}
+
+// requestCount is the number of requests the duration histogram counted for route and
+// status class.
+func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "citygrid_http_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["status"] == class {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
+
+// chainServer is a server over the shared test city with its own metrics registry and a
+// log that keeps every record, plus GET /test/panic, a handler that panics.
+func chainServer(t *testing.T, cfg api.Config) (*gin.Engine, *prometheus.Registry, *logRecords) {
+	t.Helper()
+	e := sharedEnv(t)
+	reg := prometheus.NewRegistry()
+	logs := &logRecords{}
+	cfg.Index, cfg.Service, cfg.Registry, cfg.Log = e.idx, e.svc, reg, slog.New(logs)
+	s := api.NewServer(cfg)
+	s.HandlePanicForTest("/test/panic")
+	return s.Handler().(*gin.Engine), reg, logs
+}
+
+// routeTarget turns a route template into a request path.
+func routeTarget(path string) string {
+	return regexp.MustCompile(`:[a-z]+`).ReplaceAllStringFunc(path, func(p string) string {
+		if p == ":kind" {
+			return "units" // a census kind, an export kind (404) and a class kind (400) alike
+		}
+		return "x"
+	})
+}
+
+type chainCase struct {
+	method, target, route string // route: the metrics label ("unmatched" for 404 and 405)
+}
+
+// chainCases is one request for every registered route, one for an unknown path (NoRoute)
+// and one for a known path with a wrong method (NoMethod).
+func chainCases(t *testing.T, eng *gin.Engine) []chainCase {
+	t.Helper()
+	var cases []chainCase
+	for _, r := range eng.Routes() {
+		cases = append(cases, chainCase{r.Method, routeTarget(r.Path), r.Path})
+	}
+	if len(cases) < 20 {
+		t.Fatalf("only %d routes registered", len(cases))
+	}
+	return append(cases,
+		chainCase{"GET", "/no/such/route", "unmatched"},
+		chainCase{"PUT", "/api/v1/lookup", "unmatched"},
+	)
+}
+
+// serveShort serves req, giving up on streaming routes after a moment.
+func serveShort(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req.WithContext(ctx))
+	return rec
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// TestEveryRouteRunsTheChain walks every registered route (and the 404 and 405 answers)
+// and checks that each request passed through each link of the chain: recovery (a panicking
+// handler answers 500), the request id (echoed), the access log (a line with that id), the
+// metrics (the route's counter moved) and the body limit (a declared Content-Length over the
+// route's limit is 413 body_too_large).
+func TestEveryRouteRunsTheChain(t *testing.T) {
+	cfg := apiConfigSmallBodies()
+	eng, reg, logs := chainServer(t, cfg)
+	for i, tc := range chainCases(t, eng) {
+		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
+			id := fmt.Sprintf("chain-%d", i)
+			req := httptest.NewRequest(tc.method, tc.target, nil)
+			req.Header.Set("X-Request-Id", id)
+			rec := serveShort(eng, req)
+			class := map[int]string{1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}[rec.Code/100]
+			if got := rec.Header().Get("X-Request-Id"); got != id {
+				t.Errorf("X-Request-Id = %q, want the client's %q (status %d)", got, id, rec.Code)
+			}
+			line := logs.find("http request", "request_id", id)
+			if line == nil {
+				t.Errorf("no access log line with request_id %q", id)
+			} else if line["route"] != strings.TrimPrefix(tc.route, "unmatched") || line["method"] != tc.method {
+				t.Errorf("access log line %v, want route %q method %s", line, tc.route, tc.method)
+			}
+			if n := requestCount(t, reg, tc.route, class); n == 0 {
+				t.Errorf("metrics: no request counted for route %q status %s", tc.route, class)
+			}
+			if tc.route == "/test/panic" {
+				if rec.Code != 500 || problemOf(t, rec).Code != "internal" {
+					t.Errorf("panicking handler = %d %s, want 500 internal", rec.Code, rec.Body)
+				}
+				if logs.find("panic in handler", "request_id", id) == nil {
+					t.Errorf("the panic was not logged with its request id")
+				}
+			}
+
+			limit := cfg.MaxWriteBody
+			if tc.route == "/api/v1/census/:kind" {
+				limit = cfg.MaxBody
+			}
+			req = httptest.NewRequest(tc.method, tc.target, strings.NewReader(strings.Repeat(" ", int(limit)+1)))
+			rec = serveShort(eng, req)
+			if rec.Code != 413 || problemOf(t, rec).Code != "body_too_large" {
+				t.Errorf("with a %d-byte body: %d %s, want 413 body_too_large", limit+1, rec.Code, short(rec.Body))
+			}
+			if got := rec.Header().Get("X-Request-Id"); !hexID.MatchString(got) {
+				t.Errorf("generated X-Request-Id = %q, want 32 hex digits", got)
+			}
+		})
+	}
+}
+
+// TestRequestIDFromClient: a sane id is echoed, anything else is replaced.
+func TestRequestIDFromClient(t *testing.T) {
+	eng, _, _ := chainServer(t, api.Config{})
+	for _, tt := range []struct {
+		name, id string
+		echoed   bool
+	}{
+		{"uuid", "3f0c2a4e-9b1d-4c57-8a3e-1f2d3c4b5a69", true},
+		{"one char", "a", true},
+		{"all allowed", "A-Z.a_z:0-9", true},
+		{"128 chars", strings.Repeat("a", 128), true},
+		{"129 chars", strings.Repeat("a", 129), false},
+		{"space", "a b", false},
+		{"slash", "a/b", false},
+		{"non-ASCII", "请求", false},
+		{"quote", `a"b`, false},
+		{"empty", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/healthz", nil)
+			if tt.id != "" {
+				req.Header.Set("X-Request-Id", tt.id)
+			}
+			got := serveShort(eng, req).Header().Get("X-Request-Id")
+			if tt.echoed && got != tt.id {
+				t.Errorf("X-Request-Id = %q, want %q echoed", got, tt.id)
+			}
+			if !tt.echoed && !hexID.MatchString(got) {
+				t.Errorf("X-Request-Id = %q, want a generated one (32 hex digits)", got)
+			}
+		})
+	}
+	a := serveShort(eng, httptest.NewRequest("GET", "/healthz", nil)).Header().Get("X-Request-Id")
+	b := serveShort(eng, httptest.NewRequest("GET", "/healthz", nil)).Header().Get("X-Request-Id")
+	if a == b {
+		t.Errorf("two requests got the same generated id %q", a)
+	}
+}
+
+// TestNotReadyWhileLoading: before the index is loaded, every /api/v1 route but the class
+// catalogue (reads and writes alike) answers 503 not_ready with Retry-After; /healthz,
+// /metrics and the classes are served.
+func TestNotReadyWhileLoading(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{}, noLoad: true})
+	eng := e.h.(*gin.Engine)
+	served := map[string]bool{"/healthz": true, "/metrics": true, "/api/v1/classes": true, "/api/v1/classes/:kind/:code": true}
+	for _, r := range eng.Routes() {
+		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
+			req := httptest.NewRequest(r.Method, routeTarget(r.Path), strings.NewReader("{}"))
+			rec := serveShort(eng, req)
+			if r.Path == "/readyz" {
+				return // its 503 is its answer (TestHealth)
+			}
+			if served[r.Path] {
+				if rec.Code == 503 {
+					t.Errorf("%s %s = 503 while loading, want it served", r.Method, r.Path)
+				}
+				return
+			}
+			if rec.Code != 503 || problemOf(t, rec).Code != "not_ready" {
+				t.Fatalf("%s %s while loading = %d %s, want 503 not_ready", r.Method, r.Path, rec.Code, short(rec.Body))
+			}
+			if got := rec.Header().Get("Retry-After"); got != "1" {
+				t.Errorf("Retry-After = %q, want 1", got)
+			}
+		})
+	}
+	// A lookup and a cell write with real content: what loading used to answer wrongly.
+	p, _ := cellPoint(t, sharedEnv(t).idx, 0)
+	runErrCases(t, e, []errCase{
+		{name: "lookup", method: "GET", target: fmt.Sprintf("/api/v1/lookup?lon=%v&lat=%v", p[0], p[1]), status: 503, code: "not_ready"},
+		{name: "batch", method: "POST", target: "/api/v1/lookup", body: fmt.Sprintf("[[%v,%v]]", p[0], p[1]), status: 503, code: "not_ready"},
+		{name: "census", method: "POST", target: "/api/v1/census/units", body: "[]", status: 503, code: "not_ready"},
+	})
+	if err := e.idx.Load(t.Context(), e.store); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.do(t, "GET", "/api/v1/units", ""); rec.Code != 200 {
+		t.Errorf("GET /api/v1/units after Load = %d, want 200", rec.Code)
+	}
+}

@@ -1,0 +1,84 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestQueryNumbersFollowJSON: numbers in queries that strconv takes but JSON does not are 400.
+func TestQueryNumbersFollowJSON(t *testing.T) {
+	e := sharedEnv(t)
+	p, _ := cellPoint(t, e.idx, 0)
+	lon, lat := fmt.Sprint(p[0]), fmt.Sprint(p[1])
+	bbox := bboxParam(cityBound(t, e.idx))
+	var cases []errCase
+	for _, bad := range []string{"0x1.aa2p6", "10_6.5", "+1", ".5", "1.", "Inf", "NaN", "1e", "01"} {
+		cases = append(cases,
+			errCase{name: "lookup lon " + bad, method: "GET", target: "/api/v1/lookup?lon=" + bad + "&lat=" + lat, status: 400, code: "invalid_point"},
+			errCase{name: "nearest lat " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + bad, status: 400, code: "invalid_point"},
+			errCase{name: "radius " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&radius=" + bad, status: 400, code: "invalid_radius"},
+			errCase{name: "k " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=" + bad, status: 400, code: "invalid_k"},
+			errCase{name: "limit " + bad, method: "GET", target: "/api/v1/cells?bbox=" + bbox + "&limit=" + bad, status: 400, code: "invalid_limit"},
+		)
+	}
+	cases = append(cases,
+		errCase{name: "k 1e1", method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=1e1", status: 400, code: "invalid_k"},
+		errCase{name: "bbox 0x", method: "GET", target: "/api/v1/components?bbox=0x1p6,29,107,30", status: 400, code: "invalid_bbox"},
+	)
+	runErrCases(t, e, cases)
+	for _, target := range []string{
+		"/api/v1/lookup?lon=" + lon + "&lat=" + lat,
+		"/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=3&radius=1e3",
+		"/api/v1/cells?bbox=" + bbox + "&limit=10",
+	} {
+		if rec := e.do(t, "GET", target, ""); rec.Code != 200 {
+			t.Errorf("GET %s = %d %s, want 200", target, rec.Code, short(rec.Body))
+		}
+	}
+}
+
+// TestFreeTextLimits: the retire note in the query has the census limit, X-Actor has one,
+// and a path or query that is not UTF-8 is refused rather than stored as U+FFFD.
+func TestFreeTextLimits(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var page struct {
+		Features []struct {
+			ID         string         `json:"id"`
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	bbox := bboxParam(cityBound(t, e.idx))
+	decode(t, e.do(t, "GET", "/api/v1/components?limit=2&bbox="+bbox, ""), 200, &page)
+	if len(page.Features) < 2 {
+		t.Fatalf("want 2 components, got %d", len(page.Features))
+	}
+	id, id2 := page.Features[0].ID, page.Features[1].ID
+	note := func(n int) string { return strings.Repeat("注", n) }
+	runErrCases(t, e, []errCase{
+		{name: "note 1001", method: "DELETE", target: "/api/v1/components/" + id + "?version=1&note=" + note(1001), status: 400, code: "too_long"},
+		{name: "note not UTF-8", method: "DELETE", target: "/api/v1/components/" + id + "?version=1&note=%FF", status: 400, code: "invalid_encoding"},
+		{name: "actor 101", method: "DELETE", target: "/api/v1/components/" + id + "?version=1", headers: []string{"X-Actor", strings.Repeat("a", 101)}, status: 400, code: "invalid_actor"},
+		{name: "actor control", method: "DELETE", target: "/api/v1/components/" + id + "?version=1", headers: []string{"X-Actor", "a\x01b"}, status: 400, code: "invalid_actor"},
+		{name: "actor not UTF-8", method: "DELETE", target: "/api/v1/components/" + id + "?version=1", headers: []string{"X-Actor", "a\xffb"}, status: 400, code: "invalid_actor"},
+		{name: "unit id not UTF-8", method: "PUT", target: "/api/v1/units/a%FFb", body: `{"id":"a\ufffdb","name":"x","type":"admin_department"}`, status: 400, code: "invalid_encoding"},
+		{name: "unit get not UTF-8", method: "GET", target: "/api/v1/units/%C3", status: 400, code: "invalid_encoding"},
+		{name: "class not UTF-8", method: "GET", target: "/api/v1/components?bbox=" + bbox + "&class=%FE", status: 400, code: "invalid_encoding"},
+		{name: "query name not UTF-8", method: "GET", target: "/api/v1/cells?bbox=" + bbox + "&%FF=1", status: 400, code: "invalid_encoding"},
+	})
+	rec := e.do(t, "DELETE", "/api/v1/components/"+id+"?version=1&note="+note(1000), "", "X-Actor", strings.Repeat("名", 100))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("retire with a 1000-character note and a 100-character actor = %d %s", rec.Code, short(rec.Body))
+	}
+	var f struct {
+		Properties map[string]any `json:"properties"`
+	}
+	decode(t, e.do(t, "GET", "/api/v1/components/"+id, ""), 200, &f)
+	if f.Properties["note"] != note(1000) {
+		t.Errorf("stored note has %d characters, want the 1000 sent", len([]rune(fmt.Sprint(f.Properties["note"]))))
+	}
+	if rec := e.do(t, "DELETE", "/api/v1/components/"+id2+"?version=1", ""); rec.Code != http.StatusOK {
+		t.Errorf("retire without note or actor = %d %s", rec.Code, short(rec.Body))
+	}
+}
