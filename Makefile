@@ -53,7 +53,8 @@ fuzz: ## every fuzz target of every package, FUZZTIME (10s) each
 		done; \
 	done
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go mod tidy -diff, go vet and staticcheck
 	@test -z "$$(gofmt -l .)" || { echo "gofmt -l:"; gofmt -l .; exit 1; }
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
