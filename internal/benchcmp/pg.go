@@ -492,3 +492,28 @@ func (pg *postgis) explain(ctx context.Context, path string, p orb.Point, bd orb
 	}
 	return os.WriteFile(path, []byte(sb.String()), 0o644)
 }
+
+// bbox runs sqlBBox and returns the number of rows, scanning every column.
+func (pg *postgis) bbox(ctx context.Context, bd orb.Bound) (int, error) {
+	rows, err := pg.Conn.Query(ctx, sqlBBox, bd.Min[0], bd.Min[1], bd.Max[0], bd.Max[1])
+	if err != nil {
+		return 0, err
+	}
+	var (
+		key                                   int64
+		id, class, name, status, maint, cellc *string
+		x, y                                  float64
+		n                                     int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&key, &id, &class, &name, &status, &maint, &cellc, &x, &y}, func() error { n++; return nil })
+	return n, err
+}
+
+// nearest runs one of the nearest queries and returns the component ids in order.
+func (pg *postgis) nearest(ctx context.Context, sql string, p orb.Point) ([]string, error) {
+	rows, err := pg.Conn.Query(ctx, sql, p[0], p[1])
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
