@@ -114,7 +114,7 @@ func (s *Server) handleCellPut(c *gin.Context) error {
 // bindCode makes the path's code the feature's: a different code in the body is refused.
 func bindCode(f *registry.Feature, code registry.GridCode) error {
 	mismatch := func(got string) error {
-		return registry.Errorf(registry.Invalid, "code_mismatch", "the body names cell %q but the path names %q", got, code)
+		return registry.Errorf(registry.Invalid, registry.CodeCodeMismatch, "the body names cell %q but the path names %q", got, code)
 	}
 	if id := strings.TrimSpace(f.ID); id != "" && id != string(code) {
 		return mismatch(id)

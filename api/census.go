@@ -33,7 +33,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	switch kind {
 	case "cells", "components", "units", "rules":
 	default:
-		return &httpError{status: http.StatusNotFound, code: "not_found", detail: "census kinds are cells, components, units and rules"}
+		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "census kinds are cells, components, units and rules"}
 	}
 	mode, err := registry.ParseMode(c.Query("mode"))
 	if err != nil {
@@ -79,7 +79,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 }
 
 // errCensusBusy answers a census upload when the node's queue is full.
-var errCensusBusy = &httpError{status: http.StatusServiceUnavailable, code: "busy",
+var errCensusBusy = &httpError{status: http.StatusServiceUnavailable, code: registry.CodeBusy,
 	detail: "census imports run one at a time on a node and the queue is full; send it again later"}
 
 // censusQueue runs census imports one at a time, with up to a few uploads waiting (their
@@ -133,7 +133,7 @@ func spool(body io.Reader) (*spooled, error) {
 		if errors.As(err, &mbe) {
 			return nil, err
 		}
-		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
+		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
 	}
 	head := make([]byte, 4096)
 	n, err := f.ReadAt(head, 0)
@@ -177,7 +177,7 @@ func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
 		return f, nil
 	case "":
 	default:
-		return "", registry.Errorf(registry.Invalid, "invalid_format", "format must be geojson, ndjson or csv, not %q", string(f))
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson or csv, not %q", string(f))
 	}
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -213,7 +213,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 		if raw := c.Query("include_removed"); raw != "" {
 			v, err := strconv.ParseBool(raw)
 			if err != nil {
-				return registry.Errorf(registry.Invalid, "invalid_input", "include_removed must be true or false")
+				return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "include_removed must be true or false")
 			}
 			incl = v
 		}
@@ -222,7 +222,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 		_, err := geojson.ExportComponents(ctx, w, s.svc, incl)
 		return err
 	}
-	return &httpError{status: http.StatusNotFound, code: "not_found", detail: "exports are cells and components"}
+	return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "exports are cells and components"}
 }
 
 // streamWriter is c's writer for a response written over a long time: the read deadline is

@@ -30,8 +30,8 @@ const (
 )
 
 var (
-	errFeedUnavailable = registry.Errorf(registry.Unavailable, "feed_unavailable", "the store keeps no change feed")
-	errInvalidSince    = registry.Errorf(registry.Invalid, "invalid_since", "since (or Last-Event-ID) must be a change sequence number: an integer ≥ 0")
+	errFeedUnavailable = registry.Errorf(registry.Unavailable, registry.CodeFeedUnavailable, "the store keeps no change feed")
+	errInvalidSince    = registry.Errorf(registry.Invalid, registry.CodeInvalidSince, "since (or Last-Event-ID) must be a change sequence number: an integer ≥ 0")
 )
 
 // feedChangeJSON is one entry of the change feed. Record is the record as stored now: a GeoJSON

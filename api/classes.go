@@ -37,7 +37,7 @@ func parseClassKind(s string) (registry.ClassKind, error) {
 	case registry.KindComponent, registry.KindEvent:
 		return k, nil
 	}
-	return "", registry.Errorf(registry.Invalid, "invalid_kind", "kind must be component or event, not %q", s)
+	return "", registry.Errorf(registry.Invalid, registry.CodeInvalidKind, "kind must be component or event, not %q", s)
 }
 
 // handleClassList serves GET /api/v1/classes[?kind=component|event][&standard=gb47678-2026|legacy|local]:
@@ -56,7 +56,7 @@ func (s *Server) handleClassList(c *gin.Context) error {
 	switch std {
 	case "", registry.StandardGB2026, registry.StandardLegacy, registry.StandardLocal:
 	default:
-		return registry.Errorf(registry.Invalid, "invalid_standard", "standard must be gb47678-2026, legacy or local, not %q", string(std))
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidStandard, "standard must be gb47678-2026, legacy or local, not %q", string(std))
 	}
 	out := struct {
 		Classes []classJSON `json:"classes"`

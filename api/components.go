@@ -53,14 +53,14 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	if raw := c.Query("k"); raw != "" {
 		var ok bool
 		if k, ok = parseQueryInt(raw); !ok || k < 1 || k > maxNearestK {
-			return registry.Errorf(registry.Invalid, "invalid_k", "k must be an integer from 1 to %d", maxNearestK)
+			return registry.Errorf(registry.Invalid, registry.CodeInvalidK, "k must be an integer from 1 to %d", maxNearestK)
 		}
 	}
 	radius := defaultNearestRadius
 	if raw := c.Query("radius"); raw != "" {
 		r, ok := parseCoord(raw)
 		if !ok || r <= 0 || r > maxNearestRadius {
-			return registry.Errorf(registry.Invalid, "invalid_radius", "radius must be a number of metres above 0 and at most %g", maxNearestRadius)
+			return registry.Errorf(registry.Invalid, registry.CodeInvalidRadius, "radius must be a number of metres above 0 and at most %g", maxNearestRadius)
 		}
 		radius = r
 	}
@@ -86,7 +86,7 @@ func parseFilter(c *gin.Context) (spatial.Filter, error) {
 	var f spatial.Filter
 	for _, cl := range splitList(c.Query("class")) {
 		if len(cl) < 2 || len(cl) > 5 || !allDigits(cl) {
-			return f, registry.Errorf(registry.Invalid, registry.ErrInvalidClass.Code,
+			return f, registry.Errorf(registry.Invalid, registry.CodeInvalidClass,
 				"class %q: each class must be a 2-digit major class or a 4- or 5-digit class code", cl)
 		}
 		f.Classes = append(f.Classes, cl)
@@ -100,7 +100,7 @@ func parseFilter(c *gin.Context) (spatial.Filter, error) {
 	}
 	f.Cell = c.Query("cell")
 	if !validCellPrefix(f.Cell) {
-		return f, registry.Errorf(registry.Invalid, registry.ErrInvalidGridCode.Code,
+		return f, registry.Errorf(registry.Invalid, registry.CodeInvalidGridCode,
 			"cell must be a grid cell code or a prefix of one (digits and A-Z, at most 15 characters)")
 	}
 	return f, nil
@@ -276,7 +276,7 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 			return errPreconditionRequired
 		}
 		if version, err = strconv.ParseInt(raw, 10, 64); err != nil || version < 1 {
-			return registry.Errorf(registry.Invalid, "invalid_version", "version must be a positive integer")
+			return registry.Errorf(registry.Invalid, registry.CodeInvalidVersion, "version must be a positive integer")
 		}
 	}
 	comp, err := s.svc.RetireComponent(c.Request.Context(), id, version, actor(c), c.Query("note"))

@@ -75,7 +75,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 	err := registry.ReadFeatures(bytes.NewReader(body), registry.FormatGeoJSON, func(f *registry.Feature) error {
 		n++
 		if n > 1 {
-			return registry.Errorf(registry.Invalid, "invalid_input", "the body must be one GeoJSON Feature, not a collection of several")
+			return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be one GeoJSON Feature, not a collection of several")
 		}
 		cp := *f
 		cp.Props = make(map[string]string, len(f.Props))
@@ -92,7 +92,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		return nil, 0, err
 	}
 	if out == nil {
-		return nil, 0, registry.Errorf(registry.Invalid, "invalid_input", "the body must be one GeoJSON Feature; the collection is empty")
+		return nil, 0, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be one GeoJSON Feature; the collection is empty")
 	}
 	if out.Err != nil {
 		return nil, 0, problemErr(*out.Err)
@@ -105,7 +105,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		delete(out.Props, k)
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return nil, 0, registry.Errorf(registry.Invalid, "invalid_version", "property version must be a positive integer, not %q", v)
+			return nil, 0, registry.Errorf(registry.Invalid, registry.CodeInvalidVersion, "property version must be a positive integer, not %q", v)
 		}
 		version = n
 	}

@@ -16,7 +16,7 @@ func (s *Server) registerHealthRoutes(e *gin.Engine, g prometheus.Gatherer) {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(g, promhttp.HandlerOpts{})))
 }
 
-var errNotReady = registry.Errorf(registry.Unavailable, "not_ready", "the spatial index is still loading")
+var errNotReady = registry.Errorf(registry.Unavailable, registry.CodeNotReady, "the spatial index is still loading")
 
 // handleHealthz serves GET /healthz: 200 while the process serves HTTP at all.
 func (s *Server) handleHealthz(c *gin.Context) error {

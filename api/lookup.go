@@ -42,7 +42,7 @@ const (
 	allFields = fieldPoint | fieldCell | fieldUnit | fieldRule
 )
 
-var errInvalidFields = registry.Errorf(registry.Invalid, "invalid_fields", "fields must be a comma-separated list of point, cell, unit and rule")
+var errInvalidFields = registry.Errorf(registry.Invalid, registry.CodeInvalidFields, "fields must be a comma-separated list of point, cell, unit and rule")
 
 // parseFields parses the value of ?fields= (present: an empty value is an error).
 func parseFields(v string) (lookupFields, error) {

@@ -20,7 +20,7 @@ import (
 // MaxBatchPoints caps the points of one POST /api/v1/lookup request.
 const MaxBatchPoints = 10000
 
-var errTooManyPoints = registry.Errorf(registry.TooLarge, "too_many_points", "a lookup batch holds at most %d points", MaxBatchPoints)
+var errTooManyPoints = registry.Errorf(registry.TooLarge, registry.CodeTooManyPoints, "a lookup batch holds at most %d points", MaxBatchPoints)
 
 // handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
 // [lon,lat] positions, answered in order; a point that fails carries its own error.
@@ -88,7 +88,7 @@ func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
 		case errors.As(err, &mbe):
 			return dst, err
 		}
-		return dst, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
+		return dst, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
+	"citygrid/registry"
 )
 
 // The policy chain. NewServer installs these on the one gin engine, outermost first, so that
@@ -47,7 +49,7 @@ func (s *Server) recoverPanic(c *gin.Context) {
 			slog.String("stack", string(debug.Stack())))
 		c.Abort()
 		if !c.Writer.Written() {
-			renderProblem(c, http.StatusInternalServerError, "internal", "internal error", nil)
+			renderProblem(c, http.StatusInternalServerError, registry.CodeInternal, "internal error", nil)
 		}
 	}()
 	c.Next()

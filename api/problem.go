@@ -48,9 +48,9 @@ func (e *rejectedError) Unwrap() error { return registry.ErrImportRejected }
 // Problems the HTTP layer finds on its own, before a handler runs.
 var (
 	// errBodyTooLarge is what a body over its limit becomes, whatever layer noticed it.
-	errBodyTooLarge    = &registry.Error{Kind: registry.TooLarge, Code: "body_too_large", Message: "the request body exceeds the size limit"}
-	errInvalidEncoding = &registry.Error{Kind: registry.Invalid, Code: "invalid_encoding", Message: "the path and the query must be UTF-8 once unescaped"}
-	errInvalidActor    = &registry.Error{Kind: registry.Invalid, Code: "invalid_actor",
+	errBodyTooLarge    = &registry.Error{Kind: registry.TooLarge, Code: registry.CodeBodyTooLarge, Message: "the request body exceeds the size limit"}
+	errInvalidEncoding = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidEncoding, Message: "the path and the query must be UTF-8 once unescaped"}
+	errInvalidActor    = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidActor,
 		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", maxActorRunes)}
 )
 
@@ -63,11 +63,11 @@ func statusOf(err error) (status int, code, detail string) {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, errBodyTooLarge.Code, errBodyTooLarge.Message
+		return http.StatusRequestEntityTooLarge, registry.CodeBodyTooLarge, errBodyTooLarge.Message
 	}
 	var re *registry.Error
 	if errors.As(err, &re) {
-		if re.Code == registry.ErrImportRejected.Code {
+		if re.Code == registry.CodeImportRejected {
 			// The request was well formed; its content was not acceptable.
 			return http.StatusUnprocessableEntity, re.Code, re.Message
 		}
@@ -88,9 +88,9 @@ func statusOf(err error) (status int, code, detail string) {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// The client went away or the server is shutting down; not a fault of ours.
-		return http.StatusServiceUnavailable, "canceled", "the request was canceled"
+		return http.StatusServiceUnavailable, registry.CodeCanceled, "the request was canceled"
 	}
-	return http.StatusInternalServerError, "internal", "internal error"
+	return http.StatusInternalServerError, registry.CodeInternal, "internal error"
 }
 
 // wrap adapts an error-returning handler; writeProblem is the only code that turns an error
@@ -113,7 +113,7 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 		s.log.ErrorContext(ctx, "internal error", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
 			"request_id", responseRequestID(c))
 	case http.StatusServiceUnavailable:
-		if code == registry.ErrStoreUnavailable.Code || code == registry.ErrCommitUnknown.Code {
+		if code == registry.CodeStoreUnavailable || code == registry.CodeCommitUnknown {
 			// The cause (the database's or the network's message) is for the operator.
 			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
 		}
@@ -121,9 +121,9 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 		// (the write may be stored: a retried POST could store it twice), nor for a store
 		// without a feed (feed_unavailable does not pass).
 		switch code {
-		case registry.ErrStoreUnavailable.Code, errNotReady.Code:
+		case registry.CodeStoreUnavailable, registry.CodeNotReady:
 			c.Header("Retry-After", "1")
-		case errCensusBusy.code:
+		case registry.CodeBusy:
 			c.Header("Retry-After", "5") // an import takes seconds
 		}
 	}
@@ -164,17 +164,17 @@ func problemBody(status int, code, detail string, report *reportJSON) (int, []by
 		Report: report,
 	})
 	if err != nil { // cannot happen for these field types; keep the client informed anyway
-		body = []byte(`{"type":"` + problemTypePrefix + `internal","title":"Internal Server Error","status":500,"code":"internal","detail":"internal error"}`)
+		body = []byte(`{"type":"` + problemTypePrefix + registry.CodeInternal + `","title":"Internal Server Error","status":500,"code":"` + registry.CodeInternal + `","detail":"internal error"}`)
 		status = http.StatusInternalServerError
 	}
 	return status, body
 }
 
 func (s *Server) handleNoRoute(c *gin.Context) error {
-	return &httpError{status: http.StatusNotFound, code: "not_found", detail: "no such resource: " + c.Request.URL.Path}
+	return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "no such resource: " + c.Request.URL.Path}
 }
 
 func (s *Server) handleNoMethod(c *gin.Context) error {
-	return &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+	return &httpError{status: http.StatusMethodNotAllowed, code: registry.CodeMethodNotAllowed,
 		detail: "method " + c.Request.Method + " is not allowed here; see the Allow header"}
 }

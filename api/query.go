@@ -26,10 +26,10 @@ const (
 )
 
 var (
-	errBBoxRequired = registry.Errorf(registry.Invalid, "invalid_bbox", "bbox=minLon,minLat,maxLon,maxLat is required")
-	errInvalidBBox  = registry.Errorf(registry.Invalid, "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat: four finite WGS84 degrees with min <= max")
-	errInvalidLimit = registry.Errorf(registry.Invalid, "invalid_limit", "limit must be an integer from 1 to %d", maxLimit)
-	errMissingPoint = registry.Errorf(registry.Invalid, "invalid_point", "lon and lat are required")
+	errBBoxRequired = registry.Errorf(registry.Invalid, registry.CodeInvalidBBox, "bbox=minLon,minLat,maxLon,maxLat is required")
+	errInvalidBBox  = registry.Errorf(registry.Invalid, registry.CodeInvalidBBox, "bbox must be minLon,minLat,maxLon,maxLat: four finite WGS84 degrees with min <= max")
+	errInvalidLimit = registry.Errorf(registry.Invalid, registry.CodeInvalidLimit, "limit must be an integer from 1 to %d", maxLimit)
+	errMissingPoint = registry.Errorf(registry.Invalid, registry.CodeInvalidPoint, "lon and lat are required")
 )
 
 // parseCoord parses one coordinate (or any decimal in a query): a finite number written as
@@ -111,7 +111,7 @@ func (s *Server) listBBox(c *gin.Context, narrowed bool) (orb.Bound, error) {
 		return orb.Bound{}, err
 	}
 	if area := (b.Max[0] - b.Min[0]) * (b.Max[1] - b.Min[1]); !narrowed && area > s.maxBBox {
-		return orb.Bound{}, registry.Errorf(registry.Invalid, "bbox_too_large",
+		return orb.Bound{}, registry.Errorf(registry.Invalid, registry.CodeBBoxTooLarge,
 			"bbox covers %.4g square degrees, more than the %.4g allowed; narrow it or add cell=<district code or longer prefix>", area, s.maxBBox)
 	}
 	return b, nil
@@ -202,9 +202,9 @@ func actor(c *gin.Context) string {
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 var (
-	errPreconditionRequired = &httpError{status: http.StatusPreconditionRequired, code: "precondition_required",
+	errPreconditionRequired = &httpError{status: http.StatusPreconditionRequired, code: registry.CodePreconditionRequired,
 		detail: `send If-Match with the record's ETag (or a "version" property) so that concurrent edits are detected`}
-	errInvalidIfMatch = registry.Errorf(registry.Invalid, "invalid_if_match", `If-Match must be an ETag of this API ("<version>") or *`)
+	errInvalidIfMatch = registry.Errorf(registry.Invalid, registry.CodeInvalidIfMatch, `If-Match must be an ETag of this API ("<version>") or *`)
 )
 
 // ifMatch reads If-Match: present reports whether it was sent; version 0 with present means
@@ -256,5 +256,5 @@ func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	case errors.As(err, &mbe):
 		return nil, err
 	}
-	return nil, registry.Errorf(registry.Invalid, "invalid_input", "the request body could not be read: %v", err)
+	return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
 }

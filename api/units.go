@@ -228,15 +228,15 @@ func (s *Server) readEntry(c *gin.Context) ([]byte, error) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
-		return nil, registry.Errorf(registry.Invalid, "invalid_input", "the body must be one JSON object")
+		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be one JSON object")
 	}
 	if raw, ok := obj["id"]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		var got string
 		if err := json.Unmarshal(raw, &got); err != nil {
-			return nil, registry.Errorf(registry.Invalid, "invalid_input", "id must be a string")
+			return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "id must be a string")
 		}
 		if got = strings.TrimSpace(got); got != "" && got != id {
-			return nil, registry.Errorf(registry.Invalid, "id_mismatch", "the body names %q but the path names %q", got, id)
+			return nil, registry.Errorf(registry.Invalid, registry.CodeIDMismatch, "the body names %q but the path names %q", got, id)
 		}
 	}
 	idJSON, err := json.Marshal(id)

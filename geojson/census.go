@@ -50,7 +50,7 @@ func (gw *CensusWriter) WriteCell(c *registry.Cell) error {
 		return err
 	}
 	if p, ok := nonFinite(c.Geometry); ok {
-		return registry.Errorf(registry.Invalid, registry.ErrInvalidGeometry.Code, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidGeometry, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
 	}
 	b := gw.begin()
 	b = append(b, `{"type":"Feature","id":`...)
@@ -75,7 +75,7 @@ func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
 		return err
 	}
 	if !finitePoint(c.Point) {
-		return registry.Errorf(registry.Invalid, registry.ErrInvalidGeometry.Code, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidGeometry, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
 	}
 	b := gw.begin()
 	b = append(b, `{"type":"Feature",`...)

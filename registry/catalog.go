@@ -194,11 +194,11 @@ func (c *Catalog) AddLocal(cl Class) error {
 	}
 	k := kindIndex(cl.Kind)
 	if old, ok := c.classes[k][cl.Code]; ok {
-		return Errorf(Conflict, "class_exists", "%s class %s already exists (%s, %s)", cl.Kind, cl.Code, old.Standard, old.Name)
+		return Errorf(Conflict, CodeClassExists, "%s class %s already exists (%s, %s)", cl.Kind, cl.Code, old.Standard, old.Name)
 	}
 	if cl.MapsTo != "" {
 		if t, ok := c.classes[k][cl.MapsTo]; !ok || len(t.Code) != 5 {
-			return Errorf(Invalid, ErrUnknownClass.Code, "local class %s maps to %s, which is not a 5-digit %s class of the catalogue", cl.Code, cl.MapsTo, cl.Kind)
+			return Errorf(Invalid, CodeUnknownClass, "local class %s maps to %s, which is not a 5-digit %s class of the catalogue", cl.Code, cl.MapsTo, cl.Kind)
 		}
 	}
 	if cl.Kind == KindComponent && len(cl.Code) == 4 && cl.MapsTo == "" {
@@ -257,33 +257,33 @@ func compareMajors(a, b Class) int {
 // fills Standard and Major.
 func checkLocal(cl Class) (Class, *Error) {
 	if kindIndex(cl.Kind) < 0 {
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "class kind %q is not %q or %q", cl.Kind, KindComponent, KindEvent)
+		return cl, Errorf(Invalid, CodeInvalidClass, "class kind %q is not %q or %q", cl.Kind, KindComponent, KindEvent)
 	}
 	if !classCodeOK(cl.Code) {
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class code %q must be 5 digits (GB/T 47678.5 layout) or 4 digits (legacy layout)", cl.Code)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class code %q must be 5 digits (GB/T 47678.5 layout) or 4 digits (legacy layout)", cl.Code)
 	}
 	switch cl.Standard {
 	case "":
 		cl.Standard = StandardLocal
 	case StandardLocal:
 	default:
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class %s has standard %q, want %q", cl.Code, cl.Standard, StandardLocal)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class %s has standard %q, want %q", cl.Code, cl.Standard, StandardLocal)
 	}
 	if strings.TrimSpace(cl.Name) == "" || strings.ContainsAny(cl.Name+cl.MajorName, "\t\r\n") {
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class %s needs a one-line name", cl.Code)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class %s needs a one-line name", cl.Code)
 	}
 	switch cl.Major {
 	case "":
 		cl.Major = cl.Code[:2]
 	case cl.Code[:2]:
 	default:
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class %s has major %q; the major is the code's first two digits", cl.Code, cl.Major)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class %s has major %q; the major is the code's first two digits", cl.Code, cl.Major)
 	}
 	if cl.MapsTo != "" && (len(cl.Code) != 4 || len(cl.MapsTo) != 5 || !allDigits(cl.MapsTo)) {
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class %s: only a 4-digit class can map, and only to a 5-digit class (maps_to %q)", cl.Code, cl.MapsTo)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class %s: only a 4-digit class can map, and only to a 5-digit class (maps_to %q)", cl.Code, cl.MapsTo)
 	}
 	if cl.NoCounterpart && (cl.MapsTo != "" || len(cl.Code) != 4) {
-		return cl, Errorf(Invalid, ErrInvalidClass.Code, "local class %s: no_counterpart is only for unmapped 4-digit classes", cl.Code)
+		return cl, Errorf(Invalid, CodeInvalidClass, "local class %s: no_counterpart is only for unmapped 4-digit classes", cl.Code)
 	}
 	return cl, nil
 }
@@ -309,10 +309,10 @@ func LoadLocalClasses(r io.Reader) ([]Class, error) {
 	dec.DisallowUnknownFields()
 	var in []localClassJSON
 	if err := dec.Decode(&in); err != nil {
-		return nil, Errorf(Invalid, ErrInvalidInput.Code, "local classes: %v", err)
+		return nil, Errorf(Invalid, CodeInvalidInput, "local classes: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, Errorf(Invalid, ErrInvalidInput.Code, "local classes: data after the JSON array")
+		return nil, Errorf(Invalid, CodeInvalidInput, "local classes: data after the JSON array")
 	}
 	out := make([]Class, 0, len(in))
 	seen := make(map[[2]string]int, len(in))
@@ -323,7 +323,7 @@ func LoadLocalClasses(r io.Reader) ([]Class, error) {
 		}
 		key := [2]string{string(cl.Kind), cl.Code}
 		if j, dup := seen[key]; dup {
-			return nil, Errorf(Conflict, "class_exists", "local classes[%d]: %s class %s repeats entry %d", i, cl.Kind, cl.Code, j)
+			return nil, Errorf(Conflict, CodeClassExists, "local classes[%d]: %s class %s repeats entry %d", i, cl.Kind, cl.Code, j)
 		}
 		seen[key] = i
 		out = append(out, cl)

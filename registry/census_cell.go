@@ -6,14 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// Field problem codes shared by the decoders.
-const (
-	codeMissingField      = "missing_field"      // a required property is absent or empty
-	codeConflictingValues = "conflicting_values" // two names of one field (or the feature id and the id property) disagree
-	codeTooLong           = "too_long"           // text above the field's length limit (in characters)
-	codeInvalidEncoding   = "invalid_encoding"   // text that is not UTF-8, typically a GBK-encoded CSV
-)
-
 // maxCellNameRunes bounds a cell's name, like a component's name.
 const maxCellNameRunes = 100
 
@@ -69,24 +61,24 @@ func DecodeCell(f *Feature) (Cell, []Problem) {
 	var c Cell
 	switch {
 	case code == "" && id == "":
-		add("code", codeMissingField, "the cell code is missing (property code)")
+		add("code", CodeMissingField, "the cell code is missing (property code)")
 	case code != "" && id != "" && code != id:
-		add("code", codeConflictingValues, "feature id %q and property %s %q differ", id, codeKey, code)
+		add("code", CodeConflictingValues, "feature id %q and property %s %q differ", id, codeKey, code)
 	default:
 		g, err := ParseGridCode(ref)
 		if err != nil {
-			add("code", ErrInvalidGridCode.Code, "%q: %s", ref, ErrInvalidGridCode.Message)
+			add("code", CodeInvalidGridCode, "%q: %s", ref, ErrInvalidGridCode.Message)
 		}
 		c.Code = g
 	}
 	if !utf8.ValidString(name) {
-		add("name", codeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8)")
+		add("name", CodeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8)")
 	} else if n := utf8.RuneCountInString(name); n > maxCellNameRunes {
-		add("name", codeTooLong, "name has %d characters, at most %d are allowed", n, maxCellNameRunes)
+		add("name", CodeTooLong, "name has %d characters, at most %d are allowed", n, maxCellNameRunes)
 	}
 	c.Name = name
 	if f.Geometry == nil {
-		add("geometry", codeMissingField, "the cell has no geometry")
+		add("geometry", CodeMissingField, "the cell has no geometry")
 	} else {
 		mp, gp := ValidatePolygonal(f.Geometry)
 		for _, p := range gp {

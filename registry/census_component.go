@@ -10,14 +10,6 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// Component problem codes (besides the sentinel error codes they reuse).
-const (
-	codeIDClassMismatch     = "id_class_mismatch"     // the identifier's class digits are not the given class
-	codeLegacyIDMismatch    = "legacy_id_mismatch"    // legacy_id does not convert to id
-	codeLegacyClassMismatch = "legacy_class_mismatch" // legacy_class does not map to class
-	codeInvalidDate         = "invalid_date"          // not YYYY-MM-DD, YYYYMMDD or RFC 3339
-)
-
 // The component fields a census feature may carry, in export order.
 const (
 	compID int8 = iota
@@ -129,10 +121,10 @@ var compLimits = [compFieldCount]int{
 // Invalid, with the census problem codes invalid_encoding and too_long.
 func CheckNote(note string) error {
 	if !utf8.ValidString(note) {
-		return Errorf(Invalid, codeInvalidEncoding, "note is not valid UTF-8")
+		return Errorf(Invalid, CodeInvalidEncoding, "note is not valid UTF-8")
 	}
 	if n, max := utf8.RuneCountInString(note), compLimits[compNote]; n > max {
-		return Errorf(Invalid, codeTooLong, "note has %d characters, at most %d are allowed", n, max)
+		return Errorf(Invalid, CodeTooLong, "note has %d characters, at most %d are allowed", n, max)
 	}
 	return nil
 }
@@ -222,28 +214,28 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		return Component{}, []Problem{p}
 	}
 	for _, m := range conflicts {
-		add(compNoField, codeConflictingValues, "%s", m)
+		add(compNoField, CodeConflictingValues, "%s", m)
 	}
 
 	var c Component
 	switch g := f.Geometry.(type) {
 	case orb.Point:
 		if !ValidPoint(g) {
-			p := geomProblem(codeInvalidCoordinates, "point %s: %s", pointText(g), coordRangeMsg)
+			p := geomProblem(CodeInvalidCoordinates, "point %s: %s", pointText(g), coordRangeMsg)
 			add(compGeometry, p.Code, "%s", p.Message)
 		}
 		c.Point = g
 	case nil:
-		add(compGeometry, codeMissingField, "the component has no geometry, want a Point")
+		add(compGeometry, CodeMissingField, "the component has no geometry, want a Point")
 	default:
-		add(compGeometry, codeInvalidGeometryType, "geometry is a %s, want a Point", g.GeoJSONType())
+		add(compGeometry, CodeInvalidGeometryType, "geometry is a %s, want a Point", g.GeoJSONType())
 	}
 
 	// Class, then the identifiers that must agree with it.
 	classText := vals[compClass]
 	classOK := false
 	if classText == "" {
-		add(compClass, codeMissingField, "the class is missing (property class)")
+		add(compClass, CodeMissingField, "the class is missing (property class)")
 	} else {
 		cur, legacy, err := cat.ResolveComponentClass(classText)
 		if err != nil {
@@ -258,16 +250,16 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		id, err = ParseComponentCode(idText)
 		switch {
 		case err != nil:
-			add(compID, ErrInvalidComponentCode.Code, "%q: %s", idText, ErrInvalidComponentCode.Message)
+			add(compID, CodeInvalidComponentCode, "%q: %s", idText, ErrInvalidComponentCode.Message)
 		case classText != "" && id.Class() != classText:
-			add(compID, codeIDClassMismatch, "identifier %s has class %s, but the class given is %s", idText, id.Class(), classText)
+			add(compID, CodeIDClassMismatch, "identifier %s has class %s, but the class given is %s", idText, id.Class(), classText)
 			id = ComponentCode{}
 		case !classOK:
 			id = ComponentCode{}
 		case id.Legacy():
 			conv, err := id.WithClass(c.Class)
 			if err != nil {
-				add(compID, ErrInvalidComponentCode.Code, "legacy identifier %s cannot take class %s", idText, c.Class)
+				add(compID, CodeInvalidComponentCode, "legacy identifier %s cannot take class %s", idText, c.Class)
 			}
 			c.ID, c.LegacyID = conv, id
 		default:
@@ -279,34 +271,34 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		case c.LegacyClass == "":
 			cur, legacy, err := cat.ResolveComponentClass(lc)
 			if err != nil || legacy != lc || cur != c.Class {
-				add(compLegacyClass, codeLegacyClassMismatch, "legacy class %s does not map to class %s", lc, c.Class)
+				add(compLegacyClass, CodeLegacyClassMismatch, "legacy class %s does not map to class %s", lc, c.Class)
 			} else {
 				c.LegacyClass = lc
 			}
 		case c.LegacyClass != lc:
-			add(compLegacyClass, codeLegacyClassMismatch, "legacy class %s differs from the class given, %s", lc, c.LegacyClass)
+			add(compLegacyClass, CodeLegacyClassMismatch, "legacy class %s differs from the class given, %s", lc, c.LegacyClass)
 		}
 	}
 	if lt := vals[compLegacyID]; lt != "" && classOK {
 		lid, err := ParseComponentCode(lt)
 		switch {
 		case err != nil || !lid.Legacy():
-			add(compLegacyID, ErrInvalidComponentCode.Code, "legacy_id %q is not a 16-digit legacy identifier", lt)
+			add(compLegacyID, CodeInvalidComponentCode, "legacy_id %q is not a 16-digit legacy identifier", lt)
 		case !c.LegacyID.IsZero():
 			if lid != c.LegacyID {
-				add(compLegacyID, codeLegacyIDMismatch, "legacy_id %s differs from the legacy identifier given, %s", lt, c.LegacyID)
+				add(compLegacyID, CodeLegacyIDMismatch, "legacy_id %s differs from the legacy identifier given, %s", lt, c.LegacyID)
 			}
 		case lid.Class() != c.LegacyClass:
-			add(compLegacyID, codeIDClassMismatch, "legacy_id %s has class %s, but the legacy class is %q", lt, lid.Class(), c.LegacyClass)
+			add(compLegacyID, CodeIDClassMismatch, "legacy_id %s has class %s, but the legacy class is %q", lt, lid.Class(), c.LegacyClass)
 		default:
 			conv, err := lid.WithClass(c.Class)
 			switch {
 			case err != nil:
-				add(compLegacyID, ErrInvalidComponentCode.Code, "legacy_id %s cannot take class %s", lt, c.Class)
+				add(compLegacyID, CodeInvalidComponentCode, "legacy_id %s cannot take class %s", lt, c.Class)
 			case c.ID.IsZero():
 				c.ID, c.LegacyID = conv, lid
 			case c.ID != conv:
-				add(compLegacyID, codeLegacyIDMismatch, "legacy_id %s converts to %s, not to id %s", lt, conv, c.ID)
+				add(compLegacyID, CodeLegacyIDMismatch, "legacy_id %s converts to %s, not to id %s", lt, conv, c.ID)
 			default:
 				c.LegacyID = lid
 			}
@@ -320,12 +312,12 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 			continue
 		}
 		if !utf8.ValidString(v) {
-			add(fld, codeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8)", compFieldNames[fld])
+			add(fld, CodeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8)", compFieldNames[fld])
 			continue
 		}
 		if max := compLimits[fld]; max > 0 {
 			if n := utf8.RuneCountInString(v); n > max {
-				add(fld, codeTooLong, "%s has %d characters, at most %d are allowed", compFieldNames[fld], n, max)
+				add(fld, CodeTooLong, "%s has %d characters, at most %d are allowed", compFieldNames[fld], n, max)
 			}
 		}
 	}
@@ -337,7 +329,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 	}
 	st, err := ParseStatus(vals[compStatus])
 	if err != nil {
-		add(compStatus, ErrInvalidStatus.Code, "%q: %s", vals[compStatus], ErrInvalidStatus.Message)
+		add(compStatus, CodeInvalidStatus, "%q: %s", vals[compStatus], ErrInvalidStatus.Message)
 	}
 	c.Status = st
 	c.Supervisor = vals[compSupervisor]
@@ -355,7 +347,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		}
 		t, ok := parseCensusDate(v)
 		if !ok {
-			add(d.fld, codeInvalidDate, "%s %q is not a date (YYYY-MM-DD, YYYYMMDD or RFC 3339)", compFieldNames[d.fld], v)
+			add(d.fld, CodeInvalidDate, "%s %q is not a date (YYYY-MM-DD, YYYYMMDD or RFC 3339)", compFieldNames[d.fld], v)
 			continue
 		}
 		*d.dst = t

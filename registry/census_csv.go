@@ -47,11 +47,11 @@ func readCSV(r io.Reader, fn func(*Feature) error) error {
 	header, err := cr.Read()
 	if err != nil {
 		if err == io.EOF {
-			return Errorf(Invalid, ErrInvalidInput.Code, "csv: empty input, a header row is required")
+			return Errorf(Invalid, CodeInvalidInput, "csv: empty input, a header row is required")
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return Errorf(Invalid, ErrInvalidInput.Code, "csv header: %v", pe)
+			return Errorf(Invalid, CodeInvalidInput, "csv header: %v", pe)
 		}
 		return fmt.Errorf("read csv header: %w", err)
 	}
@@ -65,13 +65,13 @@ func readCSV(r io.Reader, fn func(*Feature) error) error {
 		}
 		lh := strings.ToLower(h)
 		if seen[lh] {
-			return Errorf(Invalid, ErrInvalidInput.Code, "csv header: column %q appears twice", h)
+			return Errorf(Invalid, CodeInvalidInput, "csv header: column %q appears twice", h)
 		}
 		seen[lh] = true
 	}
 	lonCol, latCol, wktCol := csvGeometryColumns(names)
 	if wktCol < 0 && (lonCol < 0 || latCol < 0) {
-		return Errorf(Invalid, ErrInvalidInput.Code, "csv header: need lon and lat columns (lon/lng/longitude/x, lat/latitude/y) or a wkt/geometry column, got %q", names)
+		return Errorf(Invalid, CodeInvalidInput, "csv header: need lon and lat columns (lon/lng/longitude/x, lat/latitude/y) or a wkt/geometry column, got %q", names)
 	}
 	geomCol := func(i int) bool {
 		if wktCol >= 0 {
@@ -99,7 +99,7 @@ func readCSV(r io.Reader, fn func(*Feature) error) error {
 			if !errors.As(err, &pe) {
 				return fmt.Errorf("read csv row %d: %w", index+1, err)
 			}
-			feat.Err = &Problem{Index: index, Code: codeInvalidRow, Message: pe.Error()}
+			feat.Err = &Problem{Index: index, Code: CodeInvalidRow, Message: pe.Error()}
 			if errors.Is(err, csv.ErrFieldCount) {
 				feat.Err.Message = fmt.Sprintf("line %d has %d fields, the header has %d", pe.Line, len(rec), len(names))
 			}
@@ -151,7 +151,7 @@ func csvPoint(lonText, latText string, index int) (orb.Geometry, *Problem) {
 		return nil, nil
 	}
 	bad := func(format string, args ...any) *Problem {
-		return &Problem{Index: index, Field: "geometry", Code: codeInvalidCoordinates, Message: fmt.Sprintf(format, args...)}
+		return &Problem{Index: index, Field: "geometry", Code: CodeInvalidCoordinates, Message: fmt.Sprintf(format, args...)}
 	}
 	if lonText == "" || latText == "" {
 		return nil, bad("lon %q and lat %q: both or neither must be given", lonText, latText)

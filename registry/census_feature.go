@@ -55,7 +55,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 			f.ID = string(p.blob[idStart:idEnd]) // name the feature in its problem if the id was read
 		}
 		f.Err = &Problem{Index: index, ID: f.ID, Code: code, Message: msg}
-		if code == codeInvalidGeometry || code == codeInvalidCoordinates {
+		if code == CodeInvalidGeometry || code == CodeInvalidCoordinates {
 			f.Err.Field = "geometry"
 		}
 		f.Geometry = nil
@@ -64,9 +64,9 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 	s.WS()
 	if !s.Consume('{') {
 		if s.Skip() && s.AtEnd() {
-			fail(codeInvalidFeature, "the record is not a JSON object")
+			fail(CodeInvalidFeature, "the record is not a JSON object")
 		} else {
-			fail(codeInvalidJSON, s.ErrMsg("the record is not valid JSON"))
+			fail(CodeInvalidJSON, s.ErrMsg("the record is not valid JSON"))
 		}
 		return
 	}
@@ -76,14 +76,14 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 			s.WS()
 			key, ok := p.key()
 			if !ok || !s.Colon() {
-				fail(codeInvalidJSON, s.ErrMsg("bad object key"))
+				fail(CodeInvalidJSON, s.ErrMsg("bad object key"))
 				return
 			}
 			switch key {
 			case "type":
 				if s.Peek() != '"' {
 					if !s.Skip() {
-						fail(codeInvalidJSON, s.ErrMsg("bad value"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad value"))
 						return
 					}
 					notFeature = "type is not a string"
@@ -91,7 +91,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 				}
 				v, ok := p.stringValue()
 				if !ok {
-					fail(codeInvalidJSON, s.ErrMsg("bad type string"))
+					fail(CodeInvalidJSON, s.ErrMsg("bad type string"))
 					return
 				}
 				typ = v
@@ -100,7 +100,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 				case c == '"':
 					raw, esc, ok := s.String()
 					if !ok {
-						fail(codeInvalidJSON, s.ErrMsg("bad id string"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad id string"))
 						return
 					}
 					idStart = len(p.blob)
@@ -109,7 +109,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 				case c == '-' || c >= '0' && c <= '9':
 					num, ok := s.Number()
 					if !ok {
-						fail(codeInvalidJSON, s.ErrMsg("bad id number"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad id number"))
 						return
 					}
 					idStart = len(p.blob)
@@ -117,13 +117,13 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 					idEnd = len(p.blob)
 				case c == 'n':
 					if !s.Literal("null") {
-						fail(codeInvalidJSON, s.ErrMsg("bad literal"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad literal"))
 						return
 					}
 					idStart, idEnd = -1, -1
 				default:
 					if !s.Skip() {
-						fail(codeInvalidJSON, s.ErrMsg("bad id"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad id"))
 						return
 					}
 					notFeature = "id is neither a string nor a number"
@@ -131,21 +131,21 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 			case "geometry":
 				geomStart = s.Pos
 				if !s.Skip() {
-					fail(codeInvalidJSON, s.ErrMsg("bad geometry"))
+					fail(CodeInvalidJSON, s.ErrMsg("bad geometry"))
 					return
 				}
 				geomEnd = s.Pos
 			case "properties":
 				if !p.properties() {
 					if s.Err() != "" {
-						fail(codeInvalidJSON, s.ErrMsg("bad properties"))
+						fail(CodeInvalidJSON, s.ErrMsg("bad properties"))
 						return
 					}
 					notFeature = "properties is neither an object nor null"
 				}
 			default:
 				if !s.Skip() {
-					fail(codeInvalidJSON, s.ErrMsg("bad value"))
+					fail(CodeInvalidJSON, s.ErrMsg("bad value"))
 					return
 				}
 			}
@@ -156,12 +156,12 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 			if s.Consume('}') {
 				break
 			}
-			fail(codeInvalidJSON, s.ErrMsg("expected , or }"))
+			fail(CodeInvalidJSON, s.ErrMsg("expected , or }"))
 			return
 		}
 	}
 	if !s.AtEnd() {
-		fail(codeInvalidJSON, s.ErrMsg("data after the feature object"))
+		fail(CodeInvalidJSON, s.ErrMsg("data after the feature object"))
 		return
 	}
 	// One string holds the id and every property value, so a feature costs one allocation.
@@ -175,13 +175,13 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 	switch {
 	case typ != "Feature":
 		if typ == "" {
-			fail(codeInvalidFeature, "the object has no \"type\": \"Feature\"")
+			fail(CodeInvalidFeature, "the object has no \"type\": \"Feature\"")
 		} else {
-			fail(codeInvalidFeature, fmt.Sprintf("type is %q, want \"Feature\"", typ))
+			fail(CodeInvalidFeature, fmt.Sprintf("type is %q, want \"Feature\"", typ))
 		}
 		return
 	case notFeature != "":
-		fail(codeInvalidFeature, notFeature)
+		fail(CodeInvalidFeature, notFeature)
 		return
 	}
 	if geomStart >= 0 {

@@ -9,16 +9,6 @@ import (
 	"strings"
 )
 
-// Problem codes a reader sets in Feature.Err.
-const (
-	codeInvalidJSON        = "invalid_json"        // the record is not well-formed JSON
-	codeInvalidFeature     = "invalid_feature"     // well-formed JSON, but not a GeoJSON Feature
-	codeInvalidGeometry    = "invalid_geometry"    // malformed geometry JSON or WKT
-	codeInvalidCoordinates = "invalid_coordinates" // NaN/Inf or out-of-range lon/lat
-	codeInvalidRow         = "invalid_row"         // a CSV row that cannot be split into the header's fields
-	codeLineTooLong        = "line_too_long"       // an NDJSON line above maxLineBytes
-)
-
 const (
 	maxJSONDepth = 512      // nesting limit for skipped JSON values; deeper input is refused, not recursed into
 	maxLineBytes = 64 << 20 // longest NDJSON line: a large polygon fits, a missing newline in a huge file does not
@@ -39,7 +29,7 @@ func detectFormat(name string, head []byte) (Format, error) {
 	h := bytes.TrimPrefix(head, utf8BOM)
 	h = bytes.TrimLeft(h, " \t\r\n")
 	if len(h) == 0 {
-		return "", Errorf(Invalid, ErrInvalidInput.Code, "cannot tell the format of %q: no extension and empty content", name)
+		return "", Errorf(Invalid, CodeInvalidInput, "cannot tell the format of %q: no extension and empty content", name)
 	}
 	switch h[0] {
 	case 0x1E:
@@ -74,7 +64,7 @@ func detectFormat(name string, head []byte) (Format, error) {
 			return FormatCSV, nil
 		}
 	}
-	return "", Errorf(Invalid, ErrInvalidInput.Code, "cannot tell the format of %q: use a .geojson, .ndjson or .csv name", name)
+	return "", Errorf(Invalid, CodeInvalidInput, "cannot tell the format of %q: use a .geojson, .ndjson or .csv name", name)
 }
 
 func readFeatures(r io.Reader, f Format, fn func(*Feature) error) error {
@@ -90,5 +80,5 @@ func readFeatures(r io.Reader, f Format, fn func(*Feature) error) error {
 	case FormatCSV:
 		return readCSV(br, fn)
 	}
-	return Errorf(Invalid, ErrInvalidInput.Code, "unknown census format %q (want geojson, ndjson or csv)", string(f))
+	return Errorf(Invalid, CodeInvalidInput, "unknown census format %q (want geojson, ndjson or csv)", string(f))
 }

@@ -23,24 +23,24 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 	stop := func(err error) error {
 		off := base + dec.InputOffset()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return Errorf(Invalid, ErrInvalidInput.Code, "geojson: input ends early (offset %d)", off)
+			return Errorf(Invalid, CodeInvalidInput, "geojson: input ends early (offset %d)", off)
 		}
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &se) || errors.As(err, &te) {
-			return Errorf(Invalid, ErrInvalidInput.Code, "geojson: %v (offset %d)", err, off)
+			return Errorf(Invalid, CodeInvalidInput, "geojson: %v (offset %d)", err, off)
 		}
 		return fmt.Errorf("read geojson: %w", err)
 	}
 	tok, err := dec.Token()
 	if err != nil {
 		if err == io.EOF {
-			return Errorf(Invalid, ErrInvalidInput.Code, "geojson: empty input")
+			return Errorf(Invalid, CodeInvalidInput, "geojson: empty input")
 		}
 		return stop(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return Errorf(Invalid, ErrInvalidInput.Code, "geojson: the document is not a JSON object")
+		return Errorf(Invalid, CodeInvalidInput, "geojson: the document is not a JSON object")
 	}
 	var (
 		typ      string
@@ -62,11 +62,11 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 				return stop(err)
 			}
 			if typ != "FeatureCollection" && typ != "Feature" {
-				return Errorf(Invalid, ErrInvalidInput.Code, "geojson: type %q is neither FeatureCollection nor Feature", typ)
+				return Errorf(Invalid, CodeInvalidInput, "geojson: type %q is neither FeatureCollection nor Feature", typ)
 			}
 		case "features":
 			if typ == "Feature" {
-				return Errorf(Invalid, ErrInvalidInput.Code, "geojson: a Feature has no features member")
+				return Errorf(Invalid, CodeInvalidInput, "geojson: a Feature has no features member")
 			}
 			sawFeats = true
 			tok, err := dec.Token()
@@ -74,7 +74,7 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 				return stop(err)
 			}
 			if d, ok := tok.(json.Delim); !ok || d != '[' {
-				return Errorf(Invalid, ErrInvalidInput.Code, "geojson: features is not an array")
+				return Errorf(Invalid, CodeInvalidInput, "geojson: features is not an array")
 			}
 			er := newElementReader(io.MultiReader(dec.Buffered(), r), base+dec.InputOffset())
 			_, err = er.each(func(elem []byte) error {
@@ -114,11 +114,11 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 		return stop(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Errorf(Invalid, ErrInvalidInput.Code, "geojson: data after the top-level object (offset %d)", base+dec.InputOffset())
+		return Errorf(Invalid, CodeInvalidInput, "geojson: data after the top-level object (offset %d)", base+dec.InputOffset())
 	}
 	switch {
 	case typ == "Feature" && sawFeats:
-		return Errorf(Invalid, ErrInvalidInput.Code, "geojson: a Feature has no features member")
+		return Errorf(Invalid, CodeInvalidInput, "geojson: a Feature has no features member")
 	case typ == "Feature":
 		if members == nil {
 			members = make(map[string]json.RawMessage)
@@ -131,7 +131,7 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 		p.parse(b, 0, &feat)
 		return fn(&feat)
 	case !sawFeats:
-		return Errorf(Invalid, ErrInvalidInput.Code, "geojson: neither a FeatureCollection with a features array nor a Feature")
+		return Errorf(Invalid, CodeInvalidInput, "geojson: neither a FeatureCollection with a features array nor a Feature")
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func checkGeoJSONCRS(raw json.RawMessage) error {
 			return nil
 		}
 	}
-	return Errorf(Invalid, ErrInvalidCRS.Code, "geojson: crs %q is not lon/lat WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490); reproject the file", crs.Properties.Name)
+	return Errorf(Invalid, CodeInvalidCRS, "geojson: crs %q is not lon/lat WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490); reproject the file", crs.Properties.Name)
 }
 
 // maxElementBytes bounds one feature of a FeatureCollection, like maxLineBytes one NDJSON line.
@@ -236,7 +236,7 @@ func (er *elementReader) syntaxError(msg string, at int) error {
 	if er.err != nil {
 		return fmt.Errorf("read geojson: %w", er.err)
 	}
-	return Errorf(Invalid, ErrInvalidInput.Code, "geojson: %s (offset %d)", msg, er.base+int64(at))
+	return Errorf(Invalid, CodeInvalidInput, "geojson: %s (offset %d)", msg, er.base+int64(at))
 }
 
 // each calls fn with every element of the array, up to and including its "]".

@@ -20,7 +20,7 @@ func (p *featureParser) geometry(data []byte, depth int) (orb.Geometry, *Problem
 		return nil, nil
 	}
 	bad := func(msg string) *Problem {
-		return &Problem{Field: "geometry", Code: codeInvalidGeometry, Message: msg}
+		return &Problem{Field: "geometry", Code: CodeInvalidGeometry, Message: msg}
 	}
 	if !s.Consume('{') {
 		return nil, bad("geometry is not an object")
@@ -168,7 +168,7 @@ func geometryTypeName(b []byte) string {
 func (p *featureParser) collection(data []byte, depth int) (orb.Geometry, *Problem) {
 	s := jsonscan.Scanner{MaxDepth: maxJSONDepth, Data: data}
 	s.WS()
-	bad := &Problem{Field: "geometry", Code: codeInvalidGeometry, Message: "geometries is not an array of geometries"}
+	bad := &Problem{Field: "geometry", Code: CodeInvalidGeometry, Message: "geometries is not an array of geometries"}
 	if !s.Consume('[') {
 		return nil, bad
 	}
@@ -244,7 +244,7 @@ func (c *coordReader) position() (orb.Point, bool) {
 	}
 	pt := orb.Point(v)
 	if !ValidPoint(pt) && c.prob == nil {
-		c.prob = &Problem{Field: "geometry", Code: codeInvalidCoordinates,
+		c.prob = &Problem{Field: "geometry", Code: CodeInvalidCoordinates,
 			Message: fmt.Sprintf("position [%s, %s]: %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg)}
 	}
 	return pt, true

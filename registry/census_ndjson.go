@@ -32,7 +32,7 @@ func readNDJSON(br *bufio.Reader, fn func(*Feature) error) error {
 			return fmt.Errorf("read ndjson: %w", err)
 		}
 		if tooLong {
-			feat = Feature{Index: index, Err: &Problem{Index: index, Code: codeLineTooLong,
+			feat = Feature{Index: index, Err: &Problem{Index: index, Code: CodeLineTooLong,
 				Message: fmt.Sprintf("line is longer than %d bytes", maxLineBytes)}}
 			if ferr := fn(&feat); ferr != nil {
 				return ferr

@@ -863,7 +863,7 @@ func FuzzParseWKT(f *testing.F) {
 			if g != nil {
 				t.Fatalf("parseWKT(%q) = %v with problem %+v", s, g, *prob)
 			}
-			if prob.Code != codeInvalidGeometry && prob.Code != codeInvalidCoordinates {
+			if prob.Code != CodeInvalidGeometry && prob.Code != CodeInvalidCoordinates {
 				t.Fatalf("parseWKT(%q) problem code %q", s, prob.Code)
 			}
 			return

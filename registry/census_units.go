@@ -10,19 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// Unit and rule document problem codes.
-const (
-	codeInvalidEntry        = "invalid_entry"         // an entry that is not an object of the documented fields
-	codeDuplicateID         = "duplicate_id"          // an id that an earlier entry already has
-	codeInvalidDistrict     = "invalid_district"      // not a 6-digit district code
-	codeInvalidReference    = "invalid_reference"     // a unit naming itself as parent or supervisor
-	codeParentCycle         = "parent_cycle"          // units whose parents lead back to themselves
-	codeInvalidSupervisor   = "invalid_supervisor"    // a supervisor in the document that is not an admin department
-	codeInvalidClassPattern = "invalid_class_pattern" // a rule class that is not *, NN, NN*, NNNN or NNNNN
-	codeInvalidKind         = "invalid_kind"          // a rule kind other than component, event or ""
-	codeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
-)
-
 // maxDocumentBytes bounds a units or rules document: a city has hundreds of units and rules,
 // and a unit's service area polygon rarely exceeds a few hundred kilobytes.
 const maxDocumentBytes = 64 << 20
@@ -85,7 +72,7 @@ func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
-			add("", codeInvalidEntry, "unit %d is not a unit object: %v", i, err)
+			add("", CodeInvalidEntry, "unit %d is not a unit object: %v", i, err)
 			continue
 		}
 		u := Unit{
@@ -98,19 +85,19 @@ func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 		d.ID = u.ID
 		switch j, dup := first[u.ID]; {
 		case u.ID == "":
-			add("id", codeMissingField, "unit %d has no id", i)
+			add("id", CodeMissingField, "unit %d has no id", i)
 		case dup:
-			add("id", codeDuplicateID, "unit id %q already appears at entry %d", u.ID, j)
+			add("id", CodeDuplicateID, "unit id %q already appears at entry %d", u.ID, j)
 		default:
 			first[u.ID] = i
 		}
 		if u.Name == "" {
-			add("name", codeMissingField, "unit %q has no name", u.ID)
+			add("name", CodeMissingField, "unit %q has no name", u.ID)
 		}
 		checkText(u.Name, "name", maxUnitTextRunes, add)
 		checkText(u.Phone, "phone", maxUnitTextRunes, add)
 		if t := strings.TrimSpace(d.Type); t == "" {
-			add("type", codeMissingField, "unit %q has no type", u.ID)
+			add("type", CodeMissingField, "unit %q has no type", u.ID)
 		} else if ut, err := ParseUnitType(t); err != nil {
 			add("type", ErrorCode(err), "%s", err.(*Error).Message)
 		} else {
@@ -118,7 +105,7 @@ func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 		}
 		for _, dc := range d.Districts {
 			if !isDistrictCode(dc) {
-				add("districts", codeInvalidDistrict, "district %q is not a 6-digit district code", dc)
+				add("districts", CodeInvalidDistrict, "district %q is not a 6-digit district code", dc)
 				continue
 			}
 			u.Districts = append(u.Districts, dc)
@@ -153,12 +140,12 @@ func unitReferenceProblems(units []Unit, first map[string]int) []Problem {
 		}
 		for _, ref := range [...]struct{ field, id string }{{"parent", u.Parent}, {"supervisor", u.Supervisor}} {
 			if ref.id == u.ID {
-				probs = append(probs, Problem{Index: i, ID: u.ID, Field: ref.field, Code: codeInvalidReference,
+				probs = append(probs, Problem{Index: i, ID: u.ID, Field: ref.field, Code: CodeInvalidReference,
 					Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)})
 			}
 		}
 		if j, ok := first[u.Supervisor]; ok && u.Supervisor != u.ID && units[j].Type != 0 && units[j].Type != UnitAdminDepartment {
-			probs = append(probs, Problem{Index: i, ID: u.ID, Field: "supervisor", Code: codeInvalidSupervisor,
+			probs = append(probs, Problem{Index: i, ID: u.ID, Field: "supervisor", Code: CodeInvalidSupervisor,
 				Message: fmt.Sprintf("supervisor %q is a %s, want an admin_department", u.Supervisor, units[j].Type)})
 		}
 		// Follow parents within the document; coming back to u is a cycle. The walk is
@@ -172,7 +159,7 @@ func unitReferenceProblems(units []Unit, first map[string]int) []Problem {
 			seen++
 			p = units[j].Parent
 			if p == u.ID {
-				probs = append(probs, Problem{Index: i, ID: u.ID, Field: "parent", Code: codeParentCycle,
+				probs = append(probs, Problem{Index: i, ID: u.ID, Field: "parent", Code: CodeParentCycle,
 					Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)})
 				break
 			}
@@ -249,7 +236,7 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
-			add("", codeInvalidEntry, "rule %d is not a rule object: %v", i, err)
+			add("", CodeInvalidEntry, "rule %d is not a rule object: %v", i, err)
 			continue
 		}
 		ru := Rule{
@@ -265,28 +252,28 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 		d.ID = ru.ID
 		switch j, dup := first[ru.ID]; {
 		case ru.ID == "":
-			add("id", codeMissingField, "rule %d has no id", i)
+			add("id", CodeMissingField, "rule %d has no id", i)
 		case dup:
-			add("id", codeDuplicateID, "rule id %q already appears at entry %d", ru.ID, j)
+			add("id", CodeDuplicateID, "rule id %q already appears at entry %d", ru.ID, j)
 		default:
 			first[ru.ID] = i
 		}
 		switch {
 		case ru.Class == "":
-			add("class", codeMissingField, "rule %q has no class (use \"*\" for every class)", ru.ID)
+			add("class", CodeMissingField, "rule %q has no class (use \"*\" for every class)", ru.ID)
 		case !validClassPattern(ru.Class):
-			add("class", codeInvalidClassPattern, "class %q is not *, a 2-digit major class (01 or 01*), or a 4- or 5-digit class", ru.Class)
+			add("class", CodeInvalidClassPattern, "class %q is not *, a 2-digit major class (01 or 01*), or a 4- or 5-digit class", ru.Class)
 		}
 		switch ru.Kind {
 		case "", string(KindComponent), string(KindEvent):
 		default:
-			add("kind", codeInvalidKind, "kind %q is not component, event or empty", ru.Kind)
+			add("kind", CodeInvalidKind, "kind %q is not component, event or empty", ru.Kind)
 		}
 		if !validAreaPrefix(ru.Area) {
-			add("area", codeInvalidArea, "area %q is not a district (6 digits), street (9), community (12) or cell code (14 or 15)", ru.Area)
+			add("area", CodeInvalidArea, "area %q is not a district (6 digits), street (9), community (12) or cell code (14 or 15)", ru.Area)
 		}
 		if ru.Unit == "" {
-			add("unit", codeMissingField, "rule %q has no unit", ru.ID)
+			add("unit", CodeMissingField, "rule %q has no unit", ru.ID)
 		}
 		checkText(ru.Reason, "reason", maxUnitTextRunes, add)
 		rules[i] = ru
@@ -301,32 +288,32 @@ func readDocument(r io.Reader, key string) ([]json.RawMessage, error) {
 		return nil, fmt.Errorf("read %s document: %w", key, err)
 	}
 	if len(data) > maxDocumentBytes {
-		return nil, Errorf(TooLarge, "too_large", "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
+		return nil, Errorf(TooLarge, CodeTooLarge, "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
 	}
 	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
 	if len(data) == 0 {
-		return nil, Errorf(Invalid, ErrInvalidInput.Code, "the %s document is empty", key)
+		return nil, Errorf(Invalid, CodeInvalidInput, "the %s document is empty", key)
 	}
 	var entries []json.RawMessage
 	switch data[0] {
 	case '[':
 		if err := json.Unmarshal(data, &entries); err != nil {
-			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %v", key, err)
+			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
 		}
 	case '{':
 		var doc map[string]json.RawMessage
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %v", key, err)
+			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
 		}
 		arr, ok := doc[key]
 		if !ok {
-			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: the object has no %q member", key, key)
+			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: the object has no %q member", key, key)
 		}
 		if err := json.Unmarshal(arr, &entries); err != nil {
-			return nil, Errorf(Invalid, ErrInvalidInput.Code, "%s document: %q is not an array: %v", key, key, err)
+			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %q is not an array: %v", key, key, err)
 		}
 	default:
-		return nil, Errorf(Invalid, ErrInvalidInput.Code, "the %s document is neither a JSON array nor an object with a %q array", key, key)
+		return nil, Errorf(Invalid, CodeInvalidInput, "the %s document is neither a JSON array nor an object with a %q array", key, key)
 	}
 	return entries, nil
 }
@@ -334,9 +321,9 @@ func readDocument(r io.Reader, key string) ([]json.RawMessage, error) {
 // checkText reports text that is not UTF-8 or longer than max characters.
 func checkText(v, field string, max int, add func(field, code, format string, args ...any)) {
 	if !utf8.ValidString(v) {
-		add(field, codeInvalidEncoding, "%s is not valid UTF-8", field)
+		add(field, CodeInvalidEncoding, "%s is not valid UTF-8", field)
 	} else if n := utf8.RuneCountInString(v); n > max {
-		add(field, codeTooLong, "%s has %d characters, at most %d are allowed", field, n, max)
+		add(field, CodeTooLong, "%s has %d characters, at most %d are allowed", field, n, max)
 	}
 }
 

@@ -72,13 +72,13 @@ func (w *wktParser) parse() orb.Geometry {
 	if len(w.s) > 5 && strings.EqualFold(w.s[:5], "SRID=") {
 		semi := strings.IndexByte(w.s, ';')
 		if semi < 0 {
-			w.fail(codeInvalidGeometry, "SRID prefix without ;")
+			w.fail(CodeInvalidGeometry, "SRID prefix without ;")
 			return nil
 		}
 		switch srid := strings.TrimSpace(w.s[5:semi]); srid {
 		case "4326", "4490":
 		default:
-			w.fail(codeInvalidGeometry, "SRID %q is not 4326 (WGS84) or 4490 (CGCS2000)", srid)
+			w.fail(CodeInvalidGeometry, "SRID %q is not 4326 (WGS84) or 4490 (CGCS2000)", srid)
 			return nil
 		}
 		w.pos = semi + 1
@@ -121,12 +121,12 @@ func (w *wktParser) parse() orb.Geometry {
 			break
 		}
 		if !w.consume('(') {
-			w.fail(codeInvalidGeometry, "expected ( after POINT")
+			w.fail(CodeInvalidGeometry, "expected ( after POINT")
 			return nil
 		}
 		p := w.position()
 		if !w.consume(')') {
-			w.fail(codeInvalidGeometry, "expected ) after the POINT position")
+			w.fail(CodeInvalidGeometry, "expected ) after the POINT position")
 		}
 		g = p
 	case "MULTIPOINT":
@@ -153,7 +153,7 @@ func (w *wktParser) parse() orb.Geometry {
 			break
 		}
 		if !w.consume('(') {
-			w.fail(codeInvalidGeometry, "expected ( after MULTIPOLYGON")
+			w.fail(CodeInvalidGeometry, "expected ( after MULTIPOLYGON")
 			return nil
 		}
 		mp := orb.MultiPolygon{}
@@ -163,21 +163,21 @@ func (w *wktParser) parse() orb.Geometry {
 				continue
 			}
 			if !w.consume(')') {
-				w.fail(codeInvalidGeometry, "expected , or ) in MULTIPOLYGON at byte %d", w.pos)
+				w.fail(CodeInvalidGeometry, "expected , or ) in MULTIPOLYGON at byte %d", w.pos)
 			}
 			break
 		}
 		g = mp
 	case "":
-		w.fail(codeInvalidGeometry, "no geometry type")
+		w.fail(CodeInvalidGeometry, "no geometry type")
 		return nil
 	default:
-		w.fail(codeInvalidGeometry, "unsupported geometry type %q (want POINT, MULTIPOINT, LINESTRING, POLYGON or MULTIPOLYGON)", kw)
+		w.fail(CodeInvalidGeometry, "unsupported geometry type %q (want POINT, MULTIPOINT, LINESTRING, POLYGON or MULTIPOLYGON)", kw)
 		return nil
 	}
 	w.ws()
 	if w.prob == nil && w.pos != len(w.s) {
-		w.fail(codeInvalidGeometry, "unexpected text at byte %d", w.pos)
+		w.fail(CodeInvalidGeometry, "unexpected text at byte %d", w.pos)
 	}
 	if w.prob != nil {
 		return nil
@@ -187,7 +187,7 @@ func (w *wktParser) parse() orb.Geometry {
 
 func (w *wktParser) polygon() orb.Polygon {
 	if !w.consume('(') {
-		w.fail(codeInvalidGeometry, "expected ( to start a polygon at byte %d", w.pos)
+		w.fail(CodeInvalidGeometry, "expected ( to start a polygon at byte %d", w.pos)
 		return nil
 	}
 	var p orb.Polygon
@@ -197,7 +197,7 @@ func (w *wktParser) polygon() orb.Polygon {
 			continue
 		}
 		if !w.consume(')') {
-			w.fail(codeInvalidGeometry, "expected , or ) in a polygon at byte %d", w.pos)
+			w.fail(CodeInvalidGeometry, "expected , or ) in a polygon at byte %d", w.pos)
 		}
 		break
 	}
@@ -207,7 +207,7 @@ func (w *wktParser) polygon() orb.Polygon {
 // points reads "(x y, x y, …)"; with paren, each position may be wrapped as "(x y)" (MULTIPOINT).
 func (w *wktParser) points(paren bool) []orb.Point {
 	if !w.consume('(') {
-		w.fail(codeInvalidGeometry, "expected ( at byte %d", w.pos)
+		w.fail(CodeInvalidGeometry, "expected ( at byte %d", w.pos)
 		return nil
 	}
 	var pts []orb.Point
@@ -215,13 +215,13 @@ func (w *wktParser) points(paren bool) []orb.Point {
 		wrapped := paren && w.consume('(')
 		pts = append(pts, w.position())
 		if wrapped && !w.consume(')') {
-			w.fail(codeInvalidGeometry, "expected ) at byte %d", w.pos)
+			w.fail(CodeInvalidGeometry, "expected ) at byte %d", w.pos)
 		}
 		if w.consume(',') {
 			continue
 		}
 		if !w.consume(')') {
-			w.fail(codeInvalidGeometry, "expected , or ) at byte %d", w.pos)
+			w.fail(CodeInvalidGeometry, "expected , or ) at byte %d", w.pos)
 		}
 		break
 	}
@@ -246,7 +246,7 @@ func (w *wktParser) position() orb.Point {
 		}
 		f, err := strconv.ParseFloat(w.s[start:w.pos], 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			w.fail(codeInvalidGeometry, "%q is not a number", w.s[start:w.pos])
+			w.fail(CodeInvalidGeometry, "%q is not a number", w.s[start:w.pos])
 			return orb.Point{}
 		}
 		if n < 2 {
@@ -255,12 +255,12 @@ func (w *wktParser) position() orb.Point {
 		n++
 	}
 	if n < 2 || n > 4 || w.dims != 0 && n != w.dims {
-		w.fail(codeInvalidGeometry, "a position has %d ordinates at byte %d", n, w.pos)
+		w.fail(CodeInvalidGeometry, "a position has %d ordinates at byte %d", n, w.pos)
 		return orb.Point{}
 	}
 	p := orb.Point(v)
 	if !ValidPoint(p) {
-		w.fail(codeInvalidCoordinates, "position (%s %s): %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg)
+		w.fail(CodeInvalidCoordinates, "position (%s %s): %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg)
 	}
 	return p
 }

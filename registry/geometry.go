@@ -9,17 +9,6 @@ import (
 	"github.com/paulmach/orb/geo"
 )
 
-// Geometry problem codes, shared by ValidatePolygonal and the census decoders.
-const (
-	codeInvalidGeometryType = "invalid_geometry_type" // not the geometry type the record needs
-	codeEmptyGeometry       = "empty_geometry"        // a polygonal geometry without polygons or rings
-	codeTooFewPoints        = "too_few_points"        // a ring with fewer than 4 positions (3 distinct corners + closing)
-	codeUnclosedRing        = "unclosed_ring"         // a ring whose last position differs from its first
-	codeSelfIntersection    = "self_intersection"     // two edges of one ring cross or touch
-	codeZeroArea            = "zero_area"             // a ring that encloses nothing
-	codeHoleOutside         = "hole_outside"          // a hole not inside its polygon's exterior ring
-)
-
 // bruteForceEdges is the ring size (in edges) up to which checking every pair of edges beats
 // sorting them for a sweep (BenchmarkRingSelfIntersection; docs/benchmarks.md, "Figures behind the code"); grid
 // cells of 10–40 vertices stay well below it.
@@ -60,18 +49,18 @@ func ValidatePolygonal(g orb.Geometry) (orb.MultiPolygon, []Problem) {
 	case orb.MultiPolygon:
 		polys, multi = g, true
 	case nil:
-		return nil, []Problem{geomProblem(codeInvalidGeometryType, "geometry is missing, want Polygon or MultiPolygon")}
+		return nil, []Problem{geomProblem(CodeInvalidGeometryType, "geometry is missing, want Polygon or MultiPolygon")}
 	default:
-		return nil, []Problem{geomProblem(codeInvalidGeometryType, "geometry is a %s, want Polygon or MultiPolygon", g.GeoJSONType())}
+		return nil, []Problem{geomProblem(CodeInvalidGeometryType, "geometry is a %s, want Polygon or MultiPolygon", g.GeoJSONType())}
 	}
 	if len(polys) == 0 {
-		return nil, []Problem{geomProblem(codeEmptyGeometry, "MultiPolygon has no polygons")}
+		return nil, []Problem{geomProblem(CodeEmptyGeometry, "MultiPolygon has no polygons")}
 	}
 	var probs []Problem
 	out := make(orb.MultiPolygon, 0, len(polys))
 	for pi, poly := range polys {
 		if len(poly) == 0 {
-			probs = append(probs, geomProblem(codeEmptyGeometry, "%s has no rings", polyLabel(pi, multi)))
+			probs = append(probs, geomProblem(CodeEmptyGeometry, "%s has no rings", polyLabel(pi, multi)))
 			continue
 		}
 		np := make(orb.Polygon, 0, len(poly))
@@ -92,7 +81,7 @@ func ValidatePolygonal(g orb.Geometry) (orb.MultiPolygon, []Problem) {
 			}
 			if ri > 0 && exteriorOK {
 				if at, bad := holeOutside(np[0], r); bad {
-					probs = append(probs, geomProblem(codeHoleOutside, "%s is not inside the exterior ring (at %s)", label, pointText(at)))
+					probs = append(probs, geomProblem(CodeHoleOutside, "%s is not inside the exterior ring (at %s)", label, pointText(at)))
 					continue
 				}
 			}
@@ -110,16 +99,16 @@ func ValidatePolygonal(g orb.Geometry) (orb.MultiPolygon, []Problem) {
 func checkRing(ring orb.Ring, label string) (orb.Ring, *Problem) {
 	for i, p := range ring {
 		if !ValidPoint(p) {
-			pr := geomProblem(codeInvalidCoordinates, "%s position %d (%s): %s", label, i, pointText(p), coordRangeMsg)
+			pr := geomProblem(CodeInvalidCoordinates, "%s position %d (%s): %s", label, i, pointText(p), coordRangeMsg)
 			return nil, &pr
 		}
 	}
 	if len(ring) < 4 {
-		pr := geomProblem(codeTooFewPoints, "%s has %d positions, want at least 4 (3 corners and the closing position)", label, len(ring))
+		pr := geomProblem(CodeTooFewPoints, "%s has %d positions, want at least 4 (3 corners and the closing position)", label, len(ring))
 		return nil, &pr
 	}
 	if ring[0] != ring[len(ring)-1] {
-		pr := geomProblem(codeUnclosedRing, "%s is not closed: it starts at %s and ends at %s", label, pointText(ring[0]), pointText(ring[len(ring)-1]))
+		pr := geomProblem(CodeUnclosedRing, "%s is not closed: it starts at %s and ends at %s", label, pointText(ring[0]), pointText(ring[len(ring)-1]))
 		return nil, &pr
 	}
 	r := make(orb.Ring, 0, len(ring))
@@ -129,15 +118,15 @@ func checkRing(ring orb.Ring, label string) (orb.Ring, *Problem) {
 		}
 	}
 	if len(r) < 4 {
-		pr := geomProblem(codeTooFewPoints, "%s has %d distinct positions once repeats are dropped, want at least 4", label, len(r))
+		pr := geomProblem(CodeTooFewPoints, "%s has %d distinct positions once repeats are dropped, want at least 4", label, len(r))
 		return nil, &pr
 	}
 	if at, i, j, bad := ringSelfIntersection(r); bad {
-		pr := geomProblem(codeSelfIntersection, "%s intersects itself at %s (edges %d and %d)", label, pointText(at), i, j)
+		pr := geomProblem(CodeSelfIntersection, "%s intersects itself at %s (edges %d and %d)", label, pointText(at), i, j)
 		return nil, &pr
 	}
 	if planarSignedArea(r) == 0 {
-		pr := geomProblem(codeZeroArea, "%s encloses no area", label)
+		pr := geomProblem(CodeZeroArea, "%s encloses no area", label)
 		return nil, &pr
 	}
 	return r, nil

@@ -127,7 +127,7 @@ func ParseUnitType(s string) (UnitType, error) {
 			return i, nil
 		}
 	}
-	return 0, Errorf(Invalid, "invalid_unit_type", "unit type %q is not one of city_centre, district_centre, admin_department, public_service_unit, district_government", s)
+	return 0, Errorf(Invalid, CodeInvalidUnitType, "unit type %q is not one of city_centre, district_centre, admin_department, public_service_unit, district_government", s)
 }
 
 func (t UnitType) String() string {

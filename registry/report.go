@@ -16,7 +16,7 @@ func ParseMode(s string) (Mode, error) {
 	case "partial":
 		return ModePartial, nil
 	}
-	return "", Errorf(Invalid, "invalid_mode", "mode must be strict or partial, not %q", s)
+	return "", Errorf(Invalid, CodeInvalidMode, "mode must be strict or partial, not %q", s)
 }
 
 // Problem is one line of a validation report.

@@ -39,7 +39,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 			return nil
 		}
 		if first, dup := seen[c.Code]; dup {
-			sink.add(Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: "duplicate_code",
+			sink.add(Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: CodeDuplicateCode,
 				Message: fmt.Sprintf("cell code %s already appears at feature %d", c.Code, first)})
 			return nil
 		}
@@ -80,7 +80,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		default:
 			continue
 		}
-		sink.add(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: "overlapping_cells",
+		sink.add(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: CodeOverlappingCells,
 			Message: fmt.Sprintf("cell %s overlaps cell %s, e.g. at %s", cells[victim].Code, other, fmtPoint(o.Point))})
 	}
 	for i := range cells {
@@ -134,7 +134,7 @@ func (s *Service) strands(c *Cell, index int) *Problem {
 	if !ok {
 		return nil
 	}
-	return &Problem{Index: index, ID: c.Code.String(), Field: "geometry", Code: "components_outside_cell",
+	return &Problem{Index: index, ID: c.Code.String(), Field: "geometry", Code: CodeComponentsOutsideCell,
 		Message: fmt.Sprintf("the new geometry of cell %s leaves its component %s at %s outside it (a component keeps the cell it was located in)",
 			c.Code, ref.ID, fmtPoint(ref.Point))}
 }
@@ -167,7 +167,7 @@ func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor 
 		if other == c.Code {
 			other = o.A
 		}
-		return Cell{}, Errorf(Invalid, "overlapping_cells", "cell %s overlaps cell %s, e.g. at %s", c.Code, other, fmtPoint(o.Point))
+		return Cell{}, Errorf(Invalid, CodeOverlappingCells, "cell %s overlaps cell %s, e.g. at %s", c.Code, other, fmtPoint(o.Point))
 	}
 	if p := s.strands(&c, -1); p != nil {
 		return Cell{}, problemError(*p)

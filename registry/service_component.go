@@ -57,7 +57,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 				continue
 			}
 			if first, dup := seen[id]; dup {
-				sink.add(Problem{Index: f.Index, ID: id.String(), Field: "id", Code: "duplicate_id",
+				sink.add(Problem{Index: f.Index, ID: id.String(), Field: "id", Code: CodeDuplicateID,
 					Message: fmt.Sprintf("identifier %s already appears at feature %d", id, first)})
 				return nil
 			}
@@ -134,8 +134,8 @@ func (s *Service) locate(c *Component, index int) *Problem {
 	cell, err := s.index.CellAt(c.Point)
 	if err != nil {
 		code := ErrorCode(err)
-		if code == "internal" {
-			code = ErrOutsideGrid.Code
+		if code == CodeInternal {
+			code = CodeOutsideGrid
 		}
 		return &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
 			Message: fmt.Sprintf("component at %s lies outside every grid cell", fmtPoint(c.Point))}
@@ -143,7 +143,7 @@ func (s *Service) locate(c *Component, index int) *Problem {
 	c.Cell = cell.Code
 	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
 		if !id.IsZero() && id.Admin() != cell.Code.District() {
-			return &Problem{Index: index, ID: id.String(), Field: "id", Code: "district_mismatch",
+			return &Problem{Index: index, ID: id.String(), Field: "id", Code: CodeDistrictMismatch,
 				Message: fmt.Sprintf("identifier %s is of district %s but the component lies in cell %s of district %s",
 					id, id.Admin(), cell.Code, cell.Code.District())}
 		}
@@ -220,7 +220,7 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 			// The class may be repeated, never changed or cleared; an unmapped component's
 			// class is its legacy class.
 			if v == "" || v != cur.Class && v != cur.LegacyClass {
-				return Component{}, Errorf(Invalid, "class_immutable", "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
+				return Component{}, Errorf(Invalid, CodeClassImmutable, "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
 			}
 			continue
 		}

@@ -50,7 +50,7 @@ func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportO
 	case CensusRules:
 		return s.importRules(ctx, r, opt)
 	}
-	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, "invalid_kind",
+	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, CodeInvalidKind,
 		"census kinds are cells, components, units and rules, not %q", string(k))
 }
 

@@ -34,7 +34,7 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 	}
 	for i, ru := range rules {
 		if ru.Unit != "" && !has(units, ru.Unit) {
-			sink.add(Problem{Index: i, ID: ru.ID, Field: "unit", Code: "unknown_unit",
+			sink.add(Problem{Index: i, ID: ru.ID, Field: "unit", Code: CodeUnknownUnit,
 				Message: fmt.Sprintf("unit %q is not a known unit", ru.Unit)})
 		}
 	}
@@ -107,7 +107,7 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 // rule); 0 writes unconditionally. The stored rule has Version 1 when it was created.
 func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, error) {
 	if ru.ID == "" || ru.Unit == "" {
-		return Rule{}, Errorf(Invalid, "invalid_rule", "a rule needs an id and a unit")
+		return Rule{}, Errorf(Invalid, CodeInvalidRule, "a rule needs an id and a unit")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,7 +129,7 @@ func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, er
 		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
 	}
 	if !has(units, ru.Unit) {
-		return Rule{}, Errorf(Invalid, "unknown_unit", "unit %q does not exist", ru.Unit)
+		return Rule{}, Errorf(Invalid, CodeUnknownUnit, "unit %q does not exist", ru.Unit)
 	}
 	var stored []Rule
 	var reloadErr error

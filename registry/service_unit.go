@@ -129,7 +129,7 @@ func unitGraphProblems(stored, cand []Unit, at []int) []Problem {
 			continue
 		}
 		if v, ok := supervised[u.ID]; ok && u.Type != UnitAdminDepartment {
-			add("type", codeInvalidSupervisor, "unit %q supervises unit %q, so it must stay an admin_department, not become a %s", u.ID, v, u.Type)
+			add("type", CodeInvalidSupervisor, "unit %q supervises unit %q, so it must stay an admin_department, not become a %s", u.ID, v, u.Type)
 		}
 	}
 	return probs
@@ -141,14 +141,14 @@ func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
 		switch {
 		case ref.id == "":
 		case ref.id == u.ID:
-			return &Problem{Field: ref.field, Code: codeInvalidReference, Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)}
+			return &Problem{Field: ref.field, Code: CodeInvalidReference, Message: fmt.Sprintf("unit %q names itself as its %s", u.ID, ref.field)}
 		case byID[ref.id] == nil:
-			return &Problem{Field: ref.field, Code: "unknown_unit", Message: fmt.Sprintf("%s %q is not a known unit", ref.field, ref.id)}
+			return &Problem{Field: ref.field, Code: CodeUnknownUnit, Message: fmt.Sprintf("%s %q is not a known unit", ref.field, ref.id)}
 		}
 	}
 	if u.Supervisor != "" {
 		if sup := byID[u.Supervisor]; sup.Type != UnitAdminDepartment {
-			return &Problem{Field: "supervisor", Code: codeInvalidSupervisor,
+			return &Problem{Field: "supervisor", Code: CodeInvalidSupervisor,
 				Message: fmt.Sprintf("supervisor %q is a %s, want an admin_department", u.Supervisor, sup.Type)}
 		}
 	}
@@ -156,7 +156,7 @@ func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
 	// units, so a cycle that does not pass through u (none can be stored) cannot loop forever.
 	for p, steps := u.Parent, 0; p != "" && steps <= len(byID); steps++ {
 		if p == u.ID {
-			return &Problem{Field: "parent", Code: codeParentCycle, Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)}
+			return &Problem{Field: "parent", Code: CodeParentCycle, Message: fmt.Sprintf("the parents of unit %q lead back to it", u.ID)}
 		}
 		next := byID[p]
 		if next == nil {
@@ -175,7 +175,7 @@ func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
 // was created.
 func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, error) {
 	if u.ID == "" || u.Name == "" || u.Type == 0 {
-		return Unit{}, Errorf(Invalid, "invalid_unit", "a unit needs an id, a name and a type")
+		return Unit{}, Errorf(Invalid, CodeInvalidUnit, "a unit needs an id, a name and a type")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,7 +221,7 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 	}
 	for _, r := range rules {
 		if r.Unit == id {
-			return Errorf(Conflict, "unit_in_use", "unit %s is used by rule %s", id, r.ID)
+			return Errorf(Conflict, CodeUnitInUse, "unit %s is used by rule %s", id, r.ID)
 		}
 	}
 	units, err := s.store.Units(ctx)
@@ -230,7 +230,7 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 	}
 	for _, u := range units {
 		if u.ID != id && (u.Parent == id || u.Supervisor == id) {
-			return Errorf(Conflict, "unit_in_use", "unit %s is referenced by unit %s", id, u.ID)
+			return Errorf(Conflict, CodeUnitInUse, "unit %s is referenced by unit %s", id, u.ID)
 		}
 	}
 	var reloadErr error

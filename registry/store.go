@@ -118,7 +118,7 @@ func assignErr(c *Component) error {
 // Conflict with code "serials_exhausted" when last is MaxSerial.
 func NextID(prefix uint64, last uint32) (ComponentCode, error) {
 	if last >= MaxSerial {
-		return ComponentCode{}, Errorf(Conflict, "serials_exhausted",
+		return ComponentCode{}, Errorf(Conflict, CodeSerialsExhausted,
 			"every serial of district %06d class %05d is taken", prefix/100000, prefix%100000)
 	}
 	return ComponentCodeFromUint64(prefix*1000000+uint64(last+1), false), nil

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"citygrid/registry"
 )
 
 //go:embed lookup.lua
@@ -327,7 +329,7 @@ func batchCells(body []byte, n int) ([]string, error) {
 		switch {
 		case r.Cell != nil:
 			out[i] = r.Cell.Code
-		case r.Error != nil && r.Error.Code == "outside_grid":
+		case r.Error != nil && r.Error.Code == registry.CodeOutsideGrid:
 		case r.Error != nil:
 			return nil, fmt.Errorf("lookup batch result %d: error %s", i, r.Error.Code)
 		default:

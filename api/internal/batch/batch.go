@@ -29,11 +29,11 @@ import (
 
 // Errors of Decode, each invalid_input.
 var (
-	ErrInput         = registry.Errorf(registry.Invalid, "invalid_input", "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
-	ErrSyntax        = registry.Errorf(registry.Invalid, "invalid_input", "the body is not valid JSON")
-	ErrNotMultiPoint = registry.Errorf(registry.Invalid, "invalid_input", "the body's type is not MultiPoint")
-	ErrNoCoordinates = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint has no coordinates array")
-	ErrBadType       = registry.Errorf(registry.Invalid, "invalid_input", "the MultiPoint's type or coordinates member has the wrong JSON type")
+	ErrInput         = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
+	ErrSyntax        = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body is not valid JSON")
+	ErrNotMultiPoint = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body's type is not MultiPoint")
+	ErrNoCoordinates = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the MultiPoint has no coordinates array")
+	ErrBadType       = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the MultiPoint's type or coordinates member has the wrong JSON type")
 )
 
 // maxDepth is encoding/json's nesting limit.
