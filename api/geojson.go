@@ -95,7 +95,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		return nil, 0, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be one GeoJSON Feature; the collection is empty")
 	}
 	if out.Err != nil {
-		return nil, 0, problemErr(*out.Err)
+		return nil, 0, out.Err.Err()
 	}
 	var version int64
 	for k, v := range out.Props {
@@ -113,15 +113,6 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		out.Geometry = project.Geometry(out.Geometry, func(p orb.Point) orb.Point { return spatial.ToWGS84(p, crs) })
 	}
 	return out, version, nil
-}
-
-// problemErr turns a reader problem into the error of a single-record write.
-func problemErr(p registry.Problem) error {
-	msg := p.Message
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return &registry.Error{Kind: registry.Invalid, Code: p.Code, Message: msg}
 }
 
 // okJSON writes v as 200 application/json.

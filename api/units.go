@@ -121,7 +121,7 @@ func (s *Server) handleUnitPut(c *gin.Context) error {
 		return err
 	}
 	if len(probs) > 0 {
-		return problemErr(probs[0])
+		return probs[0].Err()
 	}
 	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version)
 	if err != nil {
@@ -199,7 +199,7 @@ func (s *Server) handleRulePut(c *gin.Context) error {
 		return err
 	}
 	if len(probs) > 0 {
-		return problemErr(probs[0])
+		return probs[0].Err()
 	}
 	r, err := s.svc.PutRule(c.Request.Context(), rules[0], version)
 	if err != nil {

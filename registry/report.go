@@ -28,6 +28,16 @@ type Problem struct {
 	Message string
 }
 
+// Err is the problem as the error a single write answers with: Invalid, with the problem's
+// code, and its field before the message.
+func (p Problem) Err() *Error {
+	msg := p.Message
+	if p.Field != "" {
+		msg = p.Field + ": " + msg
+	}
+	return &Error{Kind: Invalid, Code: p.Code, Message: msg}
+}
+
 // Report is the outcome of a census import.
 type Report struct {
 	Kind     string // cells, components, units, rules

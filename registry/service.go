@@ -98,14 +98,6 @@ func (s *Service) Feed() (feed ChangeFeed, ok bool) {
 	return feed, ok
 }
 
-func problemError(p Problem) *Error {
-	msg := p.Message
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return &Error{Kind: Invalid, Code: p.Code, Message: msg}
-}
-
 func fmtPoint(p orb.Point) string {
 	return "[" + strconv.FormatFloat(p[0], 'f', -1, 64) + "," + strconv.FormatFloat(p[1], 'f', -1, 64) + "]"
 }

@@ -144,7 +144,7 @@ func (s *Service) strands(c *Cell, index int) *Problem {
 func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor string) (Cell, error) {
 	c, probs := DecodeCell(f)
 	if len(probs) > 0 {
-		return Cell{}, problemError(probs[0])
+		return Cell{}, probs[0].Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,7 +170,7 @@ func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor 
 		return Cell{}, Errorf(Invalid, CodeOverlappingCells, "cell %s overlaps cell %s, e.g. at %s", c.Code, other, fmtPoint(o.Point))
 	}
 	if p := s.strands(&c, -1); p != nil {
-		return Cell{}, problemError(*p)
+		return Cell{}, p.Err()
 	}
 	var stored []Cell
 	err = s.commit(func() error {

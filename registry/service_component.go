@@ -156,12 +156,12 @@ func (s *Service) locate(c *Component, index int) *Problem {
 func (s *Service) CreateComponent(ctx context.Context, f *Feature, actor string) (Component, error) {
 	c, probs := DecodeComponent(f, s.catalog)
 	if len(probs) > 0 {
-		return Component{}, problemError(probs[0])
+		return Component{}, probs[0].Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.locate(&c, f.Index); p != nil {
-		return Component{}, problemError(*p)
+		return Component{}, p.Err()
 	}
 	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
 		if id.IsZero() {
@@ -231,11 +231,11 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 	}
 	c, probs := DecodeComponent(merged, s.catalog)
 	if len(probs) > 0 {
-		return Component{}, problemError(probs[0])
+		return Component{}, probs[0].Err()
 	}
 	c.Key, c.ID, c.LegacyID, c.Class, c.LegacyClass = cur.Key, cur.ID, cur.LegacyID, cur.Class, cur.LegacyClass
 	if p := s.locate(&c, -1); p != nil {
-		return Component{}, problemError(*p)
+		return Component{}, p.Err()
 	}
 	_, dated := patch.Props["change_date"]
 	if sameComponent(&c, &cur, dated) {

@@ -193,7 +193,7 @@ func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, err
 		}
 	}
 	if ps := unitGraphProblems(units, []Unit{u}, []int{-1}); len(ps) > 0 {
-		return Unit{}, problemError(ps[0])
+		return Unit{}, ps[0].Err()
 	}
 	var stored []Unit
 	var reloadErr error
