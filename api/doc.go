@@ -14,7 +14,7 @@
 // code is the registry error's stable Code. Errors that are not *registry.Error are logged
 // once and shown as "internal error".
 //
-// GET /api/v1/lookup is the dispatch engine's hot path: its query is parsed from the raw
-// query string and its JSON written by hand into a pooled buffer, so a lookup costs no
-// allocation beyond the index's own (BenchmarkLookupHandler, TestLookupAllocs).
+// GET /api/v1/lookup is the dispatch engine's hot path: its query is read with
+// url.ParseQuery and its JSON written by hand into a pooled buffer (BenchmarkLookupHandler
+// reports its allocations).
 package api

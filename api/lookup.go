@@ -75,87 +75,69 @@ func (f lookupFields) cellOnly(class string) bool {
 	return f&(fieldUnit|fieldRule) == 0 && class == ""
 }
 
-// parseLookupQuery reads lon, lat, class, crs and fields from a raw query string in one pass without
-// building url.Values: this route is the dispatch engine's hot path. As with url.Values.Get,
-// the first occurrence of a parameter counts.
+// parseLookupQuery reads lon, lat, class, crs and fields from a raw query string with
+// url.ParseQuery: the first occurrence of a parameter counts (url.Values.Get). Two readings keep
+// the answers the route has always given: a ';' is part of a value, not a separator (so
+// class=a;b is a bad class, not a missing one), and a parameter whose first occurrence has a
+// malformed %-escape is present and invalid, not absent.
 func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
 	q := lookupQuery{crs: s.wgs84, fields: allFields}
-	var lonS, latS, classS, crsS, fieldsS string
-	var seen [5]bool
-	var bad [5]bool // a value with a malformed %-escape
-	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		k, v, _ := strings.Cut(pair, "=")
-		if strings.ContainsAny(k, "%+") {
-			uk, err := url.QueryUnescape(k)
-			if err != nil {
-				continue
-			}
-			k = uk
-		}
-		var i int
-		var dst *string
-		switch k {
-		case "lon":
-			i, dst = 0, &lonS
-		case "lat":
-			i, dst = 1, &latS
-		case "class":
-			i, dst = 2, &classS
-		case "crs":
-			i, dst = 3, &crsS
-		case "fields":
-			i, dst = 4, &fieldsS
-		default:
-			continue
-		}
-		if seen[i] {
-			continue
-		}
-		seen[i] = true
-		if strings.ContainsAny(v, "%+") {
-			uv, err := url.QueryUnescape(v)
-			if err != nil {
-				bad[i] = true
-				continue
-			}
-			v = uv
-		}
-		*dst = v
+	raw = strings.ReplaceAll(raw, ";", "%3B")
+	v, err := url.ParseQuery(raw)
+	var bad map[string]bool
+	if err != nil {
+		bad = malformedParams(raw)
 	}
-	if !seen[0] || !seen[1] || (lonS == "" && !bad[0]) || (latS == "" && !bad[1]) {
+	lonS, latS := v.Get("lon"), v.Get("lat")
+	if (lonS == "" && !bad["lon"]) || (latS == "" && !bad["lat"]) {
 		return q, errMissingPoint
 	}
 	lon, ok1 := parseCoord(lonS)
 	lat, ok2 := parseCoord(latS)
 	q.p = orb.Point{lon, lat}
-	if bad[0] || bad[1] || !ok1 || !ok2 || !registry.ValidPoint(q.p) {
+	if bad["lon"] || bad["lat"] || !ok1 || !ok2 || !registry.ValidPoint(q.p) {
 		return q, registry.ErrInvalidPoint
 	}
-	if bad[2] {
+	if bad["class"] {
 		return q, registry.ErrInvalidClass
 	}
-	q.class = classS
-	if bad[3] {
+	q.class = v.Get("class")
+	if bad["crs"] {
 		return q, registry.ErrInvalidCRS
 	}
-	if crsS != "" {
-		var err error
-		if q.crs, err = s.parseCRS(crsS); err != nil {
-			return q, err
-		}
+	if q.crs, err = s.parseCRS(v.Get("crs")); err != nil {
+		return q, err
 	}
-	if bad[4] {
+	if bad["fields"] {
 		return q, errInvalidFields
 	}
-	if seen[4] {
-		var err error
-		if q.fields, err = parseFields(fieldsS); err != nil {
+	if fields, ok := v["fields"]; ok {
+		if q.fields, err = parseFields(fields[0]); err != nil {
 			return q, err
 		}
 	}
 	return q, nil
+}
+
+// malformedParams returns the parameters of a query, which url.ParseQuery rejected, whose first
+// occurrence it dropped for a malformed %-escape in the value.
+func malformedParams(raw string) map[string]bool {
+	bad := map[string]bool{}
+	seen := map[string]bool{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := url.QueryUnescape(v); err != nil {
+			bad[k] = true
+		}
+	}
+	return bad
 }
 
 // queryFields reads ?fields= from a request.
