@@ -62,12 +62,11 @@ func (s *Server) handleCensus(c *gin.Context) error {
 		}
 	}
 	ctx := c.Request.Context()
-	done, err := s.census.run(ctx)
-	if err != nil {
+	var rep registry.Report
+	err = s.census.run(ctx, func() error {
+		rep, err = s.svc.Import(ctx, registry.Census(kind), body.f, opt)
 		return err
-	}
-	rep, err := s.svc.Import(ctx, registry.Census(kind), body.f, opt)
-	done()
+	})
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
 	}
@@ -103,14 +102,16 @@ func (q *censusQueue) admit() (release func(), err error) {
 	}
 }
 
-// run waits for the import's turn; done ends it.
-func (q *censusQueue) run(ctx context.Context) (done func(), err error) {
+// run waits for the import's turn, then runs it. The turn passes on however import ends,
+// a panic included: a turn kept would make every later upload wait for good.
+func (q *censusQueue) run(ctx context.Context, imp func() error) error {
 	select {
 	case q.running <- struct{}{}:
-		return func() { <-q.running }, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+	defer func() { <-q.running }()
+	return imp()
 }
 
 // spooled is a request body copied to a temporary file.
