@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,42 +40,97 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.census.admit()
+	release, err := s.census.queue.admit()
 	if err != nil {
 		return err
 	}
 	defer release()
-	// The upload and the import may outlast the server's read and write timeouts; the
-	// upload stays bounded by UploadTimeout.
-	setDeadlines(c, s.uploadTimeout, s.uploadTimeout)
+	// The upload is bounded as a whole by its context: reading the body, waiting for its turn
+	// and the import. Connection deadlines bound only reading the body (pacedBody) and writing
+	// the answer: over HTTP/2 a write deadline passing would reset the stream, and so cancel
+	// the import, and over HTTP/1 it would bound nothing until the answer is written.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.census.timeout)
+	defer cancel()
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetWriteDeadline(time.Time{})
+	answer := func() { _ = rc.SetWriteDeadline(deadline(s.writeTimeout)) }
+	defer answer() // a problem is written once handleCensus returns
 	// The whole upload is on disk before the import starts: an import holds the Service's
 	// write lock while it reads, and a slow client must not hold every other write up with it.
-	body, err := spool(c.Request.Body)
+	body, err := s.census.spool(ctx, rc, c.Request.Body)
 	if err != nil {
+		// The read deadline stays as it was: net/http must not wait for the rest of a body
+		// cut off as too slow before it answers.
 		return err
 	}
+	// The body is read: over HTTP/1 a read deadline passing from now on would cancel the
+	// request's context; the upload's context still ends it.
+	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
-	setDeadlines(c, 0, s.uploadTimeout) // the body is read; the client's going still ends the request
 	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
 	if kind == "cells" || kind == "components" {
 		if opt.Format, err = censusFormat(c, body.head); err != nil {
 			return err
 		}
 	}
-	ctx := c.Request.Context()
 	var rep registry.Report
-	err = s.census.run(ctx, func() error {
+	err = s.census.queue.run(ctx, func() error {
 		rep, err = s.svc.Import(ctx, registry.Census(kind), body.f, opt)
 		return err
 	})
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
 	}
+	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+		return s.census.errTimeout()
+	}
 	if err != nil {
 		return err
 	}
-	setDeadlines(c, 0, s.writeTimeout)
+	answer()
 	return okJSON(c, toReportJSON(&rep))
+}
+
+// censusUploads is what the census route keeps: its queue and its limits.
+type censusUploads struct {
+	queue   *censusQueue
+	timeout time.Duration // the upload as a whole
+	idle    time.Duration // the body pausing
+	minRate int64         // bytes/s on average, once grace has passed
+	grace   time.Duration
+}
+
+func newCensusUploads(cfg Config) *censusUploads {
+	or := func(v, def time.Duration) time.Duration {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	u := &censusUploads{
+		queue:   newCensusQueue(max(cmp.Or(cfg.CensusQueue, DefaultCensusQueue), 0)),
+		timeout: or(cfg.UploadTimeout, DefaultUploadTimeout),
+		idle:    or(cfg.UploadIdleTimeout, DefaultUploadIdleTimeout),
+		grace:   or(cfg.UploadRateGrace, DefaultUploadRateGrace),
+		minRate: cfg.UploadMinRate,
+	}
+	if u.minRate <= 0 {
+		u.minRate = DefaultUploadMinRate
+	}
+	return u
+}
+
+// errTooSlow answers an upload whose body came too slowly.
+func (u *censusUploads) errTooSlow() error {
+	return &httpError{status: http.StatusRequestTimeout, code: registry.CodeBodyTooSlow,
+		detail: fmt.Sprintf("the census upload arrived too slowly: a pause over %v, under %d bytes/s on average after %v, or not all within %v",
+			u.idle, u.minRate, u.grace, u.timeout)}
+}
+
+// errTimeout answers an upload whose wait and import ran past its time limit.
+func (u *censusUploads) errTimeout() error {
+	return &httpError{status: http.StatusServiceUnavailable, code: registry.CodeCanceled,
+		detail: fmt.Sprintf("the census upload was not imported within %v of its start (reading it, waiting for its turn, importing it)", u.timeout)}
 }
 
 // errCensusBusy answers a census upload when the node's queue is full.
@@ -120,18 +176,28 @@ type spooled struct {
 	head []byte // the first bytes, for format detection
 }
 
-// spool copies body to a temporary file and rewinds it. Errors map as readBody's do: over
-// the limit 413, a broken upload 400.
-func spool(body io.Reader) (*spooled, error) {
+// spool copies body to a temporary file and rewinds it; ctx's deadline bounds the reading,
+// and rc's read deadline paces it (pacedBody). Errors map as readBody's do: over the limit
+// 413, too slow 408 body_too_slow, a broken upload 400.
+func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, body io.Reader) (*spooled, error) {
 	f, err := os.CreateTemp("", "citygrid-census-*")
 	if err != nil {
 		return nil, fmt.Errorf("spool census upload: %w", err)
 	}
 	sp := &spooled{f: f}
-	if _, err := io.Copy(f, body); err != nil {
+	start := time.Now()
+	end, ok := ctx.Deadline()
+	if !ok {
+		end = start.Add(u.timeout)
+	}
+	src := &pacedBody{r: body, rc: rc, u: u, start: start, end: end}
+	if _, err := io.Copy(f, src); err != nil {
 		sp.remove()
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.Is(err, errSlow):
+			return nil, u.errTooSlow()
+		case errors.As(err, &mbe):
 			return nil, err
 		}
 		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
@@ -150,20 +216,59 @@ func spool(body io.Reader) (*spooled, error) {
 	return sp, nil
 }
 
+// errSlow is what pacedBody fails with when the body came too slowly.
+var errSlow = errors.New("census upload: the body came too slowly")
+
+// pacedBody reads an upload's body with a read deadline set before each read, in place of the
+// server's ReadTimeout: the next bytes are due within the idle timeout; once the grace has
+// passed, the body must have come at the minimum rate on average; all of it is due by end.
+type pacedBody struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	u     *censusUploads
+	start time.Time
+	end   time.Time
+	n     int64 // bytes read so far
+}
+
+// due is when the next bytes must have come.
+func (b *pacedBody) due(now time.Time) time.Time {
+	d := now.Add(b.u.idle)
+	// At the minimum rate, the bytes read so far cover the time up to start+n/minRate.
+	covered := time.Duration(float64(b.n) / float64(b.u.minRate) * float64(time.Second))
+	if r := b.start.Add(max(b.u.grace, covered)); r.Before(d) {
+		d = r
+	}
+	if b.end.Before(d) {
+		d = b.end
+	}
+	return d
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	due := b.due(time.Now())
+	_ = b.rc.SetReadDeadline(due) // where the writer cannot (a test's recorder), the check below still holds
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	now := time.Now()
+	switch {
+	case err == nil || err == io.EOF:
+		if now.After(due) { // late, where no deadline could be set
+			return n, errSlow
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded) || !now.Before(due):
+		return n, errSlow
+	}
+	return n, err
+}
+
 // remove closes and deletes the file.
 func (sp *spooled) remove() {
 	sp.f.Close()
 	os.Remove(sp.f.Name())
 }
 
-// setDeadlines moves the connection's read and write deadlines to read and write from now;
-// 0 clears one. Where the writer cannot (a test's recorder), there is no deadline to move.
-func setDeadlines(c *gin.Context, read, write time.Duration) {
-	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(deadline(read))
-	_ = rc.SetWriteDeadline(deadline(write))
-}
-
+// deadline is d from now; for d <= 0 none (the zero time clears a deadline).
 func deadline(d time.Duration) time.Time {
 	if d <= 0 {
 		return time.Time{}

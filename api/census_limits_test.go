@@ -190,3 +190,127 @@ func TestCensusQueueFull(t *testing.T) {
 		t.Errorf("upload after the queue emptied = 503 %s", short(rec.Body))
 	}
 }
+
+// startServer serves h over HTTP/1 with the given server read and write timeouts; it is
+// closed when t ends.
+func startServer(t *testing.T, h http.Handler, timeout time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = timeout
+	srv.Config.WriteTimeout = timeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// trickle sends POST path with body over a raw connection, one piece every gap, and reads the
+// answer. sentAll says whether every piece was sent before the answer came.
+func trickle(t *testing.T, addr, path string, pieces []string, gap time.Duration) (resp *http.Response, body string, sentAll bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", path, n)
+	var sent atomic.Bool
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for _, p := range pieces {
+			select {
+			case <-stop:
+				return
+			case <-time.After(gap):
+			}
+			if _, err := io.WriteString(conn, p); err != nil {
+				return
+			}
+		}
+		sent.Store(true)
+	}()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err = http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b), sent.Load()
+}
+
+// pieces splits s into n pieces.
+func pieces(s string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, s[i*len(s)/n:(i+1)*len(s)/n])
+	}
+	return out
+}
+
+// TestCensusUploadPaced: while its body is read, an upload is held to its own pace in place of
+// the server's ReadTimeout (200 ms here): paced well, it outlives that timeout and is imported;
+// a pause over the idle timeout, an average under the minimum rate after the grace, or a body
+// not all come within the upload timeout is cut off with 408 body_too_slow before it is all
+// sent, and frees its place in the queue.
+func TestCensusUploadPaced(t *testing.T) {
+	units, err := os.ReadFile(fixtureFile("units"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blank := "[" + strings.Repeat(" ", 4000) + "]"
+	cases := []struct {
+		name       string
+		cfg        api.Config
+		body       []string
+		gap        time.Duration
+		wantStatus int
+	}{
+		{"paced well, past ReadTimeout",
+			api.Config{UploadIdleTimeout: 2 * time.Second}, pieces(string(units), 8), 100 * time.Millisecond, 200},
+		{"pause over the idle timeout",
+			api.Config{UploadIdleTimeout: 150 * time.Millisecond, UploadRateGrace: time.Minute}, pieces(blank, 10), 500 * time.Millisecond, 408},
+		{"under the minimum rate after the grace",
+			api.Config{UploadIdleTimeout: 2 * time.Second, UploadRateGrace: 200 * time.Millisecond, UploadMinRate: 1 << 20},
+			pieces(blank, 40), 50 * time.Millisecond, 408},
+		{"over the upload timeout",
+			api.Config{UploadTimeout: 300 * time.Millisecond, UploadIdleTimeout: 2 * time.Second, UploadRateGrace: time.Minute},
+			pieces(blank, 40), 50 * time.Millisecond, 408},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{kinds: []string{}, cfg: tc.cfg}) // CensusQueue 0: one place
+			srv := startServer(t, e.h, 200*time.Millisecond)
+			start := time.Now()
+			resp, body, sentAll := trickle(t, srv.Listener.Addr().String(), "/api/v1/census/units", tc.body, tc.gap)
+			took := time.Since(start)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status = %d %s after %v, want %d", resp.StatusCode, body, took, tc.wantStatus)
+			}
+			if tc.wantStatus == 200 {
+				if took < 400*time.Millisecond {
+					t.Errorf("the upload took %v, want it past the server's ReadTimeout of 200ms", took)
+				}
+				return
+			}
+			if !strings.Contains(body, `"code":"body_too_slow"`) {
+				t.Errorf("body = %s, want body_too_slow", body)
+			}
+			if sentAll {
+				t.Errorf("answered after the whole body was sent (%v), want the upload cut off", took)
+			}
+			resp2, err := srv.Client().Post(srv.URL+"/api/v1/census/units", "application/json", strings.NewReader(string(units)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp2.Body.Close()
+			if resp2.StatusCode != 200 {
+				t.Errorf("the next upload = %d, want 200 (the place freed)", resp2.StatusCode)
+			}
+		})
+	}
+}

@@ -20,8 +20,11 @@ const (
 	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
 	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
 
-	DefaultCensusQueue   = 4                // census uploads waiting behind the one imported
-	DefaultUploadTimeout = 10 * time.Minute // 64 MiB at about 1 Mbit/s
+	DefaultCensusQueue       = 4                // census uploads waiting behind the one imported
+	DefaultUploadTimeout     = 10 * time.Minute // 64 MiB at about 1 Mbit/s
+	DefaultUploadIdleTimeout = 30 * time.Second // a census upload's body pausing
+	DefaultUploadMinRate     = 16 << 10         // bytes/s: a census upload's body on average, once the grace has passed
+	DefaultUploadRateGrace   = 10 * time.Second
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -38,9 +41,17 @@ type Config struct {
 	// one at a time); beyond it an upload is refused with 503 busy. 0 means
 	// DefaultCensusQueue, a negative value none.
 	CensusQueue int
-	// UploadTimeout bounds reading a census upload, and its wait and import, in place of the
-	// server's read and write timeouts; 0 means DefaultUploadTimeout.
+	// UploadTimeout bounds a census upload as a whole, through its request's context:
+	// reading its body, waiting for its turn and the import. 0 means DefaultUploadTimeout.
 	UploadTimeout time.Duration
+	// While a census upload's body is read, in place of the server's ReadTimeout: each read
+	// must bring bytes within UploadIdleTimeout, and once UploadRateGrace has passed the body
+	// must have arrived at UploadMinRate bytes/s on average; else the upload is cut off with
+	// 408 body_too_slow. 0 means DefaultUploadIdleTimeout, DefaultUploadMinRate and
+	// DefaultUploadRateGrace.
+	UploadIdleTimeout time.Duration
+	UploadMinRate     int64
+	UploadRateGrace   time.Duration
 	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
 	// their write deadline this far on as they write, so that only a client that stops
 	// reading is cut off. 0: they clear the deadline.
@@ -72,9 +83,8 @@ type Server struct {
 	maxBBox  float64
 	wgs84    spatial.CRS
 
-	census        *censusQueue
-	uploadTimeout time.Duration
-	writeTimeout  time.Duration
+	census       *censusUploads
+	writeTimeout time.Duration
 
 	heartbeat time.Duration
 	closing   chan struct{} // closed by CloseStreams
@@ -100,8 +110,8 @@ func NewServer(cfg Config) *Server {
 		maxWrite: cfg.MaxWriteBody,
 		maxBBox:  cfg.MaxBBoxDeg2,
 
-		uploadTimeout: cfg.UploadTimeout,
-		writeTimeout:  cfg.WriteTimeout,
+		census:       newCensusUploads(cfg),
+		writeTimeout: cfg.WriteTimeout,
 
 		heartbeat: cfg.StreamHeartbeat,
 		closing:   make(chan struct{}),
@@ -121,14 +131,6 @@ func NewServer(cfg Config) *Server {
 	if s.maxBBox <= 0 {
 		s.maxBBox = DefaultMaxBBoxDeg2
 	}
-	if s.uploadTimeout <= 0 {
-		s.uploadTimeout = DefaultUploadTimeout
-	}
-	waiting := cfg.CensusQueue
-	if waiting == 0 {
-		waiting = DefaultCensusQueue
-	}
-	s.census = newCensusQueue(max(waiting, 0))
 	wgs, err := spatial.ParseCRS("wgs84")
 	if err != nil {
 		panic("api: spatial.ParseCRS(wgs84): " + err.Error())
