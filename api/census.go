@@ -91,13 +91,16 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	return okJSON(c, toReportJSON(&rep))
 }
 
-// censusUploads is what the census route keeps: its queue and its limits.
+// censusUploads is what the census route keeps: its queue, its limits, and where it spools.
 type censusUploads struct {
 	queue   *censusQueue
 	timeout time.Duration // the upload as a whole
 	idle    time.Duration // the body pausing
 	minRate int64         // bytes/s on average, once grace has passed
 	grace   time.Duration
+
+	// createSpool creates an upload's temporary file; tests replace it.
+	createSpool func() (*os.File, error)
 }
 
 func newCensusUploads(cfg Config) *censusUploads {
@@ -113,6 +116,9 @@ func newCensusUploads(cfg Config) *censusUploads {
 		idle:    or(cfg.UploadIdleTimeout, DefaultUploadIdleTimeout),
 		grace:   or(cfg.UploadRateGrace, DefaultUploadRateGrace),
 		minRate: cfg.UploadMinRate,
+		createSpool: func() (*os.File, error) {
+			return os.CreateTemp("", "citygrid-census-*")
+		},
 	}
 	if u.minRate <= 0 {
 		u.minRate = DefaultUploadMinRate
@@ -177,10 +183,12 @@ type spooled struct {
 }
 
 // spool copies body to a temporary file and rewinds it; ctx's deadline bounds the reading,
-// and rc's read deadline paces it (pacedBody). Errors map as readBody's do: over the limit
-// 413, too slow 408 body_too_slow, a broken upload 400.
+// and rc's read deadline paces it (pacedBody). A body that could not be read is the client's
+// problem: over the limit 413, too slow 408 body_too_slow, else 400 invalid_input. A file
+// that could not be written is the server's: 500, its cause (and the file's path) logged,
+// not shown.
 func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, body io.Reader) (*spooled, error) {
-	f, err := os.CreateTemp("", "citygrid-census-*")
+	f, err := u.createSpool()
 	if err != nil {
 		return nil, fmt.Errorf("spool census upload: %w", err)
 	}
@@ -191,10 +199,13 @@ func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, 
 		end = start.Add(u.timeout)
 	}
 	src := &pacedBody{r: body, rc: rc, u: u, start: start, end: end}
-	if _, err := io.Copy(f, src); err != nil {
+	dst := &spoolWriter{w: f}
+	if _, err := io.Copy(dst, src); err != nil {
 		sp.remove()
 		var mbe *http.MaxBytesError
 		switch {
+		case dst.err != nil:
+			return nil, fmt.Errorf("spool census upload: %w", dst.err)
 		case errors.Is(err, errSlow):
 			return nil, u.errTooSlow()
 		case errors.As(err, &mbe):
@@ -214,6 +225,20 @@ func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, 
 		return nil, fmt.Errorf("spool census upload: %w", err)
 	}
 	return sp, nil
+}
+
+// spoolWriter keeps the error of writing the spool file apart from those of reading the body.
+type spoolWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // errSlow is what pacedBody fails with when the body came too slowly.

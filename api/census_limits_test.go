@@ -2,8 +2,11 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"citygrid/api"
@@ -188,6 +192,59 @@ func TestCensusQueueFull(t *testing.T) {
 	}
 	if rec := e.do(t, "POST", "/api/v1/census/units", "[]"); rec.Code == 503 {
 		t.Errorf("upload after the queue emptied = 503 %s", short(rec.Body))
+	}
+}
+
+// TestCensusSpoolErrors: a body that cannot be read is the client's fault (400
+// invalid_input), a spool file that cannot be written is the server's (500 internal, the
+// cause logged, no path shown).
+func TestCensusSpoolErrors(t *testing.T) {
+	base := newEnv(t, envOptions{kinds: []string{}})
+	tmp := t.TempDir()
+	// A temporary file opened read-only: creating it works, writing it fails with its path
+	// in the error, as a full disk would.
+	readOnly := func() (*os.File, error) {
+		f, err := os.CreateTemp(tmp, "citygrid-census-*")
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		return os.Open(f.Name())
+	}
+	cases := []struct {
+		name       string
+		body       io.Reader
+		create     func() (*os.File, error) // nil: the server's own
+		wantStatus int
+		wantCode   string
+		wantLogged bool
+	}{
+		{"body read fails", io.MultiReader(strings.NewReader("[{"), iotest.ErrReader(errors.New("connection reset"))), nil, 400, "invalid_input", false},
+		{"spool write fails", strings.NewReader("[]"), readOnly, 500, "internal", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			srv := api.NewServer(api.Config{Index: base.idx, Service: base.svc, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			if tc.create != nil {
+				srv.SetCreateSpoolForTest(tc.create)
+			}
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/census/units", tc.body))
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status = %d %s, want %d", rec.Code, short(rec.Body), tc.wantStatus)
+			}
+			p := problemOf(t, rec)
+			if p.Code != tc.wantCode {
+				t.Errorf("code = %q, want %q", p.Code, tc.wantCode)
+			}
+			if strings.Contains(p.Detail, tmp) || strings.Contains(p.Detail, os.TempDir()) {
+				t.Errorf("detail %q shows a temporary path", p.Detail)
+			}
+			if logged := strings.Contains(logs.String(), "spool census upload"); logged != tc.wantLogged {
+				t.Errorf("cause logged = %v, want %v; logs:\n%s", logged, tc.wantLogged, logs.String())
+			}
+		})
 	}
 }
 
