@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +110,7 @@ func newCensusUploads(cfg Config) *censusUploads {
 		return v
 	}
 	u := &censusUploads{
-		queue:   newCensusQueue(max(cmp.Or(cfg.CensusQueue, DefaultCensusQueue), 0)),
+		queue:   newCensusQueue(max(cfg.CensusQueue, 0)),
 		timeout: or(cfg.UploadTimeout, DefaultUploadTimeout),
 		idle:    or(cfg.UploadIdleTimeout, DefaultUploadIdleTimeout),
 		grace:   or(cfg.UploadRateGrace, DefaultUploadRateGrace),

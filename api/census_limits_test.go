@@ -162,36 +162,41 @@ func TestCensusUploadsSpooled(t *testing.T) {
 	}
 }
 
-// TestCensusQueueFull: with the one import slot taken and no room to wait, an upload is
-// refused at once with 503 busy and Retry-After, unread; once the slot frees, uploads pass.
+// TestCensusQueueFull: with CensusQueue 0 (or less) no upload waits: with the one import
+// place taken, an upload is refused at once with 503 busy and Retry-After, unread; once the
+// place frees, uploads pass.
 func TestCensusQueueFull(t *testing.T) {
-	e := newEnv(t, envOptions{kinds: []string{}, cfg: api.Config{CensusQueue: -1}})
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	go func() {
-		req := httptest.NewRequest("POST", "/api/v1/census/units", pr)
-		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
-		first <- rec.Code
-	}()
-	// The first upload holds its place while its body trickles in.
-	if _, err := pw.Write([]byte("[")); err != nil {
-		t.Fatal(err)
-	}
-	rec := e.do(t, "POST", "/api/v1/census/units", "[]")
-	if rec.Code != 503 || problemOf(t, rec).Code != "busy" {
-		t.Fatalf("second upload while the first is spooling = %d %s, want 503 busy", rec.Code, short(rec.Body))
-	}
-	if got := rec.Header().Get("Retry-After"); got == "" {
-		t.Errorf("503 busy without Retry-After")
-	}
-	pw.Write([]byte("]"))
-	pw.Close()
-	if code := <-first; code != 200 && code != 422 {
-		t.Errorf("first upload = %d, want it imported", code)
-	}
-	if rec := e.do(t, "POST", "/api/v1/census/units", "[]"); rec.Code == 503 {
-		t.Errorf("upload after the queue emptied = 503 %s", short(rec.Body))
+	for _, queue := range []int{0, -1} {
+		t.Run(fmt.Sprint("CensusQueue ", queue), func(t *testing.T) {
+			e := newEnv(t, envOptions{kinds: []string{}, cfg: api.Config{CensusQueue: queue}})
+			pr, pw := io.Pipe()
+			first := make(chan int, 1)
+			go func() {
+				req := httptest.NewRequest("POST", "/api/v1/census/units", pr)
+				rec := httptest.NewRecorder()
+				e.h.ServeHTTP(rec, req)
+				first <- rec.Code
+			}()
+			// The first upload holds its place while its body trickles in.
+			if _, err := pw.Write([]byte("[")); err != nil {
+				t.Fatal(err)
+			}
+			rec := e.do(t, "POST", "/api/v1/census/units", "[]")
+			if rec.Code != 503 || problemOf(t, rec).Code != "busy" {
+				t.Fatalf("second upload while the first is spooling = %d %s, want 503 busy", rec.Code, short(rec.Body))
+			}
+			if got := rec.Header().Get("Retry-After"); got == "" {
+				t.Errorf("503 busy without Retry-After")
+			}
+			pw.Write([]byte("]"))
+			pw.Close()
+			if code := <-first; code != 200 && code != 422 {
+				t.Errorf("first upload = %d, want it imported", code)
+			}
+			if rec := e.do(t, "POST", "/api/v1/census/units", "[]"); rec.Code == 503 {
+				t.Errorf("upload after the queue emptied = 503 %s", short(rec.Body))
+			}
+		})
 	}
 }
 

@@ -20,7 +20,7 @@ const (
 	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
 	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
 
-	DefaultCensusQueue       = 4                // census uploads waiting behind the one imported
+	DefaultCensusQueue       = 4                // census uploads waiting behind the one imported: serve's -census-queue
 	DefaultUploadTimeout     = 10 * time.Minute // 64 MiB at about 1 Mbit/s
 	DefaultUploadIdleTimeout = 30 * time.Second // a census upload's body pausing
 	DefaultUploadMinRate     = 16 << 10         // bytes/s: a census upload's body on average, once the grace has passed
@@ -38,8 +38,8 @@ type Config struct {
 	// to a temporary file (os.TempDir) and imported from there.
 	MaxBody int64
 	// CensusQueue is how many census uploads may wait while one is imported (imports run
-	// one at a time); beyond it an upload is refused with 503 busy. 0 means
-	// DefaultCensusQueue, a negative value none.
+	// one at a time); beyond it an upload is refused with 503 busy. 0 (or less) means none
+	// may wait: only the running import holds a place.
 	CensusQueue int
 	// UploadTimeout bounds a census upload as a whole, through its request's context:
 	// reading its body, waiting for its turn and the import. 0 means DefaultUploadTimeout.

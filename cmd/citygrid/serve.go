@@ -51,7 +51,7 @@ type httpLimits struct {
 	IdleTimeout       time.Duration // -idle-timeout
 	MaxHeaderBytes    int           // -max-header-bytes
 	MaxConns          int           // -max-conns
-	CensusQueue       int           // -census-queue
+	CensusQueue       int           // -census-queue; 0: no upload waits
 }
 
 // defaultHTTPLimits are the flags' defaults.
@@ -83,9 +83,6 @@ func (l httpLimits) orDefault() httpLimits {
 	if l.MaxConns <= 0 {
 		l.MaxConns = d.MaxConns
 	}
-	if l.CensusQueue == 0 {
-		l.CensusQueue = d.CensusQueue
-	}
 	return l
 }
 
@@ -101,7 +98,7 @@ func (l *httpLimits) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxConns, "max-conns", d.MaxConns,
 		"open connections at most; more wait to be accepted (keep it below the process's file limit, ulimit -n)")
 	fs.IntVar(&l.CensusQueue, "census-queue", d.CensusQueue,
-		"census uploads that may wait while one is imported; more are refused with 503 busy")
+		"census uploads that may wait while one is imported; more are refused with 503 busy (0: none waits)")
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
