@@ -25,6 +25,7 @@ const (
 	DefaultUploadIdleTimeout = 30 * time.Second // a census upload's body pausing
 	DefaultUploadMinRate     = 16 << 10         // bytes/s: a census upload's body on average, once the grace has passed
 	DefaultUploadRateGrace   = 10 * time.Second
+	DefaultExportTimeout     = 10 * time.Minute // an export as a whole
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -52,6 +53,9 @@ type Config struct {
 	UploadIdleTimeout time.Duration
 	UploadMinRate     int64
 	UploadRateGrace   time.Duration
+	// ExportTimeout bounds an export (GET /api/v1/export/…) as a whole, however fast its client
+	// reads: past it the response is cut off. 0 means DefaultExportTimeout.
+	ExportTimeout time.Duration
 	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
 	// their write deadline this far on as they write, so that only a client that stops
 	// reading is cut off. 0: they clear the deadline.
@@ -84,6 +88,7 @@ type Server struct {
 	wgs84    spatial.CRS
 
 	census       *censusUploads
+	exports      *exports
 	writeTimeout time.Duration
 
 	heartbeat time.Duration
@@ -111,6 +116,7 @@ func NewServer(cfg Config) *Server {
 		maxBBox:  cfg.MaxBBoxDeg2,
 
 		census:       newCensusUploads(cfg),
+		exports:      newExports(cfg),
 		writeTimeout: cfg.WriteTimeout,
 
 		heartbeat: cfg.StreamHeartbeat,
