@@ -329,7 +329,8 @@ func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
 // stored record as one streamed GeoJSON FeatureCollection. The export may outlast the
 // server's write timeout: each write moves the deadline on, so a client that stops reading is
 // cut off; and the export as a whole is bounded by ExportTimeout, so a client reading just
-// fast enough cannot hold the store's read transaction open for good.
+// fast enough cannot hold the store's read transaction open for good. At most MaxExports run
+// at once on a node; beyond it 503 busy.
 func (s *Server) handleExport(c *gin.Context) error {
 	kind := c.Param("kind")
 	if kind != "cells" && kind != "components" {
@@ -343,6 +344,11 @@ func (s *Server) handleExport(c *gin.Context) error {
 		}
 		incl = v
 	}
+	release, err := s.exports.admit()
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.exports.timeout)
 	defer cancel()
 	end, _ := ctx.Deadline()
@@ -350,7 +356,6 @@ func (s *Server) handleExport(c *gin.Context) error {
 	w.ctx, w.end = ctx, end
 	c.Header("Content-Type", geoJSONContentType)
 	c.Status(http.StatusOK)
-	var err error
 	if kind == "cells" {
 		_, err = geojson.ExportCells(ctx, w, s.svc)
 	} else {
@@ -364,17 +369,33 @@ func (s *Server) handleExport(c *gin.Context) error {
 	return err
 }
 
-// exports bounds the export route: how long one may take.
+// exports bounds the export route: how long one may take, and how many run at once.
 type exports struct {
 	timeout time.Duration
+	running chan struct{} // one token per export running
 }
 
 func newExports(cfg Config) *exports {
-	e := &exports{timeout: cfg.ExportTimeout}
+	n := cfg.MaxExports
+	if n <= 0 {
+		n = DefaultMaxExports
+	}
+	e := &exports{timeout: cfg.ExportTimeout, running: make(chan struct{}, n)}
 	if e.timeout <= 0 {
 		e.timeout = DefaultExportTimeout
 	}
 	return e
+}
+
+// admit takes a place among the running exports, or fails with 503 busy.
+func (e *exports) admit() (release func(), err error) {
+	select {
+	case e.running <- struct{}{}:
+		return func() { <-e.running }, nil
+	default:
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: registry.CodeBusy,
+			detail: fmt.Sprintf("at most %d exports run at once on a node; send it again later", cap(e.running))}
+	}
 }
 
 // streamWriter is c's writer for a response written over a long time: the read deadline is

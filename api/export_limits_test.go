@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func readSlowly(r io.Reader, rate int) ([]byte, error) {
 
 // TestExportTimeouts: an export read slowly outlives the server's WriteTimeout (100 ms here),
 // as it moves its own deadline on, and is whole; one that runs past ExportTimeout is cut off
-// (the connection breaks, the collection is never closed).
+// (the connection breaks, the collection is never closed) and frees its place.
 func TestExportTimeouts(t *testing.T) {
 	const writeTimeout = 100 * time.Millisecond
 	cases := []struct {
@@ -80,7 +81,7 @@ func TestExportTimeouts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, client := startExportServer(t, api.Config{ExportTimeout: tc.exportTimeout}, writeTimeout)
+			srv, client := startExportServer(t, api.Config{ExportTimeout: tc.exportTimeout, MaxExports: 1}, writeTimeout)
 			start := time.Now()
 			resp, err := client.Get(srv.URL + "/api/v1/export/components")
 			if err != nil {
@@ -114,6 +115,46 @@ func TestExportTimeouts(t *testing.T) {
 			if took > tc.exportTimeout+5*time.Second {
 				t.Errorf("the export was cut off after %v, want about %v", took, tc.exportTimeout)
 			}
+			// Its place is free again (MaxExports 1), once the handler has ended.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				resp, err := client.Get(srv.URL + "/api/v1/export/cells")
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("an export after the cut = %d, want 200 (the place freed)", resp.StatusCode)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		})
+	}
+}
+
+// TestExportBusy: beyond MaxExports running at once, an export is refused at once with 503
+// busy and Retry-After.
+func TestExportBusy(t *testing.T) {
+	srv, client := startExportServer(t, api.Config{MaxExports: 1}, time.Minute)
+	first, err := client.Get(srv.URL + "/api/v1/export/components") // not read: it holds its place
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/export/cells")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(b), `"code":"busy"`) {
+		t.Fatalf("a second export = %d %s, want 503 busy", resp.StatusCode, b)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("503 busy without Retry-After")
 	}
 }

@@ -26,6 +26,7 @@ const (
 	DefaultUploadMinRate     = 16 << 10         // bytes/s: a census upload's body on average, once the grace has passed
 	DefaultUploadRateGrace   = 10 * time.Second
 	DefaultExportTimeout     = 10 * time.Minute // an export as a whole
+	DefaultMaxExports        = 2                // exports running at once on a node
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -56,6 +57,9 @@ type Config struct {
 	// ExportTimeout bounds an export (GET /api/v1/export/…) as a whole, however fast its client
 	// reads: past it the response is cut off. 0 means DefaultExportTimeout.
 	ExportTimeout time.Duration
+	// MaxExports is how many exports may run at once on the node; beyond it an export is
+	// refused with 503 busy. 0 means DefaultMaxExports.
+	MaxExports int
 	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
 	// their write deadline this far on as they write, so that only a client that stops
 	// reading is cut off. 0: they clear the deadline.

@@ -136,7 +136,7 @@ const (
 	CodeTooManyPoints        = "too_many_points"       // a lookup batch above its number of positions (413)
 	CodeInvalidActor         = "invalid_actor"         // X-Actor too long or not plain UTF-8 text (400)
 	CodeNotReady             = "not_ready"             // the spatial index is still loading (503, Retry-After)
-	CodeBusy                 = "busy"                  // the census import queue is full (503, Retry-After)
+	CodeBusy                 = "busy"                  // the census import queue is full, or the node runs its most exports (503, Retry-After)
 	CodeFeedUnavailable      = "feed_unavailable"      // the store keeps no change feed (503)
 	CodeCanceled             = "canceled"              // the client went away, the server is shutting down, or a census upload ran past its time limit (503)
 	CodeInvalidBBox          = "invalid_bbox"          // bbox missing or not four finite WGS84 degrees with min <= max (400)
