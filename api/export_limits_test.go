@@ -66,11 +66,11 @@ func readSlowly(r io.Reader, rate int) ([]byte, error) {
 	}
 }
 
-// TestExportTimeouts: an export read slowly outlives the server's WriteTimeout (100 ms here),
+// TestExportTimeouts: an export read slowly outlives the server's WriteTimeout (200 ms here),
 // as it moves its own deadline on, and is whole; one that runs past ExportTimeout is cut off
 // (the connection breaks, the collection is never closed) and frees its place.
 func TestExportTimeouts(t *testing.T) {
-	const writeTimeout = 100 * time.Millisecond
+	const writeTimeout = 200 * time.Millisecond
 	cases := []struct {
 		name          string
 		exportTimeout time.Duration
