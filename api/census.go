@@ -39,43 +39,103 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.census.admit()
+	release, err := s.census.queue.admit()
 	if err != nil {
 		return err
 	}
 	defer release()
-	// The upload and the import may outlast the server's read and write timeouts; the
-	// upload stays bounded by UploadTimeout.
-	setDeadlines(c, s.uploadTimeout, s.uploadTimeout)
+	// The upload is bounded as a whole by its context: reading the body, waiting for its turn
+	// and the import. Connection deadlines bound only reading the body (pacedBody) and writing
+	// the answer: over HTTP/2 a write deadline passing would reset the stream, and so cancel
+	// the import, and over HTTP/1 it would bound nothing until the answer is written.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.census.timeout)
+	defer cancel()
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetWriteDeadline(time.Time{})
+	answer := func() { _ = rc.SetWriteDeadline(deadline(s.writeTimeout)) }
+	defer answer() // a problem is written once handleCensus returns
 	// The whole upload is on disk before the import starts: an import holds the Service's
 	// write lock while it reads, and a slow client must not hold every other write up with it.
-	body, err := spool(c.Request.Body)
+	body, err := s.census.spool(ctx, rc, c.Request.Body)
 	if err != nil {
+		// The read deadline stays as it was: net/http must not wait for the rest of a body
+		// cut off as too slow before it answers.
 		return err
 	}
+	// The body is read: over HTTP/1 a read deadline passing from now on would cancel the
+	// request's context; the upload's context still ends it.
+	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
-	setDeadlines(c, 0, s.uploadTimeout) // the body is read; the client's going still ends the request
 	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
 	if kind == "cells" || kind == "components" {
 		if opt.Format, err = censusFormat(c, body.head); err != nil {
 			return err
 		}
 	}
-	ctx := c.Request.Context()
-	done, err := s.census.run(ctx)
-	if err != nil {
+	var rep registry.Report
+	err = s.census.queue.run(ctx, func() error {
+		rep, err = s.svc.Import(ctx, registry.Census(kind), body.f, opt)
 		return err
-	}
-	rep, err := s.svc.Import(ctx, registry.Census(kind), body.f, opt)
-	done()
+	})
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
 	}
+	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+		return s.census.errTimeout()
+	}
 	if err != nil {
 		return err
 	}
-	setDeadlines(c, 0, s.writeTimeout)
+	answer()
 	return okJSON(c, toReportJSON(&rep))
+}
+
+// censusUploads is what the census route keeps: its queue, its limits, and where it spools.
+type censusUploads struct {
+	queue   *censusQueue
+	timeout time.Duration // the upload as a whole
+	idle    time.Duration // the body pausing
+	minRate int64         // bytes/s on average, once grace has passed
+	grace   time.Duration
+
+	// createSpool creates an upload's temporary file; tests replace it.
+	createSpool func() (*os.File, error)
+}
+
+func newCensusUploads(cfg Config) *censusUploads {
+	or := func(v, def time.Duration) time.Duration {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	u := &censusUploads{
+		queue:   newCensusQueue(max(cfg.CensusQueue, 0)),
+		timeout: or(cfg.UploadTimeout, DefaultUploadTimeout),
+		idle:    or(cfg.UploadIdleTimeout, DefaultUploadIdleTimeout),
+		grace:   or(cfg.UploadRateGrace, DefaultUploadRateGrace),
+		minRate: cfg.UploadMinRate,
+		createSpool: func() (*os.File, error) {
+			return os.CreateTemp("", "citygrid-census-*")
+		},
+	}
+	if u.minRate <= 0 {
+		u.minRate = DefaultUploadMinRate
+	}
+	return u
+}
+
+// errTooSlow answers an upload whose body came too slowly.
+func (u *censusUploads) errTooSlow() error {
+	return &httpError{status: http.StatusRequestTimeout, code: registry.CodeBodyTooSlow,
+		detail: fmt.Sprintf("the census upload arrived too slowly: a pause over %v, under %d bytes/s on average after %v, or not all within %v",
+			u.idle, u.minRate, u.grace, u.timeout)}
+}
+
+// errTimeout answers an upload whose wait and import ran past its time limit.
+func (u *censusUploads) errTimeout() error {
+	return &httpError{status: http.StatusServiceUnavailable, code: registry.CodeCanceled,
+		detail: fmt.Sprintf("the census upload was not imported within %v of its start (reading it, waiting for its turn, importing it)", u.timeout)}
 }
 
 // errCensusBusy answers a census upload when the node's queue is full.
@@ -103,14 +163,16 @@ func (q *censusQueue) admit() (release func(), err error) {
 	}
 }
 
-// run waits for the import's turn; done ends it.
-func (q *censusQueue) run(ctx context.Context) (done func(), err error) {
+// run waits for the import's turn, then runs it. The turn passes on however import ends,
+// a panic included: a turn kept would make every later upload wait for good.
+func (q *censusQueue) run(ctx context.Context, imp func() error) error {
 	select {
 	case q.running <- struct{}{}:
-		return func() { <-q.running }, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+	defer func() { <-q.running }()
+	return imp()
 }
 
 // spooled is a request body copied to a temporary file.
@@ -119,18 +181,33 @@ type spooled struct {
 	head []byte // the first bytes, for format detection
 }
 
-// spool copies body to a temporary file and rewinds it. Errors map as readBody's do: over
-// the limit 413, a broken upload 400.
-func spool(body io.Reader) (*spooled, error) {
-	f, err := os.CreateTemp("", "citygrid-census-*")
+// spool copies body to a temporary file and rewinds it; ctx's deadline bounds the reading,
+// and rc's read deadline paces it (pacedBody). A body that could not be read is the client's
+// problem: over the limit 413, too slow 408 body_too_slow, else 400 invalid_input. A file
+// that could not be written is the server's: 500, its cause (and the file's path) logged,
+// not shown.
+func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, body io.Reader) (*spooled, error) {
+	f, err := u.createSpool()
 	if err != nil {
 		return nil, fmt.Errorf("spool census upload: %w", err)
 	}
 	sp := &spooled{f: f}
-	if _, err := io.Copy(f, body); err != nil {
+	start := time.Now()
+	end, ok := ctx.Deadline()
+	if !ok {
+		end = start.Add(u.timeout)
+	}
+	src := &pacedBody{r: body, rc: rc, u: u, start: start, end: end}
+	dst := &spoolWriter{w: f}
+	if _, err := io.Copy(dst, src); err != nil {
 		sp.remove()
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case dst.err != nil:
+			return nil, fmt.Errorf("spool census upload: %w", dst.err)
+		case errors.Is(err, errSlow):
+			return nil, u.errTooSlow()
+		case errors.As(err, &mbe):
 			return nil, err
 		}
 		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
@@ -149,20 +226,73 @@ func spool(body io.Reader) (*spooled, error) {
 	return sp, nil
 }
 
+// spoolWriter keeps the error of writing the spool file apart from those of reading the body.
+type spoolWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// errSlow is what pacedBody fails with when the body came too slowly.
+var errSlow = errors.New("census upload: the body came too slowly")
+
+// pacedBody reads an upload's body with a read deadline set before each read, in place of the
+// server's ReadTimeout: the next bytes are due within the idle timeout; once the grace has
+// passed, the body must have come at the minimum rate on average; all of it is due by end.
+type pacedBody struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	u     *censusUploads
+	start time.Time
+	end   time.Time
+	n     int64 // bytes read so far
+}
+
+// due is when the next bytes must have come.
+func (b *pacedBody) due(now time.Time) time.Time {
+	d := now.Add(b.u.idle)
+	// At the minimum rate, the bytes read so far cover the time up to start+n/minRate.
+	covered := time.Duration(float64(b.n) / float64(b.u.minRate) * float64(time.Second))
+	if r := b.start.Add(max(b.u.grace, covered)); r.Before(d) {
+		d = r
+	}
+	if b.end.Before(d) {
+		d = b.end
+	}
+	return d
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	due := b.due(time.Now())
+	_ = b.rc.SetReadDeadline(due) // where the writer cannot (a test's recorder), the check below still holds
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	now := time.Now()
+	switch {
+	case err == nil || err == io.EOF:
+		if now.After(due) { // late, where no deadline could be set
+			return n, errSlow
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded) || !now.Before(due):
+		return n, errSlow
+	}
+	return n, err
+}
+
 // remove closes and deletes the file.
 func (sp *spooled) remove() {
 	sp.f.Close()
 	os.Remove(sp.f.Name())
 }
 
-// setDeadlines moves the connection's read and write deadlines to read and write from now;
-// 0 clears one. Where the writer cannot (a test's recorder), there is no deadline to move.
-func setDeadlines(c *gin.Context, read, write time.Duration) {
-	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(deadline(read))
-	_ = rc.SetWriteDeadline(deadline(write))
-}
-
+// deadline is d from now; for d <= 0 none (the zero time clears a deadline).
 func deadline(d time.Duration) time.Time {
 	if d <= 0 {
 		return time.Time{}
@@ -197,55 +327,111 @@ func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
 
 // handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true]: every
 // stored record as one streamed GeoJSON FeatureCollection. The export may outlast the
-// server's write timeout: each write moves the deadline on, so only a client that stops
-// reading is cut off.
+// server's write timeout: each write moves the deadline on, so a client that stops reading is
+// cut off; and the export as a whole is bounded by ExportTimeout, so a client reading just
+// fast enough cannot hold the store's read transaction open for good. At most MaxExports run
+// at once on a node; beyond it 503 busy.
 func (s *Server) handleExport(c *gin.Context) error {
-	ctx := c.Request.Context()
-	w := s.streamWriter(c)
-	switch c.Param("kind") {
-	case "cells":
-		c.Header("Content-Type", geoJSONContentType)
-		c.Status(http.StatusOK)
-		_, err := geojson.ExportCells(ctx, w, s.svc)
-		return err
-	case "components":
-		incl := false
-		if raw := c.Query("include_removed"); raw != "" {
-			v, err := strconv.ParseBool(raw)
-			if err != nil {
-				return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "include_removed must be true or false")
-			}
-			incl = v
+	kind := c.Param("kind")
+	if kind != "cells" && kind != "components" {
+		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "exports are cells and components"}
+	}
+	incl := false
+	if raw := c.Query("include_removed"); raw != "" && kind == "components" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "include_removed must be true or false")
 		}
-		c.Header("Content-Type", geoJSONContentType)
-		c.Status(http.StatusOK)
-		_, err := geojson.ExportComponents(ctx, w, s.svc, incl)
+		incl = v
+	}
+	release, err := s.exports.admit()
+	if err != nil {
 		return err
 	}
-	return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "exports are cells and components"}
+	defer release()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.exports.timeout)
+	defer cancel()
+	end, _ := ctx.Deadline()
+	w := s.streamWriter(c)
+	w.ctx, w.end = ctx, end
+	c.Header("Content-Type", geoJSONContentType)
+	c.Status(http.StatusOK)
+	if kind == "cells" {
+		_, err = geojson.ExportCells(ctx, w, s.svc)
+	} else {
+		_, err = geojson.ExportComponents(ctx, w, s.svc, incl)
+	}
+	if err != nil && c.Writer.Written() {
+		// Cut the connection rather than end the response as if it were whole: the final
+		// write of the response (HTTP/1's last chunk) fails, or HTTP/2 resets the stream.
+		_ = w.rc.SetWriteDeadline(time.Now())
+	}
+	return err
+}
+
+// exports bounds the export route: how long one may take, and how many run at once.
+type exports struct {
+	timeout time.Duration
+	running chan struct{} // one token per export running
+}
+
+func newExports(cfg Config) *exports {
+	n := cfg.MaxExports
+	if n <= 0 {
+		n = DefaultMaxExports
+	}
+	e := &exports{timeout: cfg.ExportTimeout, running: make(chan struct{}, n)}
+	if e.timeout <= 0 {
+		e.timeout = DefaultExportTimeout
+	}
+	return e
+}
+
+// admit takes a place among the running exports, or fails with 503 busy.
+func (e *exports) admit() (release func(), err error) {
+	select {
+	case e.running <- struct{}{}:
+		return func() { <-e.running }, nil
+	default:
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: registry.CodeBusy,
+			detail: fmt.Sprintf("at most %d exports run at once on a node; send it again later", cap(e.running))}
+	}
 }
 
 // streamWriter is c's writer for a response written over a long time: the read deadline is
 // cleared (the request is read; the client's going still ends it) and each write first moves
-// the write deadline WriteTimeout on.
-func (s *Server) streamWriter(c *gin.Context) io.Writer {
+// the write deadline WriteTimeout on (none when WriteTimeout is 0), never past end when set;
+// once ctx, when set, has ended, writes fail with its error.
+func (s *Server) streamWriter(c *gin.Context) *deadlineWriter {
 	rc := http.NewResponseController(c.Writer)
 	_ = rc.SetReadDeadline(time.Time{})
 	if s.writeTimeout <= 0 {
 		_ = rc.SetWriteDeadline(time.Time{})
-		return c.Writer
 	}
 	return &deadlineWriter{w: c.Writer, rc: rc, d: s.writeTimeout}
 }
 
 // deadlineWriter moves the connection's write deadline d on before each write.
 type deadlineWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-	d  time.Duration
+	w   io.Writer
+	rc  *http.ResponseController
+	d   time.Duration   // 0: no deadline per write
+	end time.Time       // zero: none
+	ctx context.Context // nil: none
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	if w.ctx != nil {
+		if err := w.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	dl := deadline(w.d)
+	if !w.end.IsZero() && (dl.IsZero() || w.end.Before(dl)) {
+		dl = w.end
+	}
+	if !dl.IsZero() {
+		_ = w.rc.SetWriteDeadline(dl)
+	}
 	return w.w.Write(p)
 }

@@ -20,8 +20,13 @@ const (
 	DefaultMaxWriteBody int64   = 1 << 20  // bytes: one feature, unit, rule, or a lookup batch
 	DefaultMaxBBoxDeg2  float64 = 1        // square degrees (about 100 km × 110 km at 30°N)
 
-	DefaultCensusQueue   = 4                // census uploads waiting behind the one imported
-	DefaultUploadTimeout = 10 * time.Minute // 64 MiB at about 1 Mbit/s
+	DefaultCensusQueue       = 4                // census uploads waiting behind the one imported: serve's -census-queue
+	DefaultUploadTimeout     = 10 * time.Minute // 64 MiB at about 1 Mbit/s
+	DefaultUploadIdleTimeout = 30 * time.Second // a census upload's body pausing
+	DefaultUploadMinRate     = 16 << 10         // bytes/s: a census upload's body on average, once the grace has passed
+	DefaultUploadRateGrace   = 10 * time.Second
+	DefaultExportTimeout     = 10 * time.Minute // an export as a whole
+	DefaultMaxExports        = 2                // exports running at once on a node
 )
 
 // Config is what a Server needs. Index and Service are required; Service must have been
@@ -35,12 +40,26 @@ type Config struct {
 	// to a temporary file (os.TempDir) and imported from there.
 	MaxBody int64
 	// CensusQueue is how many census uploads may wait while one is imported (imports run
-	// one at a time); beyond it an upload is refused with 503 busy. 0 means
-	// DefaultCensusQueue, a negative value none.
+	// one at a time); beyond it an upload is refused with 503 busy. 0 (or less) means none
+	// may wait: only the running import holds a place.
 	CensusQueue int
-	// UploadTimeout bounds reading a census upload, and its wait and import, in place of the
-	// server's read and write timeouts; 0 means DefaultUploadTimeout.
+	// UploadTimeout bounds a census upload as a whole, through its request's context:
+	// reading its body, waiting for its turn and the import. 0 means DefaultUploadTimeout.
 	UploadTimeout time.Duration
+	// While a census upload's body is read, in place of the server's ReadTimeout: each read
+	// must bring bytes within UploadIdleTimeout, and once UploadRateGrace has passed the body
+	// must have arrived at UploadMinRate bytes/s on average; else the upload is cut off with
+	// 408 body_too_slow. 0 means DefaultUploadIdleTimeout, DefaultUploadMinRate and
+	// DefaultUploadRateGrace.
+	UploadIdleTimeout time.Duration
+	UploadMinRate     int64
+	UploadRateGrace   time.Duration
+	// ExportTimeout bounds an export (GET /api/v1/export/…) as a whole, however fast its client
+	// reads: past it the response is cut off. 0 means DefaultExportTimeout.
+	ExportTimeout time.Duration
+	// MaxExports is how many exports may run at once on the node; beyond it an export is
+	// refused with 503 busy. 0 means DefaultMaxExports.
+	MaxExports int
 	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
 	// their write deadline this far on as they write, so that only a client that stops
 	// reading is cut off. 0: they clear the deadline.
@@ -72,9 +91,9 @@ type Server struct {
 	maxBBox  float64
 	wgs84    spatial.CRS
 
-	census        *censusQueue
-	uploadTimeout time.Duration
-	writeTimeout  time.Duration
+	census       *censusUploads
+	exports      *exports
+	writeTimeout time.Duration
 
 	heartbeat time.Duration
 	closing   chan struct{} // closed by CloseStreams
@@ -100,8 +119,9 @@ func NewServer(cfg Config) *Server {
 		maxWrite: cfg.MaxWriteBody,
 		maxBBox:  cfg.MaxBBoxDeg2,
 
-		uploadTimeout: cfg.UploadTimeout,
-		writeTimeout:  cfg.WriteTimeout,
+		census:       newCensusUploads(cfg),
+		exports:      newExports(cfg),
+		writeTimeout: cfg.WriteTimeout,
 
 		heartbeat: cfg.StreamHeartbeat,
 		closing:   make(chan struct{}),
@@ -121,14 +141,6 @@ func NewServer(cfg Config) *Server {
 	if s.maxBBox <= 0 {
 		s.maxBBox = DefaultMaxBBoxDeg2
 	}
-	if s.uploadTimeout <= 0 {
-		s.uploadTimeout = DefaultUploadTimeout
-	}
-	waiting := cfg.CensusQueue
-	if waiting == 0 {
-		waiting = DefaultCensusQueue
-	}
-	s.census = newCensusQueue(max(waiting, 0))
 	wgs, err := spatial.ParseCRS("wgs84")
 	if err != nil {
 		panic("api: spatial.ParseCRS(wgs84): " + err.Error())

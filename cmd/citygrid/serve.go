@@ -51,7 +51,8 @@ type httpLimits struct {
 	IdleTimeout       time.Duration // -idle-timeout
 	MaxHeaderBytes    int           // -max-header-bytes
 	MaxConns          int           // -max-conns
-	CensusQueue       int           // -census-queue
+	CensusQueue       int           // -census-queue; 0: no upload waits
+	ExportTimeout     time.Duration // -export-timeout
 }
 
 // defaultHTTPLimits are the flags' defaults.
@@ -63,6 +64,7 @@ var defaultHTTPLimits = httpLimits{
 	MaxHeaderBytes:    64 << 10,
 	MaxConns:          4096,
 	CensusQueue:       api.DefaultCensusQueue,
+	ExportTimeout:     api.DefaultExportTimeout,
 }
 
 // orDefault is l with each zero field set to its default (a Main built in a test).
@@ -83,9 +85,7 @@ func (l httpLimits) orDefault() httpLimits {
 	if l.MaxConns <= 0 {
 		l.MaxConns = d.MaxConns
 	}
-	if l.CensusQueue == 0 {
-		l.CensusQueue = d.CensusQueue
-	}
+	set(&l.ExportTimeout, d.ExportTimeout)
 	return l
 }
 
@@ -101,7 +101,9 @@ func (l *httpLimits) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxConns, "max-conns", d.MaxConns,
 		"open connections at most; more wait to be accepted (keep it below the process's file limit, ulimit -n)")
 	fs.IntVar(&l.CensusQueue, "census-queue", d.CensusQueue,
-		"census uploads that may wait while one is imported; more are refused with 503 busy")
+		"census uploads that may wait while one is imported; more are refused with 503 busy (0: none waits)")
+	fs.DurationVar(&l.ExportTimeout, "export-timeout", d.ExportTimeout,
+		"how long an export may take as a whole, however fast its client reads; past it the export is cut off")
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -210,7 +212,7 @@ func (m *Main) Run(ctx context.Context) error {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	}
 	server := api.NewServer(api.Config{Index: idx, Service: svc, Log: m.Log, Registry: reg,
-		WriteTimeout: lim.WriteTimeout, CensusQueue: lim.CensusQueue})
+		WriteTimeout: lim.WriteTimeout, CensusQueue: lim.CensusQueue, ExportTimeout: lim.ExportTimeout})
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
