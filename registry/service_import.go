@@ -35,8 +35,8 @@ func (k Census) Valid() bool {
 	return false
 }
 
-// Import reads a census document of kind k from r and stores it (ImportCells,
-// ImportComponents, ImportUnits or ImportRules). opt.Format is required for cells and
+// Import reads a census document of kind k from r and stores it (importCells,
+// importComponents, importUnits or importRules). opt.Format is required for cells and
 // components. It returns ErrImportRejected (with the report) when nothing was stored because
 // of invalid input, and an Invalid error "invalid_kind" for an unknown kind.
 func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
