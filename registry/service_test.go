@@ -425,6 +425,9 @@ func TestPutUnitChecks(t *testing.T) {
 		{"unknown parent", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: "nobody"}, 0, "unknown_unit"},
 		{"stale version", p2, 2, "version_conflict"},
 		{"version of a missing unit", registry.Unit{ID: "new", Name: "新", Type: registry.UnitPublicService}, 1, "unit_not_found"},
+		{"id of 65 characters", registry.Unit{ID: strings.Repeat("长", 65), Name: "x", Type: registry.UnitPublicService}, 0, "too_long"},
+		{"parent of 65 characters", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: strings.Repeat("p", 65)}, 0, "too_long"},
+		{"id not UTF-8", registry.Unit{ID: "a\xffb", Name: "x", Type: registry.UnitPublicService}, 0, "invalid_encoding"},
 	} {
 		if err := put(tt.u, tt.version); registry.ErrorCode(err) != tt.want {
 			t.Errorf("PutUnit(%s) = %v, want %s", tt.name, err, tt.want)
@@ -446,6 +449,14 @@ func TestPutUnitChecks(t *testing.T) {
 	}
 	if r, err := e.svc.PutRule(ctx, ru, 1); err != nil || r.Version != 2 {
 		t.Errorf("PutRule(version 1) = %+v, %v; want version 2", r, err)
+	}
+	for _, bad := range []registry.Rule{
+		{ID: strings.Repeat("r", 65), Class: "*", Unit: "p1"},
+		{ID: "r", Class: "*", Unit: strings.Repeat("u", 65)},
+	} {
+		if _, err := e.svc.PutRule(ctx, bad, 0); registry.ErrorCode(err) != "too_long" {
+			t.Errorf("PutRule(id %d characters, unit %d) = %v, want too_long", len(bad.ID), len(bad.Unit), err)
+		}
 	}
 }
 
