@@ -513,3 +513,38 @@ func TestImportUnknownKind(t *testing.T) {
 		t.Errorf("cells after imports of unknown kinds = %d, want 0", cells)
 	}
 }
+
+// TestImportDetectsFormat: without opt.Format, Import tells the format of cells and components
+// from opt.Name, else from the first bytes, and refuses input it cannot tell with invalid_input.
+func TestImportDetectsFormat(t *testing.T) {
+	csvRow := csvHeader + "50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n"
+	for _, tt := range []struct {
+		name, file, in string
+		kind           registry.Census
+		wantCreated    int
+		wantCode       string // "" for success
+	}{
+		{"NDJSON cells by content", "", twoCells, registry.CensusCells, 2, ""},
+		{"NDJSON cells by name", "cells.geojsonl", twoCells, registry.CensusCells, 2, ""},
+		{"CSV components by content", "", csvRow, registry.CensusComponents, 1, ""},
+		{"CSV components by name", "parts.csv", csvRow, registry.CensusComponents, 1, ""},
+		{"empty cells", "", "", registry.CensusCells, 0, "invalid_input"},
+		{"text of no format", "cells.txt", "cells, one per line\n", registry.CensusCells, 0, "invalid_input"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			if tt.kind == registry.CensusComponents {
+				if _, err := e.importCells(t, twoCells, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := e.svc.Import(context.Background(), tt.kind, strings.NewReader(tt.in), registry.ImportOptions{Name: tt.file})
+			if code := registry.ErrorCode(err); code != tt.wantCode {
+				t.Fatalf("Import(%s, %q) error = %v, want code %q", tt.kind, tt.file, err, tt.wantCode)
+			}
+			if rep.Kind != string(tt.kind) || rep.Mode != registry.ModeStrict || rep.Created != tt.wantCreated {
+				t.Errorf("Import(%s, %q) report = %+v, want kind %s, strict, %d created", tt.kind, tt.file, rep, tt.kind, tt.wantCreated)
+			}
+		})
+	}
+}
