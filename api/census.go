@@ -29,7 +29,7 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 // (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
 // else the body's first bytes.
 func (s *Server) handleCensus(c *gin.Context) error {
-	kind := c.Param("kind")
+	kind := registry.Census(c.Param("kind"))
 	switch kind {
 	case "cells", "components", "units", "rules":
 	default:
@@ -56,8 +56,8 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	defer body.remove()
 	setDeadlines(c, 0, s.uploadTimeout) // the body is read; the client's going still ends the request
 	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
-	if kind == "cells" || kind == "components" {
-		if opt.Format, err = censusFormat(c, body.head); err != nil {
+	if kind == registry.CensusCells || kind == registry.CensusComponents {
+		if opt.Format, err = censusFormat(c); err != nil {
 			return err
 		}
 	}
@@ -66,7 +66,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.svc.Import(ctx, registry.Census(kind), body.f, opt)
+	rep, err := s.svc.Import(ctx, kind, body.f, opt)
 	done()
 	if errors.Is(err, registry.ErrImportRejected) {
 		return &rejectedError{report: rep}
@@ -115,8 +115,7 @@ func (q *censusQueue) run(ctx context.Context) (done func(), err error) {
 
 // spooled is a request body copied to a temporary file.
 type spooled struct {
-	f    *os.File
-	head []byte // the first bytes, for format detection
+	f *os.File
 }
 
 // spool copies body to a temporary file and rewinds it. Errors map as readBody's do: over
@@ -135,13 +134,6 @@ func spool(body io.Reader) (*spooled, error) {
 		}
 		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
 	}
-	head := make([]byte, 4096)
-	n, err := f.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		sp.remove()
-		return nil, fmt.Errorf("spool census upload: %w", err)
-	}
-	sp.head = head[:n]
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		sp.remove()
 		return nil, fmt.Errorf("spool census upload: %w", err)
@@ -170,8 +162,9 @@ func deadline(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
-// censusFormat picks the census format of a request; head is the body's first bytes.
-func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
+// censusFormat picks the census format a request names in ?format= or its Content-Type; ""
+// leaves it to Service.Import, which detects it from the body's first bytes.
+func censusFormat(c *gin.Context) (registry.Format, error) {
 	switch f := registry.Format(c.Query("format")); f {
 	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
 		return f, nil
@@ -192,7 +185,7 @@ func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
 			}
 		}
 	}
-	return registry.DetectFormat("", head)
+	return "", nil
 }
 
 // handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true]: every
