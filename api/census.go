@@ -30,9 +30,7 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 // else the body's first bytes.
 func (s *Server) handleCensus(c *gin.Context) error {
 	kind := registry.Census(c.Param("kind"))
-	switch kind {
-	case "cells", "components", "units", "rules":
-	default:
+	if !kind.Valid() {
 		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "census kinds are cells, components, units and rules"}
 	}
 	mode, err := registry.ParseMode(c.Query("mode"))
