@@ -29,10 +29,8 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 // (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
 // else the body's first bytes.
 func (s *Server) handleCensus(c *gin.Context) error {
-	kind := c.Param("kind")
-	switch kind {
-	case "cells", "components", "units", "rules":
-	default:
+	kind := registry.Census(c.Param("kind"))
+	if !kind.Valid() {
 		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "census kinds are cells, components, units and rules"}
 	}
 	mode, err := registry.ParseMode(c.Query("mode"))
@@ -67,14 +65,14 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
 	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
-	if kind == "cells" || kind == "components" {
-		if opt.Format, err = censusFormat(c, body.head); err != nil {
+	if kind == registry.CensusCells || kind == registry.CensusComponents {
+		if opt.Format, err = censusFormat(c); err != nil {
 			return err
 		}
 	}
 	var rep registry.Report
 	err = s.census.queue.run(ctx, func() error {
-		rep, err = s.svc.Import(ctx, registry.Census(kind), body.f, opt)
+		rep, err = s.svc.Import(ctx, kind, body.f, opt)
 		return err
 	})
 	if errors.Is(err, registry.ErrImportRejected) {
@@ -177,8 +175,7 @@ func (q *censusQueue) run(ctx context.Context, imp func() error) error {
 
 // spooled is a request body copied to a temporary file.
 type spooled struct {
-	f    *os.File
-	head []byte // the first bytes, for format detection
+	f *os.File
 }
 
 // spool copies body to a temporary file and rewinds it; ctx's deadline bounds the reading,
@@ -212,13 +209,6 @@ func (u *censusUploads) spool(ctx context.Context, rc *http.ResponseController, 
 		}
 		return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
 	}
-	head := make([]byte, 4096)
-	n, err := f.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		sp.remove()
-		return nil, fmt.Errorf("spool census upload: %w", err)
-	}
-	sp.head = head[:n]
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		sp.remove()
 		return nil, fmt.Errorf("spool census upload: %w", err)
@@ -300,8 +290,9 @@ func deadline(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
-// censusFormat picks the census format of a request; head is the body's first bytes.
-func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
+// censusFormat picks the census format a request names in ?format= or its Content-Type; ""
+// leaves it to Service.Import, which detects it from the body's first bytes.
+func censusFormat(c *gin.Context) (registry.Format, error) {
 	switch f := registry.Format(c.Query("format")); f {
 	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
 		return f, nil
@@ -322,7 +313,7 @@ func censusFormat(c *gin.Context, head []byte) (registry.Format, error) {
 			}
 		}
 	}
-	return registry.DetectFormat("", head)
+	return "", nil
 }
 
 // handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true]: every

@@ -123,12 +123,7 @@ func importFile(ctx context.Context, svc *registry.Service, kind, path string, m
 		return registry.Report{}, err
 	}
 	defer f.Close()
-	opt := registry.ImportOptions{Mode: mode, Actor: "test"}
-	if kind == "cells" || kind == "components" {
-		if opt.Format, err = registry.DetectFormat(path, nil); err != nil {
-			return registry.Report{}, err
-		}
-	}
+	opt := registry.ImportOptions{Mode: mode, Actor: "test", Name: path}
 	return svc.Import(ctx, registry.Census(kind), f, opt)
 }
 

@@ -168,20 +168,8 @@ func appendLookupRule(b []byte, res *spatial.Resolution, noUnit bool) []byte {
 	b = append(b, '}')
 	if !noUnit && !res.Component.IsZero() {
 		b = append(b, `,"component":"`...)
-		b = appendCode(b, res.Component)
+		b = res.Component.AppendTo(b)
 		b = append(b, '"')
 	}
 	return b
-}
-
-// appendCode appends a component identifier's digits without ComponentCode.String's allocations.
-func appendCode(b []byte, c registry.ComponentCode) []byte {
-	var d [20]byte
-	n := c.Len()
-	v := c.Uint64()
-	for i := n - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:n]...)
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,6 +65,10 @@ func TestFreeTextLimits(t *testing.T) {
 		{name: "actor not UTF-8", method: "DELETE", target: "/api/v1/components/" + id + "?version=1", headers: []string{"X-Actor", "a\xffb"}, status: 400, code: "invalid_actor"},
 		{name: "unit id not UTF-8", method: "PUT", target: "/api/v1/units/a%FFb", body: `{"id":"a\ufffdb","name":"x","type":"admin_department"}`, status: 400, code: "invalid_encoding"},
 		{name: "unit get not UTF-8", method: "GET", target: "/api/v1/units/%C3", status: 400, code: "invalid_encoding"},
+		{name: "unit id 65", method: "PUT", target: "/api/v1/units/" + strings.Repeat("u", 65), body: `{"name":"x","type":"admin_department"}`, status: 400, code: "too_long"},
+		{name: "unit parent 65", method: "PUT", target: "/api/v1/units/u", body: `{"name":"x","type":"admin_department","parent":"` + strings.Repeat("p", 65) + `"}`, status: 400, code: "too_long"},
+		{name: "unit body not UTF-8", method: "PUT", target: "/api/v1/units/u", body: `{"name":"a` + "\xff" + `b","type":"admin_department"}`, status: 400, code: "invalid_encoding"},
+		{name: "rule id 65", method: "PUT", target: "/api/v1/rules/" + strings.Repeat("r", 65), body: `{"class":"*","unit":"u"}`, status: 400, code: "too_long"},
 		{name: "class not UTF-8", method: "GET", target: "/api/v1/components?bbox=" + bbox + "&class=%FE", status: 400, code: "invalid_encoding"},
 		{name: "query name not UTF-8", method: "GET", target: "/api/v1/cells?bbox=" + bbox + "&%FF=1", status: 400, code: "invalid_encoding"},
 	})
@@ -80,5 +85,35 @@ func TestFreeTextLimits(t *testing.T) {
 	}
 	if rec := e.do(t, "DELETE", "/api/v1/components/"+id2+"?version=1", ""); rec.Code != http.StatusOK {
 		t.Errorf("retire without note or actor = %d %s", rec.Code, short(rec.Body))
+	}
+}
+
+// TestCensusIDLimits: a census entry whose id is not UTF-8 or longer than 64 characters is
+// refused with that problem, as PUT refuses it.
+func TestCensusIDLimits(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units"}})
+	unit := e.idx.Units()[0].ID
+	for _, tt := range []struct {
+		name, kind, body string
+		wantField        string
+		wantCode         string
+	}{
+		{"unit id not UTF-8", "units", `[{"id":"a` + "\xff" + `b","name":"x","type":"admin_department"}]`, "", "invalid_encoding"},
+		{"unit id 65", "units", `[{"id":"` + strings.Repeat("编", 65) + `","name":"x","type":"admin_department"}]`, "id", "too_long"},
+		{"rule id 65", "rules", `[{"id":"` + strings.Repeat("r", 65) + `","class":"*","unit":"` + unit + `"}]`, "id", "too_long"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := e.do(t, "POST", "/api/v1/census/"+tt.kind, tt.body)
+			if rec.Code != 422 {
+				t.Fatalf("POST /census/%s = %d %s, want 422", tt.kind, rec.Code, short(rec.Body))
+			}
+			var rep reportResp
+			if p := problemOf(t, rec); p.Code != "import_rejected" || json.Unmarshal(p.Report, &rep) != nil {
+				t.Fatalf("problem = %+v, want import_rejected with a report", p)
+			}
+			if len(rep.Problems) != 1 || rep.Problems[0].Field != tt.wantField || rep.Problems[0].Code != tt.wantCode {
+				t.Errorf("problems = %+v, want one %s on field %q", rep.Problems, tt.wantCode, tt.wantField)
+			}
+		})
 	}
 }

@@ -41,7 +41,7 @@ func AppendComponent(b []byte, c *registry.Component, className string, proj Pro
 	b = appendFeatureHead(b, c.ID, proj.apply(c.Point))
 	if !c.LegacyID.IsZero() {
 		b = append(b, `,"legacy_id":"`...)
-		b = appendCode(b, c.LegacyID)
+		b = c.LegacyID.AppendTo(b)
 		b = append(b, '"')
 	}
 	b = append(b, `,"key":`...)
@@ -175,26 +175,13 @@ func appendFeatures(b []byte, n int, feature func(b []byte, i int) []byte) []byt
 func appendFeatureHead(b []byte, id registry.ComponentCode, p orb.Point) []byte {
 	b = append(b, `{"type":"Feature","id":"`...)
 	lo := len(b)
-	b = appendCode(b, id)
+	b = id.AppendTo(b)
 	hi := len(b)
 	b = append(b, `","geometry":{"type":"Point","coordinates":`...)
 	b = appendPoint(b, p)
 	b = append(b, `},"properties":{"id":"`...)
 	b = append(b, b[lo:hi]...)
 	return append(b, '"')
-}
-
-// appendCode appends a component identifier's digits without ComponentCode.String's
-// allocations.
-func appendCode(b []byte, c registry.ComponentCode) []byte {
-	var d [20]byte
-	n := c.Len()
-	v := c.Uint64()
-	for i := n - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:n]...)
 }
 
 // appendMember appends ,"name":"value" (name needs no escaping).

@@ -17,10 +17,15 @@ const maxDocumentBytes = 64 << 20
 // maxUnitTextRunes bounds a unit's name, phone and a rule's reason.
 const maxUnitTextRunes = 200
 
+// MaxIDLength bounds a unit or rule id, and so a reference to a unit (parent, supervisor, a
+// rule's unit), in characters: a 统一社会信用代码 has 18, a slug rarely half of 64.
+const MaxIDLength = 64
+
 // DecodeUnits reads a units document: a JSON array of unit objects, or an object
 // {"units": [...]}. Each unit object has the members
 //
-//	id          string, required, unique in the document (a 统一社会信用代码 or a short slug)
+//	id          string, required, unique in the document (a 统一社会信用代码 or a short slug),
+//	            ≤ 64 characters (MaxIDLength), as are parent and supervisor
 //	name        string, required, ≤ 200 characters
 //	type        string, required: city_centre, district_centre, admin_department,
 //	            public_service_unit or district_government
@@ -44,10 +49,11 @@ const maxUnitTextRunes = 200
 // problems. A parent or supervisor that is an id in the document is checked here (no self
 // reference, no parent cycle, a supervisor must be an admin_department); ids not in the
 // document are left for the caller to check against the store: UnitRefs lists them. Other
-// members are ignored. The error is non-nil (an *Error, invalid_input or too_large) only when
-// the document as a whole cannot be read. Problem codes: invalid_entry, missing_field,
-// duplicate_id, invalid_unit_type, invalid_district, invalid_reference, parent_cycle,
-// invalid_supervisor, too_long, and for area those of ValidatePolygonal.
+// members are ignored. The error is non-nil (an *Error, invalid_input, invalid_encoding or
+// too_large) only when the document as a whole cannot be read. Problem codes: invalid_entry,
+// invalid_encoding (an entry that is not UTF-8), missing_field, duplicate_id,
+// invalid_unit_type, invalid_district, invalid_reference, parent_cycle, invalid_supervisor,
+// too_long, and for area those of ValidatePolygonal.
 func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 	entries, err := readDocument(r, "units")
 	if err != nil {
@@ -71,6 +77,11 @@ func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 		add := func(field, code, format string, args ...any) {
 			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 		}
+		// json.Unmarshal would store invalid bytes as U+FFFD: under another id than was sent.
+		if !utf8.Valid(raw) {
+			add("", CodeInvalidEncoding, "unit %d is not valid UTF-8", i)
+			continue
+		}
 		if err := json.Unmarshal(raw, &d); err != nil {
 			add("", CodeInvalidEntry, "unit %d is not a unit object: %v", i, err)
 			continue
@@ -91,6 +102,7 @@ func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
 		default:
 			first[u.ID] = i
 		}
+		checkUnitIDs(&u, add)
 		if u.Name == "" {
 			add("name", CodeMissingField, "unit %q has no name", u.ID)
 		}
@@ -191,7 +203,7 @@ func UnitRefs(units []Unit) []string {
 // DecodeRules reads a rules document: a JSON array of rule objects, or an object
 // {"rules": [...]}. Each rule object has the members
 //
-//	id       string, required, unique in the document
+//	id       string, required, unique in the document, ≤ 64 characters (MaxIDLength)
 //	order    integer, optional (default 0): rules are tried in ascending order, ties by id
 //	class    string, required: "*" (any class), a 2-digit major class "01" (or "01*"), or an
 //	         exact 4-digit legacy or 5-digit GB/T 47678.5-2026 class
@@ -211,8 +223,8 @@ func UnitRefs(units []Unit) []string {
 // rules[i] is the document's i-th entry, as far as it could be read, so problem indexes line
 // up with it. Whether unit exists is left to the caller. Other members are ignored. The error
 // is non-nil (an *Error) only when the document as a whole cannot be read. Problem codes:
-// invalid_entry, missing_field, duplicate_id, invalid_class_pattern, invalid_kind,
-// invalid_area, too_long.
+// invalid_entry, invalid_encoding (an entry that is not UTF-8), missing_field, duplicate_id,
+// invalid_class_pattern, invalid_kind, invalid_area, too_long.
 func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 	entries, err := readDocument(r, "rules")
 	if err != nil {
@@ -234,6 +246,10 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 		}
 		add := func(field, code, format string, args ...any) {
 			probs = append(probs, Problem{Index: i, ID: d.ID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		}
+		if !utf8.Valid(raw) {
+			add("", CodeInvalidEncoding, "rule %d is not valid UTF-8", i)
+			continue
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
 			add("", CodeInvalidEntry, "rule %d is not a rule object: %v", i, err)
@@ -258,6 +274,7 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 		default:
 			first[ru.ID] = i
 		}
+		checkRuleIDs(&ru, add)
 		switch {
 		case ru.Class == "":
 			add("class", CodeMissingField, "rule %q has no class (use \"*\" for every class)", ru.ID)
@@ -315,7 +332,36 @@ func readDocument(r io.Reader, key string) ([]json.RawMessage, error) {
 	default:
 		return nil, Errorf(Invalid, CodeInvalidInput, "the %s document is neither a JSON array nor an object with a %q array", key, key)
 	}
+	// An entry that is not UTF-8 is that entry's problem; bytes outside every entry are the
+	// document's.
+	if !utf8.Valid(data) && !slices.ContainsFunc(entries, func(e json.RawMessage) bool { return !utf8.Valid(e) }) {
+		return nil, Errorf(Invalid, CodeInvalidEncoding, "the %s document is not valid UTF-8", key)
+	}
 	return entries, nil
+}
+
+// checkUnitIDs reports a unit's id, parent or supervisor that is too long (or not UTF-8).
+func checkUnitIDs(u *Unit, add func(field, code, format string, args ...any)) {
+	checkText(u.ID, "id", MaxIDLength, add)
+	checkText(u.Parent, "parent", MaxIDLength, add)
+	checkText(u.Supervisor, "supervisor", MaxIDLength, add)
+}
+
+// checkRuleIDs reports a rule's id or unit that is too long (or not UTF-8).
+func checkRuleIDs(ru *Rule, add func(field, code, format string, args ...any)) {
+	checkText(ru.ID, "id", MaxIDLength, add)
+	checkText(ru.Unit, "unit", MaxIDLength, add)
+}
+
+// firstProblem runs check and returns the first problem it reports as an *Error, or nil.
+func firstProblem(check func(add func(field, code, format string, args ...any))) error {
+	var err error
+	check(func(field, code, format string, args ...any) {
+		if err == nil {
+			err = Problem{Index: -1, Field: field, Code: code, Message: fmt.Sprintf(format, args...)}.Err()
+		}
+	})
+	return err
 }
 
 // checkText reports text that is not UTF-8 or longer than max characters.

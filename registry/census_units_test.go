@@ -107,6 +107,27 @@ func TestDecodeUnits(t *testing.T) {
 			},
 			wantProbs: []string{"0:invalid_reference", "1:parent_cycle", "2:invalid_supervisor", "2:parent_cycle"},
 		},
+		{
+			name: "ids: UTF-8 and at most 64 characters",
+			in: `[
+				{"id":"a` + "\xff" + `b","name":"x","type":"city_centre"},
+				{"id":"` + strings.Repeat("编", 64) + `","name":"x","type":"admin_department"},
+				{"id":"` + strings.Repeat("编", 65) + `","name":"x","type":"city_centre"},
+				{"id":"p","name":"x","type":"district_centre","parent":"` + strings.Repeat("p", 65) + `"},
+				{"id":"s","name":"x","type":"district_centre","supervisor":"` + strings.Repeat("s", 65) + `"},
+				{"id":"n","name":"` + "\xc3" + `","type":"city_centre"}
+			]`,
+			want: []registry.Unit{
+				{},
+				{ID: strings.Repeat("编", 64), Name: "x", Type: registry.UnitAdminDepartment},
+				{ID: strings.Repeat("编", 65), Name: "x", Type: registry.UnitCityCentre},
+				{ID: "p", Name: "x", Type: registry.UnitDistrictCentre, Parent: strings.Repeat("p", 65)},
+				{ID: "s", Name: "x", Type: registry.UnitDistrictCentre, Supervisor: strings.Repeat("s", 65)},
+				{},
+			},
+			wantProbs: []string{"0:invalid_encoding", "2:too_long", "3:too_long", "4:too_long", "5:invalid_encoding"},
+		},
+		{name: "not UTF-8 outside the entries", in: `{"units":[], "x` + "\xff" + `":1}`, wantErr: "invalid_encoding"},
 		{name: "empty", in: " ", wantErr: "invalid_input"},
 		{name: "not JSON", in: "units:", wantErr: "invalid_input"},
 		{name: "object without units", in: `{"rules":[]}`, wantErr: "invalid_input"},
@@ -219,6 +240,22 @@ func TestDecodeRules(t *testing.T) {
 				"8:invalid_class_pattern", "8:invalid_area", "8:too_long",
 				"9:invalid_entry",
 			},
+		},
+		{
+			name: "ids: UTF-8 and at most 64 characters",
+			in: `[
+				{"id":"r` + "\xfe" + `","class":"*","unit":"u"},
+				{"id":"` + strings.Repeat("r", 64) + `","class":"*","unit":"` + strings.Repeat("u", 64) + `"},
+				{"id":"` + strings.Repeat("r", 65) + `","class":"*","unit":"u"},
+				{"id":"long-unit","class":"*","unit":"` + strings.Repeat("u", 65) + `"}
+			]`,
+			want: []registry.Rule{
+				{},
+				{ID: strings.Repeat("r", 64), Class: "*", Unit: strings.Repeat("u", 64)},
+				{ID: strings.Repeat("r", 65), Class: "*", Unit: "u"},
+				{ID: "long-unit", Class: "*", Unit: strings.Repeat("u", 65)},
+			},
+			wantProbs: []string{"0:invalid_encoding", "2:too_long", "3:too_long"},
 		},
 		{name: "not JSON", in: "{", wantErr: "invalid_input"},
 		{name: "object without rules", in: `{"units":[]}`, wantErr: "invalid_input"},

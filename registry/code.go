@@ -99,6 +99,19 @@ func (c ComponentCode) String() string {
 	return pad64(c.n, c.Len())
 }
 
+// AppendTo appends the identifier's digits to b, as String writes them, without allocating
+// beyond b's growth; the zero value appends nothing.
+func (c ComponentCode) AppendTo(b []byte) []byte {
+	var d [20]byte
+	n := c.Len()
+	v := c.n
+	for i := n - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:n]...)
+}
+
 // Admin returns the 6-digit administrative (district) code, "" for the zero value.
 func (c ComponentCode) Admin() string {
 	if c.n == 0 {

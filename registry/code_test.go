@@ -68,6 +68,9 @@ func TestParseComponentCode(t *testing.T) {
 			if text, _ := got.MarshalText(); string(text) != tt.in {
 				t.Errorf("ParseComponentCode(%q).MarshalText() = %q, want %q", tt.in, text, tt.in)
 			}
+			if b := got.AppendTo([]byte("id=")); string(b) != "id="+tt.in {
+				t.Errorf("ParseComponentCode(%q).AppendTo(\"id=\") = %q, want %q", tt.in, b, "id="+tt.in)
+			}
 		})
 	}
 }
@@ -80,6 +83,9 @@ func TestComponentCodeZeroValue(t *testing.T) {
 	}
 	if text, err := c.MarshalText(); err != nil || len(text) != 0 {
 		t.Errorf("zero ComponentCode.MarshalText() = %q, %v, want \"\", nil", text, err)
+	}
+	if b := c.AppendTo([]byte("id=")); string(b) != "id=" {
+		t.Errorf("zero ComponentCode.AppendTo(\"id=\") = %q, want \"id=\"", b)
 	}
 	if got, err := c.WithClass("01001"); !errors.Is(err, registry.ErrInvalidComponentCode) {
 		t.Errorf("zero ComponentCode.WithClass(01001) = %v, %v, want error %v", got, err, registry.ErrInvalidComponentCode)
@@ -401,10 +407,12 @@ func FuzzParseGridCode(f *testing.F) {
 // allocations.
 func TestComponentCodeAllocs(t *testing.T) {
 	legacy := registry.MustParseComponentCode("3205080101000001")
+	buf := make([]byte, 0, 32)
 	tests := map[string]func(){
 		"ParseComponentCode": func() { _, _ = registry.ParseComponentCode("32050801001000001") },
 		"NewComponentCode":   func() { _, _ = registry.NewComponentCode("320508", "01001", 1) },
 		"WithClass":          func() { _, _ = legacy.WithClass("01001") },
+		"AppendTo":           func() { _ = legacy.AppendTo(buf[:0]) },
 	}
 	for name, fn := range tests {
 		if allocs := testing.AllocsPerRun(100, fn); allocs != 0 {

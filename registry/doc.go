@@ -26,7 +26,7 @@
 // when a legacy census is imported. Its Cell is always computed from its Point, and an
 // identifier's district must be that cell's. A component stored without an identifier gets
 // one from its cell's district, its class and the next free serial of that prefix
-// (AssignPrefix, NextID); identifiers are never reused. A component is never deleted: it is
+// (AssignIDs); identifiers are never reused. A component is never deleted: it is
 // retired (StatusRemoved), and its History keeps every change with before- and after-images.
 // Records that can be edited carry a Version; a write that names a stale one fails with
 // ErrVersionConflict. Cells and components also have a store-assigned Key below 2^53.

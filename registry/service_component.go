@@ -125,7 +125,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	return rep, nil
 }
 
-// importBlock is how many decoded components ImportComponents keeps per block.
+// importBlock is how many decoded components importComponents keeps per block.
 const importBlock = 8192
 
 // locate sets c.Cell from c.Point and checks that an identifier's district matches the

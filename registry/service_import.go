@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"sort"
@@ -11,10 +12,14 @@ type ImportOptions struct {
 	Mode     Mode
 	Actor    string         // who imports; recorded in the history
 	Progress func(read int) // called every few thousand features with the number read so far
-	Format   Format         // required for cells and components
+	Format   Format         // of cells and components; "" detects it from Name and the content
+	Name     string         // the file's name, whose extension tells the format when Format is ""
 }
 
 const progressEvery = 4096
+
+// formatHeadBytes is how much of an input Import reads to detect its format.
+const formatHeadBytes = 4096
 
 // Census names what a census document holds; a Report's Kind is its text.
 type Census string
@@ -35,11 +40,22 @@ func (k Census) Valid() bool {
 	return false
 }
 
-// Import reads a census document of kind k from r and stores it (ImportCells,
-// ImportComponents, ImportUnits or ImportRules). opt.Format is required for cells and
-// components. It returns ErrImportRejected (with the report) when nothing was stored because
-// of invalid input, and an Invalid error "invalid_kind" for an unknown kind.
+// Import reads a census document of kind k from r and stores it (importCells,
+// importComponents, importUnits or importRules). The format of cells and components is
+// opt.Format, or when that is empty the one DetectFormat tells from opt.Name and the first
+// bytes of r (an Invalid error "invalid_input" when it cannot). It returns ErrImportRejected
+// (with the report) when nothing was stored because of invalid input, and an Invalid error
+// "invalid_kind" for an unknown kind.
 func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
+	if (k == CensusCells || k == CensusComponents) && opt.Format == "" {
+		br := bufio.NewReaderSize(r, 256<<10) // readFeatures reads through it, not through another
+		head, _ := br.Peek(formatHeadBytes)   // a short input gives less, with an error that does not matter here
+		f, err := DetectFormat(opt.Name, head)
+		if err != nil {
+			return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, err
+		}
+		r, opt.Format = br, f
+	}
 	switch k {
 	case CensusCells:
 		return s.importCells(ctx, r, opt)

@@ -102,12 +102,16 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 	return rep, reloadErr
 }
 
-// PutRule creates or replaces one rule; its unit must exist. version, when > 0, must be the
+// PutRule creates or replaces one rule; its unit must exist, and its id and unit have at most
+// MaxIDLength characters (too_long). version, when > 0, must be the
 // stored rule's current version (ErrVersionConflict; ErrRuleNotFound when there is no such
 // rule); 0 writes unconditionally. The stored rule has Version 1 when it was created.
 func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, error) {
 	if ru.ID == "" || ru.Unit == "" {
 		return Rule{}, Errorf(Invalid, CodeInvalidRule, "a rule needs an id and a unit")
+	}
+	if err := firstProblem(func(add func(string, string, string, ...any)) { checkRuleIDs(&ru, add) }); err != nil {
+		return Rule{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

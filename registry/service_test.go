@@ -425,6 +425,9 @@ func TestPutUnitChecks(t *testing.T) {
 		{"unknown parent", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: "nobody"}, 0, "unknown_unit"},
 		{"stale version", p2, 2, "version_conflict"},
 		{"version of a missing unit", registry.Unit{ID: "new", Name: "新", Type: registry.UnitPublicService}, 1, "unit_not_found"},
+		{"id of 65 characters", registry.Unit{ID: strings.Repeat("长", 65), Name: "x", Type: registry.UnitPublicService}, 0, "too_long"},
+		{"parent of 65 characters", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: strings.Repeat("p", 65)}, 0, "too_long"},
+		{"id not UTF-8", registry.Unit{ID: "a\xffb", Name: "x", Type: registry.UnitPublicService}, 0, "invalid_encoding"},
 	} {
 		if err := put(tt.u, tt.version); registry.ErrorCode(err) != tt.want {
 			t.Errorf("PutUnit(%s) = %v, want %s", tt.name, err, tt.want)
@@ -446,6 +449,14 @@ func TestPutUnitChecks(t *testing.T) {
 	}
 	if r, err := e.svc.PutRule(ctx, ru, 1); err != nil || r.Version != 2 {
 		t.Errorf("PutRule(version 1) = %+v, %v; want version 2", r, err)
+	}
+	for _, bad := range []registry.Rule{
+		{ID: strings.Repeat("r", 65), Class: "*", Unit: "p1"},
+		{ID: "r", Class: "*", Unit: strings.Repeat("u", 65)},
+	} {
+		if _, err := e.svc.PutRule(ctx, bad, 0); registry.ErrorCode(err) != "too_long" {
+			t.Errorf("PutRule(id %d characters, unit %d) = %v, want too_long", len(bad.ID), len(bad.Unit), err)
+		}
 	}
 }
 
@@ -500,5 +511,40 @@ func TestImportUnknownKind(t *testing.T) {
 	}
 	if cells, _ := e.count(t); cells != 0 {
 		t.Errorf("cells after imports of unknown kinds = %d, want 0", cells)
+	}
+}
+
+// TestImportDetectsFormat: without opt.Format, Import tells the format of cells and components
+// from opt.Name, else from the first bytes, and refuses input it cannot tell with invalid_input.
+func TestImportDetectsFormat(t *testing.T) {
+	csvRow := csvHeader + "50010301037000001,01037,路灯,intact,lamps,106.5705,29.5505\n"
+	for _, tt := range []struct {
+		name, file, in string
+		kind           registry.Census
+		wantCreated    int
+		wantCode       string // "" for success
+	}{
+		{"NDJSON cells by content", "", twoCells, registry.CensusCells, 2, ""},
+		{"NDJSON cells by name", "cells.geojsonl", twoCells, registry.CensusCells, 2, ""},
+		{"CSV components by content", "", csvRow, registry.CensusComponents, 1, ""},
+		{"CSV components by name", "parts.csv", csvRow, registry.CensusComponents, 1, ""},
+		{"empty cells", "", "", registry.CensusCells, 0, "invalid_input"},
+		{"text of no format", "cells.txt", "cells, one per line\n", registry.CensusCells, 0, "invalid_input"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			if tt.kind == registry.CensusComponents {
+				if _, err := e.importCells(t, twoCells, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := e.svc.Import(context.Background(), tt.kind, strings.NewReader(tt.in), registry.ImportOptions{Name: tt.file})
+			if code := registry.ErrorCode(err); code != tt.wantCode {
+				t.Fatalf("Import(%s, %q) error = %v, want code %q", tt.kind, tt.file, err, tt.wantCode)
+			}
+			if rep.Kind != string(tt.kind) || rep.Mode != registry.ModeStrict || rep.Created != tt.wantCreated {
+				t.Errorf("Import(%s, %q) report = %+v, want kind %s, strict, %d created", tt.kind, tt.file, rep, tt.kind, tt.wantCreated)
+			}
+		})
 	}
 }

@@ -171,11 +171,14 @@ func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
 // version (ErrVersionConflict; ErrUnitNotFound when there is no such unit); 0 writes
 // unconditionally. Its parent and supervisor must exist (unknown_unit), its parents must not
 // lead back to it (parent_cycle), its supervisor must be an admin_department, and a unit that
-// supervises another must stay one (invalid_supervisor). The stored unit has Version 1 when it
-// was created.
+// supervises another must stay one (invalid_supervisor). Its id, parent and supervisor have
+// at most MaxIDLength characters (too_long). The stored unit has Version 1 when it was created.
 func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, error) {
 	if u.ID == "" || u.Name == "" || u.Type == 0 {
 		return Unit{}, Errorf(Invalid, CodeInvalidUnit, "a unit needs an id, a name and a type")
+	}
+	if err := firstProblem(func(add func(string, string, string, ...any)) { checkUnitIDs(&u, add) }); err != nil {
+		return Unit{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -86,8 +86,8 @@ type Index interface {
 // Identifier assignment. A component stored without an identifier gets one from its cell's
 // district and its class: District(Cell) + Class + a 6-digit serial, the next one above every
 // identifier ever stored with that prefix (the stores keep the highest serial per prefix, and
-// a batch's own identifiers count too). Both stores assign this way; the rules live here and
-// the counters in the store.
+// a batch's own identifiers count too), skipping one that is stored already. Both stores
+// assign with AssignIDs: the rules live here, and a store only reads and writes its counters.
 
 // MaxSerial is the highest serial of an identifier (its last 6 digits).
 const MaxSerial = 999999

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -84,7 +83,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	failed := 0
 	for _, path := range paths {
-		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format)}
+		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path}
 		var bar *progressbar.ProgressBar
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)
@@ -126,14 +125,7 @@ func importPath(ctx context.Context, svc *registry.Service, kind registry.Census
 		pr := progressbar.NewReader(f, bar)
 		r = &pr
 	}
-	br := bufio.NewReaderSize(r, 256<<10)
-	if (kind == registry.CensusCells || kind == registry.CensusComponents) && opt.Format == "" {
-		head, _ := br.Peek(4096) // a short file gives less, with an error that does not matter here
-		if opt.Format, err = registry.DetectFormat(path, head); err != nil {
-			return registry.Report{Kind: string(kind)}, err
-		}
-	}
-	return svc.Import(ctx, kind, br, opt)
+	return svc.Import(ctx, kind, r, opt)
 }
 
 func isTerminal(w io.Writer) bool {

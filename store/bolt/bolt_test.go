@@ -42,8 +42,28 @@ func TestStore(t *testing.T) {
 				}
 			})
 			return s
-		}}
+		}, DropSerials: func(t *testing.T) { dropSerials(t, path) }}
 	})
+}
+
+// dropSerials empties the serials bucket of the store file at path, which must be closed.
+func dropSerials(t *testing.T, path string) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSerials); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketSerials)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("drop serials: %v", err)
+	}
 }
 
 var cmpOpts = cmp.Options{

@@ -31,8 +31,9 @@ type prior struct {
 // PutComponents creates components whose ID (or legacy ID) is new and updates those whose ID
 // or legacy ID is stored; see registry.Store. On update, an ID, LegacyID or LegacyClass left
 // zero keeps its stored value, and a new ID or legacy ID becomes one more name of the record
-// (the old one keeps finding it); a record named by its stored legacy ID keeps its ID. Zero IDs are assigned as District(Cell) + Class + the next
-// serial above every identifier ever stored with that prefix. Every stored component gets
+// (the old one keeps finding it); a record named by its stored legacy ID keeps its ID. Zero
+// IDs are assigned by registry.AssignIDs: District(Cell) + Class + the next serial above every
+// identifier ever stored with that prefix that names no stored component. Every stored component gets
 // Updated = Options.Now() and UpdatedBy = actor, and one history entry. Errors, after which
 // nothing is stored: registry.ErrInvalidInput (len(expect) != len(comps), or a zero ID
 // without a cell or 5-digit class), registry.ErrDuplicate (an identifier named twice, or a
@@ -90,17 +91,16 @@ type componentPut struct {
 	actor  string
 	now    time.Time
 
-	refs       []idRef           // every identifier the batch names, sorted (1)
-	byID       []registry.Key    // stored component found by element i's ID (1)
-	byLegacy   []registry.Key    // … by its LegacyID (1)
-	priors     []*prior          // the stored record element i updates; nil for a create (2)
-	needID     []bool            // element's final ID must be added to the index (2, 6)
-	needLegacy []bool            // … and its LegacyID (2, 6)
-	updates    []int32           // the elements that update, in key order (2)
-	serials    map[uint64]uint32 // highest serial of every prefix the batch touches (3)
-	stored     map[uint64]uint32 // … as it was stored (3)
-	ops        []byte            // op of each element (4)
-	seqs       []uint64          // change seq of each element (4)
+	refs       []idRef                          // every identifier the batch names, sorted (1)
+	byID       []registry.Key                   // stored component found by element i's ID (1)
+	byLegacy   []registry.Key                   // … by its LegacyID (1)
+	priors     []*prior                         // the stored record element i updates; nil for a create (2)
+	needID     []bool                           // element's final ID must be added to the index (2, 6)
+	needLegacy []bool                           // … and its LegacyID (2, 6)
+	updates    []int32                          // the elements that update, in key order (2)
+	grown      map[registry.SerialPrefix]uint32 // serials to store, where the batch went past them (3)
+	ops        []byte                           // op of each element (4)
+	seqs       []uint64                         // change seq of each element (4)
 }
 
 // tick returns ctx's error once per ctxEvery iterations i of a long loop.
@@ -229,67 +229,61 @@ func (cp *componentPut) resolve() error {
 	return nil
 }
 
-// assignIDs is step 3: the highest serial of every prefix the batch touches, then zero IDs
-// get the next ones, in input order.
+// assignIDs is step 3: zero IDs get the next serials of their prefixes (registry.AssignIDs).
 func (cp *componentPut) assignIDs() error {
-	w, out, n := cp.w, cp.out, len(cp.out)
-	var kb [keyLen]byte
-	serials := make(map[uint64]uint32)
-	for i := range out {
-		for _, code := range [2]registry.ComponentCode{out[i].ID, out[i].LegacyID} {
-			if v := code.Uint64(); v != 0 {
-				p := v / 1000000
-				serials[p] = max(serials[p], uint32(v%1000000))
-			}
-		}
-	}
-	prefixes := make([]uint64, n) // for elements whose ID is assigned
-	for i := range out {
-		if !out[i].ID.IsZero() {
-			continue
-		}
-		p, err := registry.AssignPrefix(&out[i])
-		if err != nil {
-			return fmt.Errorf("component %d: %w", i, err)
-		}
-		prefixes[i] = p
-		if _, ok := serials[p]; !ok {
-			serials[p] = 0 // so that the stored serial is read below
-		}
-	}
-	stored := make(map[uint64]uint32, len(serials))
-	for p := range serials {
-		v := w.serials.Get(serialKey(p))
+	grown, err := registry.AssignIDs(idBatch(cp.out), serialCounters{cp.w})
+	cp.grown = grown
+	return err
+}
+
+// idBatch is the batch, resolved in place, as registry.AssignIDs sees it.
+type idBatch []registry.Component
+
+func (b idBatch) Len() int { return len(b) }
+func (b idBatch) IDs(i int) (id, legacy registry.ComponentCode) {
+	return b[i].ID, b[i].LegacyID
+}
+func (b idBatch) Component(i int) *registry.Component    { return &b[i] }
+func (b idBatch) SetID(i int, id registry.ComponentCode) { b[i].ID = id }
+
+// serialCounters reads the serials bucket and the identifier index for registry.AssignIDs.
+type serialCounters struct{ w *wtx }
+
+func (sc serialCounters) Serials(ps []registry.SerialPrefix) (map[registry.SerialPrefix]uint32, error) {
+	stored := make(map[registry.SerialPrefix]uint32, len(ps))
+	for _, p := range ps {
+		v := sc.w.serials.Get(serialKey(p.N))
 		if v == nil {
 			continue
 		}
 		if len(v) != 4 {
-			return fmt.Errorf("serial %d: %w", p, errCorrupt)
+			return nil, fmt.Errorf("serial %d: %w", p.N, errCorrupt)
 		}
-		s := binary.BigEndian.Uint32(v)
-		stored[p] = s
-		serials[p] = max(serials[p], s)
+		stored[p] = binary.BigEndian.Uint32(v)
 	}
-	for i := range out {
-		if !out[i].ID.IsZero() {
-			continue
-		}
-		p := prefixes[i]
-		for {
-			id, err := registry.NextID(p, serials[p])
-			if err != nil {
-				return fmt.Errorf("component %d: %w", i, err)
+	return stored, nil
+}
+
+// Taken seeks each range in the identifier index, whose keys sort as the identifiers do.
+func (sc serialCounters) Taken(rs []registry.SerialRange) ([]registry.ComponentCode, error) {
+	var taken []registry.ComponentCode
+	var kb [keyLen]byte
+	c := sc.w.ids.Cursor()
+	for _, r := range rs {
+		lo, hi := r.Prefix.N*1000000+uint64(r.From), r.Prefix.N*1000000+uint64(r.To)
+		binary.BigEndian.PutUint64(kb[:], lo)
+		for k, _ := c.Seek(kb[:]); k != nil; k, _ = c.Next() {
+			if len(k) != keyLen {
+				return nil, fmt.Errorf("identifier index key %x: %w", k, errCorrupt)
 			}
-			serials[p]++
-			binary.BigEndian.PutUint64(kb[:], id.Uint64())
-			if w.ids.Get(kb[:]) == nil { // always free, unless serials were lost: IDs stay unique anyway
-				out[i].ID = id
+			n := binary.BigEndian.Uint64(k)
+			if n > hi {
 				break
 			}
+			taken = append(taken, registry.ComponentCodeFromUint64(n, r.Prefix.Legacy))
 		}
 	}
-	cp.serials, cp.stored = serials, stored
-	return nil
+	return taken, nil
 }
 
 // stampChanges is step 4: keys, versions and seqs are stamped in input order, and the
@@ -431,16 +425,13 @@ func (cp *componentPut) writeNames() error {
 
 // writeSerials is step 7: the serials that grew.
 func (cp *componentPut) writeSerials() error {
-	w, serials, stored := cp.w, cp.serials, cp.stored
-	ps := make([]uint64, 0, len(serials))
-	for p, s := range serials {
-		if old, ok := stored[p]; !ok || s > old {
-			ps = append(ps, p)
-		}
+	ps := make([]registry.SerialPrefix, 0, len(cp.grown))
+	for p := range cp.grown {
+		ps = append(ps, p)
 	}
-	slices.Sort(ps)
+	slices.SortFunc(ps, func(a, b registry.SerialPrefix) int { return cmp.Compare(a.N, b.N) })
 	for _, p := range ps {
-		if err := w.serials.Put(serialKey(p), binary.BigEndian.AppendUint32(nil, serials[p])); err != nil {
+		if err := cp.w.serials.Put(serialKey(p.N), binary.BigEndian.AppendUint32(nil, cp.grown[p])); err != nil {
 			return err
 		}
 	}

@@ -20,8 +20,9 @@ import (
 //   - On update, an ID, LegacyID or LegacyClass left zero keeps its stored value; a record
 //     named by its stored legacy ID keeps its ID. A new ID or legacy ID replaces the stored one,
 //     which stays a name of the record (component_aliases) and is never given to another.
-//   - A zero ID is assigned as District(Cell) + Class + the next serial above every identifier
-//     ever stored with that prefix (table serials), in input order.
+//   - A zero ID is assigned by registry.AssignIDs: District(Cell) + Class + the next serial
+//     above every identifier ever stored with that prefix (table serials) that names no stored
+//     component, in input order.
 //   - Keys of creates are assigned in input order; every element takes one change seq, in
 //     input order; history gets one row per update, with its before-image, and a create
 //     keeps its seq in created_seq (see the package doc).
@@ -98,10 +99,9 @@ type putter struct {
 	firstSeq    int64 // element i takes seq firstSeq+i
 
 	priors  map[registry.Key]*prior
-	aliases []alias // names an update leaves behind
-	reclaim []alias // aliases an update takes back as ID or legacy ID
-	serials map[prefix]uint32
-	stored  map[prefix]uint32
+	aliases []alias                          // names an update leaves behind
+	reclaim []alias                          // aliases an update takes back as ID or legacy ID
+	grown   map[registry.SerialPrefix]uint32 // serials to store, where the batch went past them
 
 	out  []registry.Component // the result, once done is closed
 	done chan struct{}        // closed by build; nil until it starts
@@ -191,26 +191,6 @@ type prior struct {
 type alias struct {
 	code uint64 // the identifier
 	key  int64
-}
-
-// prefix is district + class of an identifier: n = the identifier / 10^6.
-type prefix struct {
-	n      uint64
-	legacy bool // 4-digit class
-}
-
-func (p prefix) district() string {
-	if p.legacy {
-		return strconv.FormatUint(p.n/10000, 10)
-	}
-	return strconv.FormatUint(p.n/100000, 10)
-}
-
-func (p prefix) class() string {
-	if p.legacy {
-		return fmt.Sprintf("%04d", p.n%10000)
-	}
-	return fmt.Sprintf("%05d", p.n%100000)
 }
 
 // idRef is one identifier named by the batch: element i's ID, or its LegacyID.
@@ -452,76 +432,93 @@ func deref(s *string) string {
 	return *s
 }
 
-// assignIDs gives every zero ID the next serial of its district and class, in input order,
-// above every identifier stored or named in the batch with that prefix.
+// assignIDs gives every zero ID the next serial of its district and class
+// (registry.AssignIDs).
 func (p *putter) assignIDs(ctx context.Context) error {
-	p.serials = make(map[prefix]uint32)
-	for i := range p.ids {
-		for _, code := range [2]registry.ComponentCode{p.ids[i], p.legacyIDs[i]} {
-			if v := code.Uint64(); v != 0 {
-				pf := prefix{v / 1000000, code.Legacy()}
-				p.serials[pf] = max(p.serials[pf], uint32(v%1000000))
-			}
-		}
+	grown, err := registry.AssignIDs(idBatch{p}, serialCounters{ctx, p.w})
+	p.grown = grown
+	return err
+}
+
+// idBatch is the batch as registry.AssignIDs sees it: the IDs as resolved so far.
+type idBatch struct{ p *putter }
+
+func (b idBatch) Len() int { return len(b.p.in) }
+func (b idBatch) IDs(i int) (id, legacy registry.ComponentCode) {
+	return b.p.ids[i], b.p.legacyIDs[i]
+}
+func (b idBatch) Component(i int) *registry.Component    { return &b.p.in[i] }
+func (b idBatch) SetID(i int, id registry.ComponentCode) { b.p.ids[i] = id }
+
+// serialCounters reads table serials and the component names for registry.AssignIDs.
+type serialCounters struct {
+	ctx context.Context
+	w   *wtx
+}
+
+func (sc serialCounters) Serials(ps []registry.SerialPrefix) (map[registry.SerialPrefix]uint32, error) {
+	stored := make(map[registry.SerialPrefix]uint32, len(ps))
+	if len(ps) == 0 {
+		return stored, nil
 	}
-	var pfs []prefix // of elements whose ID is assigned
-	assign := make([]int, 0)
-	for i := range p.ids {
-		if !p.ids[i].IsZero() {
-			continue
+	districts, classes := make([]string, len(ps)), make([]string, len(ps))
+	for i, pf := range ps {
+		districts[i], classes[i] = pf.District(), pf.Class()
+	}
+	rows, err := sc.w.Query(sc.ctx, `SELECT s.district, s.class, s.last FROM serials s
+		JOIN unnest($1::text[], $2::text[]) AS b(district, class) USING (district, class)`, districts, classes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d, c string
+		var last int32
+		if err := rows.Scan(&d, &c, &last); err != nil {
+			return nil, err
 		}
-		n, err := registry.AssignPrefix(&p.in[i])
+		dn, _ := strconv.ParseUint(d, 10, 64)
+		cn, _ := strconv.ParseUint(c, 10, 64)
+		pf := registry.SerialPrefix{N: dn*100000 + cn}
+		if len(c) == 4 {
+			pf = registry.SerialPrefix{N: dn*10000 + cn, Legacy: true}
+		}
+		stored[pf] = uint32(last)
+	}
+	return stored, rows.Err()
+}
+
+// Taken scans each range of the identifier indexes: components' IDs and legacy IDs, and
+// the former ones in component_aliases.
+func (sc serialCounters) Taken(rs []registry.SerialRange) ([]registry.ComponentCode, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	los, his := make([]int64, len(rs)), make([]int64, len(rs))
+	for i, r := range rs {
+		los[i], his[i] = int64(r.Prefix.N*1000000+uint64(r.From)), int64(r.Prefix.N*1000000+uint64(r.To))
+	}
+	rows, err := sc.w.Query(sc.ctx, `SELECT n.code FROM unnest($1::bigint[], $2::bigint[]) AS r(lo, hi),
+		LATERAL (SELECT id FROM components WHERE id BETWEEN r.lo AND r.hi
+			UNION ALL SELECT legacy_id FROM components WHERE legacy_id BETWEEN r.lo AND r.hi
+			UNION ALL SELECT code FROM component_aliases WHERE code BETWEEN r.lo AND r.hi) AS n(code)`, los, his)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var taken []registry.ComponentCode
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		c, err := codeFromInt64(v)
 		if err != nil {
-			return fmt.Errorf("component %d: %w", i, err)
+			return nil, err
 		}
-		pf := prefix{n: n}
-		pfs = append(pfs, pf)
-		assign = append(assign, i)
-		if _, ok := p.serials[pf]; !ok {
-			p.serials[pf] = 0 // read its stored serial below
-		}
+		taken = append(taken, c)
 	}
-	districts, classes := make([]string, 0, len(p.serials)), make([]string, 0, len(p.serials))
-	for pf := range p.serials {
-		districts, classes = append(districts, pf.district()), append(classes, pf.class())
-	}
-	p.stored = make(map[prefix]uint32)
-	if len(districts) > 0 {
-		rows, err := p.w.Query(ctx, `SELECT s.district, s.class, s.last FROM serials s
-			JOIN unnest($1::text[], $2::text[]) AS b(district, class) USING (district, class)`, districts, classes)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var d, c string
-			var last int32
-			if err := rows.Scan(&d, &c, &last); err != nil {
-				rows.Close()
-				return err
-			}
-			dn, _ := strconv.ParseUint(d, 10, 64)
-			cn, _ := strconv.ParseUint(c, 10, 64)
-			pf := prefix{dn*100000 + cn, len(c) == 4}
-			if pf.legacy {
-				pf.n = dn*10000 + cn
-			}
-			p.stored[pf] = uint32(last)
-			p.serials[pf] = max(p.serials[pf], uint32(last))
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	for j, i := range assign {
-		pf := pfs[j]
-		id, err := registry.NextID(pf.n, p.serials[pf])
-		if err != nil {
-			return fmt.Errorf("component %d: %w", i, err)
-		}
-		p.serials[pf]++
-		p.ids[i] = id
-	}
-	return nil
+	return taken, rows.Err()
 }
 
 func (p *putter) refCode(r idRef) registry.ComponentCode {
@@ -544,16 +541,13 @@ func (p *putter) label(i int) string {
 
 // writeSerials raises the serials the batch went past.
 func (p *putter) writeSerials(ctx context.Context) error {
+	if len(p.grown) == 0 {
+		return nil
+	}
 	var districts, classes []string
 	var lasts []int32
-	for pf, s := range p.serials {
-		if old, ok := p.stored[pf]; ok && s <= old {
-			continue
-		}
-		districts, classes, lasts = append(districts, pf.district()), append(classes, pf.class()), append(lasts, int32(s))
-	}
-	if len(districts) == 0 {
-		return nil
+	for pf, s := range p.grown {
+		districts, classes, lasts = append(districts, pf.District()), append(classes, pf.Class()), append(lasts, int32(s))
 	}
 	_, err := p.w.Exec(ctx, `INSERT INTO serials (district, class, last)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::int[])

@@ -8,12 +8,17 @@ import (
 	"citygrid/store/postgres"
 	"citygrid/store/postgres/pgtest"
 	"citygrid/store/storetest"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Harness {
 		url := pgtest.NewDB(t)
-		return storetest.Harness{Open: func(t *testing.T) registry.Store { s := mustOpen(t, url); return s }}
+		return storetest.Harness{
+			Open:        func(t *testing.T) registry.Store { s := mustOpen(t, url); return s },
+			DropSerials: func(t *testing.T) { dropSerials(t, url) },
+		}
 	})
 }
 
@@ -21,9 +26,12 @@ func TestStore(t *testing.T) {
 func TestStoreCopyPath(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Harness {
 		url := pgtest.NewDB(t)
-		return storetest.Harness{Open: func(t *testing.T) registry.Store {
-			return mustOpenWith(t, url, postgres.Options{CopyThreshold: -1})
-		}}
+		return storetest.Harness{
+			Open: func(t *testing.T) registry.Store {
+				return mustOpenWith(t, url, postgres.Options{CopyThreshold: -1})
+			},
+			DropSerials: func(t *testing.T) { dropSerials(t, url) },
+		}
 	})
 }
 
@@ -41,4 +49,18 @@ func mustOpenWith(t testing.TB, url string, opts postgres.Options) *postgres.Sto
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// dropSerials deletes every row of table serials in the database at url.
+func dropSerials(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DELETE FROM serials"); err != nil {
+		t.Fatalf("drop serials: %v", err)
+	}
 }

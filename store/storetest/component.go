@@ -203,6 +203,55 @@ func testAssignIDs(t *testing.T, h Harness) {
 	checkErr(t, "PutComponents(zero ID, no class)", err, registry.ErrInvalidInput)
 }
 
+// testAssignIDsSkipTaken: counters that lag behind the stored identifiers (lost in a restore)
+// never hand out a stored identifier again, whether it is a component's ID or legacy ID or a
+// name it had before; the next serial above them is used and stored.
+func testAssignIDsSkipTaken(t *testing.T, h Harness) {
+	if h.DropSerials == nil {
+		t.Fatal("the harness has no DropSerials")
+	}
+	s := h.Open(t)
+	zero := registry.ComponentCode{}
+	legacyNamed := newComponent(cid(chaoyang, classManhole, 5), chaoyang, classManhole, 4)
+	legacyNamed.LegacyID = cid(chaoyang, classManhole, 2) // a 17-digit legacy ID: same prefix
+	putComponents(t, s, []registry.Component{
+		newComponent(cid(chaoyang, classManhole, 1), chaoyang, classManhole, 1),
+		newComponent(cid(chaoyang, classManhole, 4), chaoyang, classManhole, 2),
+		legacyNamed,
+	}, nil, "census")
+	// Element 2 takes a new ID: serial 5 stays a name of it.
+	renamed := legacyNamed
+	renamed.ID = cid(chaoyang, classManhole, 7)
+	if got := putComponents(t, s, []registry.Component{renamed}, nil, "edit"); got[0].ID != renamed.ID || got[0].Version != 2 {
+		t.Fatalf("rename to %s = ID %s version %d, want the record renamed (version 2)", renamed.ID, got[0].ID, got[0].Version)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	h.DropSerials(t)
+	s = h.Open(t)
+
+	got := putComponents(t, s, []registry.Component{
+		newComponent(zero, chaoyang, classManhole, 10),
+		newComponent(zero, chaoyang, classManhole, 11),
+		newComponent(zero, chaoyang, classManhole, 12),
+		newComponent(zero, chaoyang, classLamp, 13),
+	}, nil, "edit")
+	// 1, 2 (legacy), 4, 5 (former ID) and 7 are taken.
+	want := []registry.ComponentCode{cid(chaoyang, classManhole, 3), cid(chaoyang, classManhole, 6), cid(chaoyang, classManhole, 8), cid(chaoyang, classLamp, 1)}
+	for i, c := range got {
+		if c.ID != want[i] {
+			t.Errorf("element %d: ID = %s, want %s", i, c.ID, want[i])
+		}
+	}
+	// The serial reached is stored again.
+	s = reopen(t, h, s)
+	next := putComponents(t, s, []registry.Component{newComponent(zero, chaoyang, classManhole, 14)}, nil, "edit")
+	if w := cid(chaoyang, classManhole, 9); next[0].ID != w {
+		t.Errorf("next assigned ID = %s, want %s", next[0].ID, w)
+	}
+}
+
 func testDuplicateIDInBatch(t *testing.T, h Harness) {
 	s := h.Open(t)
 	id := cid(chaoyang, classManhole, 5)

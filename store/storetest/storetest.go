@@ -31,6 +31,9 @@ type Harness struct {
 	// closes every store it opened when t ends; the suite may already have closed it, so Close
 	// must be safe to call twice.
 	Open func(t *testing.T) registry.Store
+	// DropSerials deletes every stored serial counter, as a restore without them would, while
+	// no store of the harness is open. The identifiers stay stored.
+	DropSerials func(t *testing.T)
 }
 
 // Run runs every case of the suite as a subtest of t, calling newHarness once per subtest so
@@ -54,6 +57,7 @@ var cases = []struct {
 	{"KeysStableAfterReopen", testKeysStableAfterReopen},
 	{"LookupByLegacyID", testLookupByLegacyID},
 	{"AssignIDs", testAssignIDs},
+	{"AssignIDsSkipTakenSerials", testAssignIDsSkipTaken},
 	{"DuplicateIDInBatch", testDuplicateIDInBatch},
 	{"StaleVersion", testStaleVersion},
 	{"UpdateWithVersion", testUpdateWithVersion},
