@@ -176,7 +176,7 @@ const censusRoute = "/api/v1/census/:kind"
 const maxActorRunes = 100
 
 // limits caps the request body at the route's limit (refusing a declared Content-Length
-// over it before reading any of it, and closing the connection), and refuses an X-Actor
+// over it before reading any of it, and closing an HTTP/1 connection), and refuses an X-Actor
 // header that is too long or not text and a path or query value that is not UTF-8.
 func (s *Server) limits(c *gin.Context) {
 	limit := s.maxWrite
@@ -184,8 +184,12 @@ func (s *Server) limits(c *gin.Context) {
 		limit = s.maxBody
 	}
 	if c.Request.ContentLength > limit {
-		// The body stays unread: closing the connection is cheaper than draining it.
-		c.Header("Connection", "close")
+		// The body stays unread: over HTTP/1 closing the connection is cheaper than draining
+		// it. Over HTTP/2 the server resets only this stream; Connection: close would make it
+		// send GOAWAY, ending the client's other streams too.
+		if c.Request.ProtoMajor == 1 {
+			c.Header("Connection", "close")
+		}
 		s.writeProblem(c, errBodyTooLarge)
 		return
 	}

@@ -264,3 +264,31 @@ func TestNotReadyWhileLoading(t *testing.T) {
 		t.Errorf("GET /api/v1/units after Load = %d, want 200", rec.Code)
 	}
 }
+
+// TestOverLimitBodyConnection: a declared Content-Length over the limit is 413 on both
+// protocols; only an HTTP/1 connection is closed. Over HTTP/2, Connection: close would make
+// the server send GOAWAY and end the client's other streams.
+func TestOverLimitBodyConnection(t *testing.T) {
+	cfg := apiConfigSmallBodies()
+	eng, _, _ := chainServer(t, cfg)
+	for _, tt := range []struct {
+		name       string
+		major      int
+		connection string
+	}{
+		{"HTTP/1.1", 1, "close"},
+		{"HTTP/2.0", 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/api/v1/lookup", strings.NewReader(strings.Repeat(" ", int(cfg.MaxWriteBody)+1)))
+			req.Proto, req.ProtoMajor, req.ProtoMinor = tt.name, tt.major, tt.major%2
+			rec := serveShort(eng, req)
+			if rec.Code != 413 || problemOf(t, rec).Code != "body_too_large" {
+				t.Fatalf("over-limit body = %d %s, want 413 body_too_large", rec.Code, short(rec.Body))
+			}
+			if got := rec.Header().Get("Connection"); got != tt.connection {
+				t.Errorf("Connection = %q, want %q", got, tt.connection)
+			}
+		})
+	}
+}
