@@ -143,13 +143,24 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 	}
 
 	w := s.streamWriter(c) // the stream outlives the server's read and write timeouts
+	rc := http.NewResponseController(c.Writer)
+	// flush sends what was written, then moves the write deadline past the next heartbeat:
+	// over HTTP/2 a deadline that passes between writes resets the stream, so an idle stream
+	// must not meet it. A client that stops reading is still cut off: w sets the deadline to
+	// the write timeout before each write, and the flush that blocks runs under it.
+	flush := func() {
+		c.Writer.Flush()
+		if s.writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + s.writeTimeout))
+		}
+	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	c.Status(http.StatusOK)
 	c.Writer.WriteHeaderNow()
-	c.Writer.Flush()
+	flush()
 
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
@@ -186,7 +197,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			if _, err := w.Write(buf); err != nil {
 				return nil // the client went away
 			}
-			c.Writer.Flush()
+			flush()
 			since = entries[len(entries)-1].Seq
 			if len(entries) == streamBatch {
 				continue // more to catch up on
@@ -203,7 +214,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
 				return nil
 			}
-			c.Writer.Flush()
+			flush()
 		}
 	}
 }

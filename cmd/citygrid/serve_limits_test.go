@@ -288,57 +288,95 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 // TestStreamOutlivesTimeouts: the change stream stays open past the server's read and write
-// timeouts and still delivers a change made after them.
+// timeouts, idle (the heartbeat, 15 s, is far off), and still delivers a change made after
+// them, over HTTP/1 and over HTTP/2, where a write deadline that passes between writes would
+// reset the stream.
 func TestStreamOutlivesTimeouts(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	m := startMain(t, serveConfig{HTTP: httpLimits{ReadTimeout: timeout, WriteTimeout: timeout}})
-	base := "http://" + m.Addr()
-	resp, err := http.Get(base + "/api/v1/changes/stream")
+	for _, tt := range []struct {
+		name  string
+		tls   bool
+		proto int
+	}{
+		{"HTTP/1.1", false, 1},
+		{"HTTP/2", true, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := serveConfig{HTTP: httpLimits{ReadTimeout: timeout, WriteTimeout: timeout}}
+			client := &http.Client{}
+			scheme := "http"
+			if tt.tls {
+				var pool *x509.CertPool
+				cfg.TLSCert, cfg.TLSKey, pool = selfSigned(t, t.TempDir())
+				client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+				scheme = "https"
+			}
+			m := startMain(t, cfg)
+			base := scheme + "://" + m.Addr()
+			resp, err := client.Get(base + "/api/v1/changes/stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != tt.proto {
+				t.Fatalf("GET /changes/stream = %d over %s, want 200 over HTTP/%d", resp.StatusCode, resp.Proto, tt.proto)
+			}
+			time.Sleep(4 * timeout)
+
+			var units struct {
+				Units []map[string]any `json:"units"`
+			}
+			getJSONWith(t, client, base+"/api/v1/units", &units)
+			if len(units.Units) == 0 {
+				t.Fatal("the demo city has no units")
+			}
+			u := units.Units[0]
+			b, _ := json.Marshal(u)
+			req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/units/%v", base, u["id"]), bytes.NewReader(b))
+			put, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			put.Body.Close()
+			if put.StatusCode != 200 {
+				t.Fatalf("PUT unit = %d", put.StatusCode)
+			}
+
+			got := make(chan string, 1)
+			go func() {
+				sc := bufio.NewScanner(resp.Body)
+				for sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "data: ") {
+						got <- sc.Text()
+						return
+					}
+				}
+				got <- "stream ended: " + fmt.Sprint(sc.Err())
+			}()
+			select {
+			case line := <-got:
+				if !strings.Contains(line, `"kind":"unit"`) {
+					t.Errorf("after %v the stream gave %q, want the unit's change", 4*timeout, line)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("no change on the stream within 5 s")
+			}
+		})
+	}
+}
+
+// getJSONWith GETs url with client and decodes its 200 answer into v.
+func getJSONWith(t testing.TB, client *http.Client, url string, v any) {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET /changes/stream = %d", resp.StatusCode)
+		t.Fatalf("GET %s = %d", url, resp.StatusCode)
 	}
-	time.Sleep(4 * timeout)
-
-	var units struct {
-		Units []map[string]any `json:"units"`
-	}
-	getJSON(t, base+"/api/v1/units", &units)
-	if len(units.Units) == 0 {
-		t.Fatal("the demo city has no units")
-	}
-	u := units.Units[0]
-	b, _ := json.Marshal(u)
-	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/units/%v", base, u["id"]), bytes.NewReader(b))
-	put, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	put.Body.Close()
-	if put.StatusCode != 200 {
-		t.Fatalf("PUT unit = %d", put.StatusCode)
-	}
-
-	got := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "data: ") {
-				got <- sc.Text()
-				return
-			}
-		}
-		got <- "stream ended: " + fmt.Sprint(sc.Err())
-	}()
-	select {
-	case line := <-got:
-		if !strings.Contains(line, `"kind":"unit"`) {
-			t.Errorf("after %v the stream gave %q, want the unit's change", 4*timeout, line)
-		}
-	case <-time.After(5 * time.Second):
-		t.Errorf("no change on the stream within 5 s")
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
