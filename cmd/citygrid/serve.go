@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/net/netutil"
 
 	"citygrid/api"
 	"citygrid/fixtures"
@@ -218,8 +217,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.ln = ln
 	// Beyond the cap, connections wait in the kernel's accept queue: the server's file
-	// handles stay bounded, and the read timeouts free the places of slow clients.
-	ln = netutil.LimitListener(ln, lim.MaxConns)
+	// handles stay bounded, and the read timeouts free the places of slow clients. The
+	// gauge citygrid_http_open_connections and a warning in the log show the cap reached.
+	ln = limitConns(ln, lim.MaxConns, m.Log, reg)
 	m.srv = &http.Server{
 		Handler:           server.Handler(),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,

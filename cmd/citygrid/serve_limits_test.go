@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,12 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,11 +36,17 @@ import (
 // files; it is closed when t ends.
 func startMain(t *testing.T, cfg serveConfig) *Main {
 	t.Helper()
+	return startMainLog(t, cfg, nil)
+}
+
+// startMainLog is startMain logging to log.
+func startMainLog(t *testing.T, cfg serveConfig, log *slog.Logger) *Main {
+	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Store = storeFlags{DB: filepath.Join(t.TempDir(), "limits.db")}
 	cfg.Demo = true
 	cfg.ShutdownTimeout = time.Second
-	m := &Main{Config: cfg, DemoCity: &fixtures.Config{Seed: 3, Cells: 200, Components: 500}}
+	m := &Main{Config: cfg, Log: log, DemoCity: &fixtures.Config{Seed: 3, Cells: 200, Components: 500}}
 	if err := m.Run(t.Context()); err != nil {
 		m.Close()
 		t.Fatalf("Run: %v", err)
@@ -378,5 +388,101 @@ func getJSONWith(t testing.TB, client *http.Client, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// warnings is a slog handler that counts the warnings logged with each message.
+type warnings struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *warnings) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[r.Message]++
+	return nil
+}
+func (h *warnings) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *warnings) WithGroup(string) slog.Handler      { return h }
+
+func (h *warnings) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[msg]
+}
+
+var openConnsLine = regexp.MustCompile(`(?m)^citygrid_http_open_connections (\d+)$`)
+
+// openConns reads citygrid_http_open_connections from /metrics with client (whose own
+// keep-alive connection is one of those counted).
+func openConns(t *testing.T, client *http.Client, base string) int {
+	t.Helper()
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := openConnsLine.FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET /metrics has no citygrid_http_open_connections line")
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// TestConnectionCapObserved: the open connections are a gauge, and reaching -max-conns is
+// logged as a warning, at most once every 10 s.
+func TestConnectionCapObserved(t *testing.T) {
+	logs := &warnings{n: map[string]int{}}
+	m := startMainLog(t, serveConfig{HTTP: httpLimits{MaxConns: 2}}, slog.New(logs))
+	base := "http://" + m.Addr()
+	const warning = "connection limit reached: new connections wait until one closes"
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+
+	waitOpen := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := openConns(t, client, base)
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("citygrid_http_open_connections = %d, want %d", got, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitOpen(1) // the client's own connection, below the cap
+	if n := logs.count(warning); n != 0 {
+		t.Fatalf("%d warnings below the cap, want none", n)
+	}
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := dial()
+	waitOpen(2)
+	if n := logs.count(warning); n != 1 {
+		t.Fatalf("%d warnings once the cap is reached, want 1", n)
+	}
+	a.Close()
+	waitOpen(1)
+	b := dial()
+	defer b.Close()
+	waitOpen(2)
+	if n := logs.count(warning); n != 1 {
+		t.Errorf("%d warnings after reaching the cap twice within 10 s, want 1", n)
 	}
 }
