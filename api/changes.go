@@ -76,9 +76,10 @@ func (s *Server) changeFeed() (registry.ChangeFeed, error) {
 	return feed, nil
 }
 
+// parseSeq reads a feed sequence number (since=, Last-Event-ID).
 func parseSeq(raw string) (uint64, error) {
-	n, err := strconv.ParseUint(raw, 10, 64)
-	if err != nil {
+	n, ok := parseQueryInt[uint64](raw)
+	if !ok {
 		return 0, errInvalidSince
 	}
 	return n, nil

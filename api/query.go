@@ -45,14 +45,23 @@ func parseCoord(s string) (float64, bool) {
 	return v, true
 }
 
-// parseQueryInt parses a whole number in a query: JSON's integer syntax (no sign but "-",
-// no leading zero, no fraction or exponent).
-func parseQueryInt(s string) (int, bool) {
+// parseQueryInt parses a whole number in a query or a header: JSON's integer syntax (no sign
+// but "-", no leading zero, no fraction or exponent), in T's range.
+func parseQueryInt[T int | int64 | uint64](s string) (T, bool) {
 	if !jsonscan.IsNumber(s) || strings.ContainsAny(s, ".eE") {
 		return 0, false
 	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
+	var n T
+	switch any(n).(type) {
+	case uint64:
+		v, err := strconv.ParseUint(s, 10, 64)
+		return T(v), err == nil
+	case int:
+		v, err := strconv.Atoi(s)
+		return T(v), err == nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return T(v), err == nil
 }
 
 // parseCRS returns the CRS named s, WGS84 for "". Errors are ErrInvalidCRS.
@@ -123,7 +132,7 @@ func parseLimit(c *gin.Context) (int, error) {
 	if !ok || raw == "" {
 		return defaultLimit, nil
 	}
-	n, ok := parseQueryInt(raw)
+	n, ok := parseQueryInt[int](raw)
 	if !ok || n < 1 || n > maxLimit {
 		return 0, errInvalidLimit
 	}
@@ -221,8 +230,8 @@ func ifMatch(c *gin.Context) (version int64, present bool, err error) {
 	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
 		h = h[1 : len(h)-1]
 	}
-	v, perr := strconv.ParseInt(h, 10, 64)
-	if perr != nil || v < 1 {
+	v, ok := parseQueryInt[int64](h)
+	if !ok || v < 1 {
 		return 0, true, errInvalidIfMatch
 	}
 	return v, true, nil
