@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -172,9 +171,6 @@ func (s *Server) logRequest(ctx context.Context, c *gin.Context, status int, d t
 // MaxWriteBody.
 const censusRoute = "/api/v1/census/:kind"
 
-// maxActorRunes bounds the X-Actor header, in characters.
-const maxActorRunes = 100
-
 // limits caps the request body at the route's limit (refusing a declared Content-Length
 // over it before reading any of it, and closing an HTTP/1 connection), and refuses an X-Actor
 // header that is too long or not text and a path or query value that is not UTF-8.
@@ -216,8 +212,8 @@ func unwrapWriter(w gin.ResponseWriter) http.ResponseWriter {
 // path and in the query's names and values.
 func checkText(r *http.Request) error {
 	if a, ok := r.Header["X-Actor"]; ok && len(a) > 0 {
-		if err := checkActor(a[0]); err != nil {
-			return err
+		if registry.CheckActor(a[0]) != nil {
+			return errInvalidActor // the same rule, in the header's words
 		}
 	}
 	if !utf8.ValidString(r.URL.Path) {
@@ -225,20 +221,6 @@ func checkText(r *http.Request) error {
 	}
 	if !validQueryUTF8(r.URL.RawQuery) {
 		return errInvalidEncoding
-	}
-	return nil
-}
-
-// checkActor accepts an actor name of at most maxActorRunes characters of UTF-8 text
-// without control characters.
-func checkActor(a string) error {
-	if !utf8.ValidString(a) || utf8.RuneCountInString(a) > maxActorRunes {
-		return errInvalidActor
-	}
-	for _, r := range a {
-		if unicode.IsControl(r) {
-			return errInvalidActor
-		}
 	}
 	return nil
 }

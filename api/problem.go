@@ -51,7 +51,7 @@ var (
 	errBodyTooLarge    = &registry.Error{Kind: registry.TooLarge, Code: registry.CodeBodyTooLarge, Message: "the request body exceeds the size limit"}
 	errInvalidEncoding = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidEncoding, Message: "the path and the query must be UTF-8 once unescaped"}
 	errInvalidActor    = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidActor,
-		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", maxActorRunes)}
+		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", registry.MaxActorRunes)}
 )
 
 // statusOf is the one place that maps an error to an HTTP status, a problem code and a

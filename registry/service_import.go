@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sort"
 )
@@ -40,6 +41,9 @@ func (k Census) Valid() bool {
 // components. It returns ErrImportRejected (with the report) when nothing was stored because
 // of invalid input, and an Invalid error "invalid_kind" for an unknown kind.
 func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
+	if err := CheckActor(opt.Actor); err != nil {
+		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, fmt.Errorf("import %s: %w", k, err)
+	}
 	switch k {
 	case CensusCells:
 		return s.importCells(ctx, r, opt)
