@@ -201,7 +201,7 @@ func (s *Server) handleComponentCreate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}

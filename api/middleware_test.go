@@ -292,3 +292,30 @@ func TestOverLimitBodyConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestUndeclaredBodyOverLimit: a body sent without a Content-Length (chunked) is cut at the
+// route's limit as the handler reads it: 413 body_too_large from every handler that reads a
+// body whole.
+func TestUndeclaredBodyOverLimit(t *testing.T) {
+	cfg := apiConfigSmallBodies()
+	eng, _, _ := chainServer(t, cfg)
+	body := `{"type":"Feature","properties":{"note":"` + strings.Repeat("x", int(cfg.MaxWriteBody)) + `"}}`
+	for _, tt := range []struct{ method, target string }{
+		{"POST", "/api/v1/lookup"},
+		{"POST", "/api/v1/components"},
+		{"PATCH", "/api/v1/components/50010300301037000"},
+		{"PUT", "/api/v1/cells/500103003001001"},
+		{"PUT", "/api/v1/units/u1"},
+		{"PUT", "/api/v1/rules/r1"},
+	} {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(body))
+			req.ContentLength = -1
+			req.Header.Set("If-Match", `"1"`)
+			rec := serveShort(eng, req)
+			if rec.Code != 413 || problemOf(t, rec).Code != "body_too_large" {
+				t.Errorf("%d-byte body without Content-Length = %d %s, want 413 body_too_large", len(body), rec.Code, short(rec.Body))
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -254,16 +255,29 @@ func notModified(c *gin.Context, tag string) bool {
 	return false
 }
 
-// readBody reads a write request's body up to limit bytes; over it, the error maps to 413.
-func readBody(c *gin.Context, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	b, err := io.ReadAll(r)
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return b, nil
-	case errors.As(err, &mbe):
-		return nil, err
+// readBody appends a request's body to dst (nil, or a pooled buffer) and returns it. The body
+// limit is the limits middleware's: a body over it fails with the *http.MaxBytesError that
+// maps to 413; any other read error is 400 invalid_input.
+func readBody(c *gin.Context, dst []byte) ([]byte, error) {
+	if n := c.Request.ContentLength; n > 0 {
+		// Declared lengths over the route's limit were refused before the handler ran.
+		dst = slices.Grow(dst, int(n)+1) // +1: the read that sees EOF needs room
 	}
-	return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := c.Request.Body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		var mbe *http.MaxBytesError
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF:
+			return dst, nil
+		case errors.As(err, &mbe):
+			return dst, err
+		}
+		return dst, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
+	}
 }
