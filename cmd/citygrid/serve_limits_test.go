@@ -303,7 +303,10 @@ func TestServeTLS(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"status":"ready"`)) {
 		t.Errorf("GET /readyz over TLS = %d %s", resp.StatusCode, body)
 	}
-	if resp.ProtoMajor != 2 || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "h2" {
+	if resp.TLS == nil {
+		t.Fatalf("GET /readyz over %s: no TLS connection state", resp.Proto)
+	}
+	if resp.ProtoMajor != 2 || resp.TLS.NegotiatedProtocol != "h2" {
 		t.Errorf("protocol %s (ALPN %q), want HTTP/2", resp.Proto, resp.TLS.NegotiatedProtocol)
 	}
 	if resp.Header.Get("X-Request-Id") == "" {
