@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,13 +53,14 @@ func (h *logRecords) find(msg, key, val string) map[string]string {
 }
 
 // requestCount is the number of requests the duration histogram counted for route and
-// status class.
+// status class ("" for every class).
 func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var n uint64
 	for _, mf := range mfs {
 		if mf.GetName() != "citygrid_http_request_duration_seconds" {
 			continue
@@ -68,12 +70,12 @@ func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["route"] == route && labels["status"] == class {
-				return m.GetHistogram().GetSampleCount()
+			if labels["route"] == route && (class == "" || labels["status"] == class) {
+				n += m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
-	return 0
+	return n
 }
 
 // chainServer is a server over the shared test city with its own metrics registry and a
@@ -101,6 +103,9 @@ func routeTarget(path string) string {
 
 type chainCase struct {
 	method, target, route string // route: the metrics label ("unmatched" for 404 and 405)
+	status                int    // for the 404 and 405 cases: the status only the chain's end gives
+	code                  string // and their problem code
+	allow                 string // the 405's Allow header
 }
 
 // chainCases is one request for every registered route, one for an unknown path (NoRoute)
@@ -109,14 +114,14 @@ func chainCases(t *testing.T, eng *gin.Engine) []chainCase {
 	t.Helper()
 	var cases []chainCase
 	for _, r := range eng.Routes() {
-		cases = append(cases, chainCase{r.Method, routeTarget(r.Path), r.Path})
+		cases = append(cases, chainCase{method: r.Method, target: routeTarget(r.Path), route: r.Path})
 	}
 	if len(cases) < 20 {
 		t.Fatalf("only %d routes registered", len(cases))
 	}
 	return append(cases,
-		chainCase{"GET", "/no/such/route", "unmatched"},
-		chainCase{"PUT", "/api/v1/lookup", "unmatched"},
+		chainCase{method: "GET", target: "/no/such/route", route: "unmatched", status: 404, code: "not_found"},
+		chainCase{method: "PUT", target: "/api/v1/lookup", route: "unmatched", status: 405, code: "method_not_allowed", allow: "GET, POST"},
 	)
 }
 
@@ -144,16 +149,30 @@ func TestEveryRouteRunsTheChain(t *testing.T) {
 			id := fmt.Sprintf("chain-%d", i)
 			req := httptest.NewRequest(tc.method, tc.target, nil)
 			req.Header.Set("X-Request-Id", id)
+			before := requestCount(t, reg, tc.route, "")
 			rec := serveShort(eng, req)
 			class := map[int]string{1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}[rec.Code/100]
+			if tc.status != 0 {
+				if rec.Code != tc.status || problemOf(t, rec).Code != tc.code {
+					t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.target, rec.Code, short(rec.Body), tc.status, tc.code)
+				}
+				if got := rec.Header().Get("Allow"); got != tc.allow {
+					t.Errorf("Allow = %q, want %q", got, tc.allow)
+				}
+			}
 			if got := rec.Header().Get("X-Request-Id"); got != id {
 				t.Errorf("X-Request-Id = %q, want the client's %q (status %d)", got, id, rec.Code)
 			}
 			line := logs.find("http request", "request_id", id)
 			if line == nil {
 				t.Errorf("no access log line with request_id %q", id)
-			} else if line["route"] != strings.TrimPrefix(tc.route, "unmatched") || line["method"] != tc.method {
-				t.Errorf("access log line %v, want route %q method %s", line, tc.route, tc.method)
+			} else if line["route"] != strings.TrimPrefix(tc.route, "unmatched") || line["method"] != tc.method || line["status"] != strconv.Itoa(rec.Code) {
+				t.Errorf("access log line %v, want route %q method %s status %d", line, tc.route, tc.method, rec.Code)
+			}
+			// The counter of this route must move by this request: the 404 and 405 share the
+			// label "unmatched", so a count that is merely non-zero proves nothing for the second.
+			if n := requestCount(t, reg, tc.route, ""); n != before+1 {
+				t.Errorf("metrics: route %q counted %d requests more, want 1", tc.route, n-before)
 			}
 			if n := requestCount(t, reg, tc.route, class); n == 0 {
 				t.Errorf("metrics: no request counted for route %q status %s", tc.route, class)
@@ -319,3 +338,4 @@ func TestUndeclaredBodyOverLimit(t *testing.T) {
 		})
 	}
 }
+
