@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -339,3 +342,38 @@ func TestUndeclaredBodyOverLimit(t *testing.T) {
 	}
 }
 
+// TestChainOrder: the chain is installed outermost first as documented, recovery outermost,
+// so a panicking handler still gets a request id (a generated one here), an access log line
+// with the 500 it is answered with, and a metric.
+func TestChainOrder(t *testing.T) {
+	eng, reg, logs := chainServer(t, api.Config{})
+	var names []string
+	for _, h := range eng.Handlers {
+		name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+		name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
+		names = append(names, name)
+	}
+	want := []string{"recoverPanic", "requestID", "accessLog", "observe", "limits"}
+	if !slices.Equal(names, want) {
+		t.Errorf("engine middleware %v, want %v", names, want)
+	}
+
+	before := requestCount(t, reg, "/test/panic", "5xx")
+	rec := serveShort(eng, httptest.NewRequest("GET", "/test/panic", nil))
+	if rec.Code != 500 || problemOf(t, rec).Code != "internal" {
+		t.Fatalf("panicking handler = %d %s, want 500 internal", rec.Code, short(rec.Body))
+	}
+	id := rec.Header().Get("X-Request-Id")
+	if !hexID.MatchString(id) {
+		t.Errorf("X-Request-Id of the panic's answer = %q, want a generated one", id)
+	}
+	if line := logs.find("http request", "request_id", id); line == nil || line["status"] != "500" {
+		t.Errorf("access log line for the panic: %v, want one with status 500", line)
+	}
+	if logs.find("panic in handler", "request_id", id) == nil {
+		t.Errorf("the panic was not logged with its request id")
+	}
+	if n := requestCount(t, reg, "/test/panic", "5xx"); n != before+1 {
+		t.Errorf("metrics: /test/panic 5xx moved by %d, want 1", n-before)
+	}
+}
