@@ -144,8 +144,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if os.Getenv("GOGC") == "" && cfg.GCPercent != 0 {
-		// Measured with make bench (wrk -c2, 1 M components): p99 of GET /lookup 0.45–0.72 ms at
-		// the default 100, 0.29–0.49 ms at 400; a mark phase of the 150 MB index takes 10–19 ms.
+		// GOGC 400 by default: the index is a large, long-lived heap, and fewer mark phases
+		// shorten the latency tail (figures: docs/benchmarks.md, "Figures behind the code").
 		debug.SetGCPercent(cfg.GCPercent)
 	}
 	m := &Main{Config: cfg, Log: log}
