@@ -177,7 +177,8 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			return nil
 		case err != nil:
 			if !failing {
-				s.log.WarnContext(ctx, "change stream: reading the feed", "err", err, "since", since)
+				s.log.WarnContext(ctx, "change stream: reading the feed", "err", err, "since", since,
+					"request_id", responseRequestID(c))
 			}
 			failing = true
 			retry = time.After(streamRetry)

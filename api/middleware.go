@@ -101,7 +101,8 @@ func newRequestID() string {
 	return string(out[:])
 }
 
-// responseRequestID is the id requestID gave the request.
+// responseRequestID is the id requestID gave the request: every log line about a request
+// carries it as request_id.
 func responseRequestID(c *gin.Context) string {
 	if v := c.Writer.Header()[requestIDHeader]; len(v) > 0 {
 		return v[0]

@@ -115,7 +115,8 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	case http.StatusServiceUnavailable:
 		if code == registry.CodeStoreUnavailable || code == registry.CodeCommitUnknown {
 			// The cause (the database's or the network's message) is for the operator.
-			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
+			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
+				"request_id", responseRequestID(c))
 		}
 		// Only where sending the same request again is right: not after commit_unknown
 		// (the write may be stored: a retried POST could store it twice), nor for a store
@@ -130,7 +131,8 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		// A streamed response failed half-way: the status is gone, so the log is all we can do.
 		if status != http.StatusInternalServerError {
-			s.log.WarnContext(ctx, "error after the response started", "err", err, "path", c.Request.URL.Path)
+			s.log.WarnContext(ctx, "error after the response started", "err", err, "path", c.Request.URL.Path,
+				"request_id", responseRequestID(c))
 		}
 		c.Abort()
 		return
