@@ -3,7 +3,7 @@
 GO       ?= go
 FUZZTIME ?= 10s
 BENCH    ?= .
-BENCHPKG ?= ./registry ./spatial ./store/bolt ./api ./geojson ./fixtures
+BENCHPKG ?= ./registry ./spatial ./store/bolt ./api ./api/internal/batch ./geojson ./internal/jsonscan ./fixtures
 BENCHTIME ?= 1s
 BENCHCMP ?=
 ADDR     ?= :8080

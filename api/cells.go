@@ -85,7 +85,7 @@ func (s *Server) handleCellPut(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}

@@ -76,9 +76,10 @@ func (s *Server) changeFeed() (registry.ChangeFeed, error) {
 	return feed, nil
 }
 
+// parseSeq reads a feed sequence number (since=, Last-Event-ID).
 func parseSeq(raw string) (uint64, error) {
-	n, err := strconv.ParseUint(raw, 10, 64)
-	if err != nil {
+	n, ok := parseQueryInt[uint64](raw)
+	if !ok {
 		return 0, errInvalidSince
 	}
 	return n, nil
@@ -143,13 +144,24 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 	}
 
 	w := s.streamWriter(c) // the stream outlives the server's read and write timeouts
+	rc := http.NewResponseController(c.Writer)
+	// flush sends what was written, then moves the write deadline past the next heartbeat:
+	// over HTTP/2 a deadline that passes between writes resets the stream, so an idle stream
+	// must not meet it. A client that stops reading is still cut off: w sets the deadline to
+	// the write timeout before each write, and the flush that blocks runs under it.
+	flush := func() {
+		c.Writer.Flush()
+		if s.writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + s.writeTimeout))
+		}
+	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	c.Status(http.StatusOK)
 	c.Writer.WriteHeaderNow()
-	c.Writer.Flush()
+	flush()
 
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
@@ -165,7 +177,8 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			return nil
 		case err != nil:
 			if !failing {
-				s.log.WarnContext(ctx, "change stream: reading the feed", "err", err, "since", since)
+				s.log.WarnContext(ctx, "change stream: reading the feed", "err", err, "since", since,
+					"request_id", responseRequestID(c))
 			}
 			failing = true
 			retry = time.After(streamRetry)
@@ -186,7 +199,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			if _, err := w.Write(buf); err != nil {
 				return nil // the client went away
 			}
-			c.Writer.Flush()
+			flush()
 			since = entries[len(entries)-1].Seq
 			if len(entries) == streamBatch {
 				continue // more to catch up on
@@ -203,7 +216,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
 				return nil
 			}
-			c.Writer.Flush()
+			flush()
 		}
 	}
 }

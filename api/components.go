@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -52,7 +51,7 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	k := defaultNearestK
 	if raw := c.Query("k"); raw != "" {
 		var ok bool
-		if k, ok = parseQueryInt(raw); !ok || k < 1 || k > maxNearestK {
+		if k, ok = parseQueryInt[int](raw); !ok || k < 1 || k > maxNearestK {
 			return registry.Errorf(registry.Invalid, registry.CodeInvalidK, "k must be an integer from 1 to %d", maxNearestK)
 		}
 	}
@@ -202,7 +201,7 @@ func (s *Server) handleComponentCreate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}
@@ -236,7 +235,7 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}
@@ -275,7 +274,8 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 		if raw == "" {
 			return errPreconditionRequired
 		}
-		if version, err = strconv.ParseInt(raw, 10, 64); err != nil || version < 1 {
+		var ok bool
+		if version, ok = parseQueryInt[int64](raw); !ok || version < 1 {
 			return registry.Errorf(registry.Invalid, registry.CodeInvalidVersion, "version must be a positive integer")
 		}
 	}

@@ -34,7 +34,7 @@ func (s *Server) handleLookupBatchBaseline(c *gin.Context) error {
 		return err
 	}
 	class := c.Query("class")
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return err
 	}

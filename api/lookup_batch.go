@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"runtime"
 	"slices"
@@ -36,7 +35,7 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 	class := c.Query("class")
 	st := batchPool.Get().(*batchState)
 	defer st.release()
-	if st.in, err = readBodyInto(c, s.maxWrite, st.in[:0]); err != nil {
+	if st.in, err = readBody(c, st.in[:0]); err != nil {
 		return err
 	}
 	if err := st.decode(st.in); err != nil {
@@ -65,31 +64,6 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 	st.out = b
 	writeRaw(c, http.StatusOK, jsonContentType, b)
 	return nil
-}
-
-// readBodyInto is readBody reading into dst, a pooled buffer, with the same errors.
-func readBodyInto(c *gin.Context, limit int64, dst []byte) ([]byte, error) {
-	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	if n := c.Request.ContentLength; n > 0 && n <= limit {
-		dst = slices.Grow(dst, int(n)+1) // +1: the read that sees EOF needs room
-	}
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		var mbe *http.MaxBytesError
-		switch {
-		case err == nil:
-			continue
-		case err == io.EOF:
-			return dst, nil
-		case errors.As(err, &mbe):
-			return dst, err
-		}
-		return dst, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
-	}
 }
 
 // minChunk is the fewest points a chunk holds: below it, handing a chunk to another

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -102,7 +101,8 @@ func newRequestID() string {
 	return string(out[:])
 }
 
-// responseRequestID is the id requestID gave the request.
+// responseRequestID is the id requestID gave the request: every log line about a request
+// carries it as request_id.
 func responseRequestID(c *gin.Context) string {
 	if v := c.Writer.Header()[requestIDHeader]; len(v) > 0 {
 		return v[0]
@@ -172,11 +172,8 @@ func (s *Server) logRequest(ctx context.Context, c *gin.Context, status int, d t
 // MaxWriteBody.
 const censusRoute = "/api/v1/census/:kind"
 
-// maxActorRunes bounds the X-Actor header, in characters.
-const maxActorRunes = 100
-
 // limits caps the request body at the route's limit (refusing a declared Content-Length
-// over it before reading any of it, and closing the connection), and refuses an X-Actor
+// over it before reading any of it, and closing an HTTP/1 connection), and refuses an X-Actor
 // header that is too long or not text and a path or query value that is not UTF-8.
 func (s *Server) limits(c *gin.Context) {
 	limit := s.maxWrite
@@ -184,8 +181,12 @@ func (s *Server) limits(c *gin.Context) {
 		limit = s.maxBody
 	}
 	if c.Request.ContentLength > limit {
-		// The body stays unread: closing the connection is cheaper than draining it.
-		c.Header("Connection", "close")
+		// The body stays unread: over HTTP/1 closing the connection is cheaper than draining
+		// it. Over HTTP/2 the server resets only this stream; Connection: close would make it
+		// send GOAWAY, ending the client's other streams too.
+		if c.Request.ProtoMajor == 1 {
+			c.Header("Connection", "close")
+		}
 		s.writeProblem(c, errBodyTooLarge)
 		return
 	}
@@ -212,8 +213,8 @@ func unwrapWriter(w gin.ResponseWriter) http.ResponseWriter {
 // path and in the query's names and values.
 func checkText(r *http.Request) error {
 	if a, ok := r.Header["X-Actor"]; ok && len(a) > 0 {
-		if err := checkActor(a[0]); err != nil {
-			return err
+		if registry.CheckActor(a[0]) != nil {
+			return errInvalidActor // the same rule, in the header's words
 		}
 	}
 	if !utf8.ValidString(r.URL.Path) {
@@ -221,20 +222,6 @@ func checkText(r *http.Request) error {
 	}
 	if !validQueryUTF8(r.URL.RawQuery) {
 		return errInvalidEncoding
-	}
-	return nil
-}
-
-// checkActor accepts an actor name of at most maxActorRunes characters of UTF-8 text
-// without control characters.
-func checkActor(a string) error {
-	if !utf8.ValidString(a) || utf8.RuneCountInString(a) > maxActorRunes {
-		return errInvalidActor
-	}
-	for _, r := range a {
-		if unicode.IsControl(r) {
-			return errInvalidActor
-		}
 	}
 	return nil
 }

@@ -6,7 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,13 +56,14 @@ func (h *logRecords) find(msg, key, val string) map[string]string {
 }
 
 // requestCount is the number of requests the duration histogram counted for route and
-// status class.
+// status class ("" for every class).
 func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var n uint64
 	for _, mf := range mfs {
 		if mf.GetName() != "citygrid_http_request_duration_seconds" {
 			continue
@@ -68,12 +73,12 @@ func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["route"] == route && labels["status"] == class {
-				return m.GetHistogram().GetSampleCount()
+			if labels["route"] == route && (class == "" || labels["status"] == class) {
+				n += m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
-	return 0
+	return n
 }
 
 // chainServer is a server over the shared test city with its own metrics registry and a
@@ -101,6 +106,9 @@ func routeTarget(path string) string {
 
 type chainCase struct {
 	method, target, route string // route: the metrics label ("unmatched" for 404 and 405)
+	status                int    // for the 404 and 405 cases: the status only the chain's end gives
+	code                  string // and their problem code
+	allow                 string // the 405's Allow header
 }
 
 // chainCases is one request for every registered route, one for an unknown path (NoRoute)
@@ -109,14 +117,14 @@ func chainCases(t *testing.T, eng *gin.Engine) []chainCase {
 	t.Helper()
 	var cases []chainCase
 	for _, r := range eng.Routes() {
-		cases = append(cases, chainCase{r.Method, routeTarget(r.Path), r.Path})
+		cases = append(cases, chainCase{method: r.Method, target: routeTarget(r.Path), route: r.Path})
 	}
 	if len(cases) < 20 {
 		t.Fatalf("only %d routes registered", len(cases))
 	}
 	return append(cases,
-		chainCase{"GET", "/no/such/route", "unmatched"},
-		chainCase{"PUT", "/api/v1/lookup", "unmatched"},
+		chainCase{method: "GET", target: "/no/such/route", route: "unmatched", status: 404, code: "not_found"},
+		chainCase{method: "PUT", target: "/api/v1/lookup", route: "unmatched", status: 405, code: "method_not_allowed", allow: "GET, POST"},
 	)
 }
 
@@ -144,16 +152,30 @@ func TestEveryRouteRunsTheChain(t *testing.T) {
 			id := fmt.Sprintf("chain-%d", i)
 			req := httptest.NewRequest(tc.method, tc.target, nil)
 			req.Header.Set("X-Request-Id", id)
+			before := requestCount(t, reg, tc.route, "")
 			rec := serveShort(eng, req)
 			class := map[int]string{1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}[rec.Code/100]
+			if tc.status != 0 {
+				if rec.Code != tc.status || problemOf(t, rec).Code != tc.code {
+					t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.target, rec.Code, short(rec.Body), tc.status, tc.code)
+				}
+				if got := rec.Header().Get("Allow"); got != tc.allow {
+					t.Errorf("Allow = %q, want %q", got, tc.allow)
+				}
+			}
 			if got := rec.Header().Get("X-Request-Id"); got != id {
 				t.Errorf("X-Request-Id = %q, want the client's %q (status %d)", got, id, rec.Code)
 			}
 			line := logs.find("http request", "request_id", id)
 			if line == nil {
 				t.Errorf("no access log line with request_id %q", id)
-			} else if line["route"] != strings.TrimPrefix(tc.route, "unmatched") || line["method"] != tc.method {
-				t.Errorf("access log line %v, want route %q method %s", line, tc.route, tc.method)
+			} else if line["route"] != strings.TrimPrefix(tc.route, "unmatched") || line["method"] != tc.method || line["status"] != strconv.Itoa(rec.Code) {
+				t.Errorf("access log line %v, want route %q method %s status %d", line, tc.route, tc.method, rec.Code)
+			}
+			// The counter of this route must move by this request: the 404 and 405 share the
+			// label "unmatched", so a count that is merely non-zero proves nothing for the second.
+			if n := requestCount(t, reg, tc.route, ""); n != before+1 {
+				t.Errorf("metrics: route %q counted %d requests more, want 1", tc.route, n-before)
 			}
 			if n := requestCount(t, reg, tc.route, class); n == 0 {
 				t.Errorf("metrics: no request counted for route %q status %s", tc.route, class)
@@ -262,5 +284,96 @@ func TestNotReadyWhileLoading(t *testing.T) {
 	}
 	if rec := e.do(t, "GET", "/api/v1/units", ""); rec.Code != 200 {
 		t.Errorf("GET /api/v1/units after Load = %d, want 200", rec.Code)
+	}
+}
+
+// TestOverLimitBodyConnection: a declared Content-Length over the limit is 413 on both
+// protocols; only an HTTP/1 connection is closed. Over HTTP/2, Connection: close would make
+// the server send GOAWAY and end the client's other streams.
+func TestOverLimitBodyConnection(t *testing.T) {
+	cfg := apiConfigSmallBodies()
+	eng, _, _ := chainServer(t, cfg)
+	for _, tt := range []struct {
+		name       string
+		major      int
+		connection string
+	}{
+		{"HTTP/1.1", 1, "close"},
+		{"HTTP/2.0", 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/api/v1/lookup", strings.NewReader(strings.Repeat(" ", int(cfg.MaxWriteBody)+1)))
+			req.Proto, req.ProtoMajor, req.ProtoMinor = tt.name, tt.major, tt.major%2
+			rec := serveShort(eng, req)
+			if rec.Code != 413 || problemOf(t, rec).Code != "body_too_large" {
+				t.Fatalf("over-limit body = %d %s, want 413 body_too_large", rec.Code, short(rec.Body))
+			}
+			if got := rec.Header().Get("Connection"); got != tt.connection {
+				t.Errorf("Connection = %q, want %q", got, tt.connection)
+			}
+		})
+	}
+}
+
+// TestUndeclaredBodyOverLimit: a body sent without a Content-Length (chunked) is cut at the
+// route's limit as the handler reads it: 413 body_too_large from every handler that reads a
+// body whole.
+func TestUndeclaredBodyOverLimit(t *testing.T) {
+	cfg := apiConfigSmallBodies()
+	eng, _, _ := chainServer(t, cfg)
+	body := `{"type":"Feature","properties":{"note":"` + strings.Repeat("x", int(cfg.MaxWriteBody)) + `"}}`
+	for _, tt := range []struct{ method, target string }{
+		{"POST", "/api/v1/lookup"},
+		{"POST", "/api/v1/components"},
+		{"PATCH", "/api/v1/components/50010300301037000"},
+		{"PUT", "/api/v1/cells/500103003001001"},
+		{"PUT", "/api/v1/units/u1"},
+		{"PUT", "/api/v1/rules/r1"},
+	} {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(body))
+			req.ContentLength = -1
+			req.Header.Set("If-Match", `"1"`)
+			rec := serveShort(eng, req)
+			if rec.Code != 413 || problemOf(t, rec).Code != "body_too_large" {
+				t.Errorf("%d-byte body without Content-Length = %d %s, want 413 body_too_large", len(body), rec.Code, short(rec.Body))
+			}
+		})
+	}
+}
+
+// TestChainOrder: the chain is installed outermost first as documented, recovery outermost,
+// so a panicking handler still gets a request id (a generated one here), an access log line
+// with the 500 it is answered with, and a metric.
+func TestChainOrder(t *testing.T) {
+	eng, reg, logs := chainServer(t, api.Config{})
+	var names []string
+	for _, h := range eng.Handlers {
+		name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+		name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
+		names = append(names, name)
+	}
+	want := []string{"recoverPanic", "requestID", "accessLog", "observe", "limits"}
+	if !slices.Equal(names, want) {
+		t.Errorf("engine middleware %v, want %v", names, want)
+	}
+
+	before := requestCount(t, reg, "/test/panic", "5xx")
+	rec := serveShort(eng, httptest.NewRequest("GET", "/test/panic", nil))
+	if rec.Code != 500 || problemOf(t, rec).Code != "internal" {
+		t.Fatalf("panicking handler = %d %s, want 500 internal", rec.Code, short(rec.Body))
+	}
+	id := rec.Header().Get("X-Request-Id")
+	if !hexID.MatchString(id) {
+		t.Errorf("X-Request-Id of the panic's answer = %q, want a generated one", id)
+	}
+	if line := logs.find("http request", "request_id", id); line == nil || line["status"] != "500" {
+		t.Errorf("access log line for the panic: %v, want one with status 500", line)
+	}
+	if logs.find("panic in handler", "request_id", id) == nil {
+		t.Errorf("the panic was not logged with its request id")
+	}
+	if n := requestCount(t, reg, "/test/panic", "5xx"); n != before+1 {
+		t.Errorf("metrics: /test/panic 5xx moved by %d, want 1", n-before)
 	}
 }

@@ -51,7 +51,7 @@ var (
 	errBodyTooLarge    = &registry.Error{Kind: registry.TooLarge, Code: registry.CodeBodyTooLarge, Message: "the request body exceeds the size limit"}
 	errInvalidEncoding = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidEncoding, Message: "the path and the query must be UTF-8 once unescaped"}
 	errInvalidActor    = &registry.Error{Kind: registry.Invalid, Code: registry.CodeInvalidActor,
-		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", maxActorRunes)}
+		Message: fmt.Sprintf("X-Actor must be at most %d characters of UTF-8 text without control characters", registry.MaxActorRunes)}
 )
 
 // statusOf is the one place that maps an error to an HTTP status, a problem code and a
@@ -115,7 +115,8 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	case http.StatusServiceUnavailable:
 		if code == registry.CodeStoreUnavailable || code == registry.CodeCommitUnknown {
 			// The cause (the database's or the network's message) is for the operator.
-			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path)
+			s.log.WarnContext(ctx, "database unavailable", "err", err, "method", c.Request.Method, "path", c.Request.URL.Path,
+				"request_id", responseRequestID(c))
 		}
 		// Only where sending the same request again is right: not after commit_unknown
 		// (the write may be stored: a retried POST could store it twice), nor for a store
@@ -130,7 +131,8 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		// A streamed response failed half-way: the status is gone, so the log is all we can do.
 		if status != http.StatusInternalServerError {
-			s.log.WarnContext(ctx, "error after the response started", "err", err, "path", c.Request.URL.Path)
+			s.log.WarnContext(ctx, "error after the response started", "err", err, "path", c.Request.URL.Path,
+				"request_id", responseRequestID(c))
 		}
 		c.Abort()
 		return

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,14 +46,23 @@ func parseCoord(s string) (float64, bool) {
 	return v, true
 }
 
-// parseQueryInt parses a whole number in a query: JSON's integer syntax (no sign but "-",
-// no leading zero, no fraction or exponent).
-func parseQueryInt(s string) (int, bool) {
+// parseQueryInt parses a whole number in a query or a header: JSON's integer syntax (no sign
+// but "-", no leading zero, no fraction or exponent), in T's range.
+func parseQueryInt[T int | int64 | uint64](s string) (T, bool) {
 	if !jsonscan.IsNumber(s) || strings.ContainsAny(s, ".eE") {
 		return 0, false
 	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
+	var n T
+	switch any(n).(type) {
+	case uint64:
+		v, err := strconv.ParseUint(s, 10, 64)
+		return T(v), err == nil
+	case int:
+		v, err := strconv.Atoi(s)
+		return T(v), err == nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return T(v), err == nil
 }
 
 // parseCRS returns the CRS named s, WGS84 for "". Errors are ErrInvalidCRS.
@@ -123,7 +133,7 @@ func parseLimit(c *gin.Context) (int, error) {
 	if !ok || raw == "" {
 		return defaultLimit, nil
 	}
-	n, ok := parseQueryInt(raw)
+	n, ok := parseQueryInt[int](raw)
 	if !ok || n < 1 || n > maxLimit {
 		return 0, errInvalidLimit
 	}
@@ -221,8 +231,8 @@ func ifMatch(c *gin.Context) (version int64, present bool, err error) {
 	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
 		h = h[1 : len(h)-1]
 	}
-	v, perr := strconv.ParseInt(h, 10, 64)
-	if perr != nil || v < 1 {
+	v, ok := parseQueryInt[int64](h)
+	if !ok || v < 1 {
 		return 0, true, errInvalidIfMatch
 	}
 	return v, true, nil
@@ -245,16 +255,29 @@ func notModified(c *gin.Context, tag string) bool {
 	return false
 }
 
-// readBody reads a write request's body up to limit bytes; over it, the error maps to 413.
-func readBody(c *gin.Context, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	b, err := io.ReadAll(r)
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return b, nil
-	case errors.As(err, &mbe):
-		return nil, err
+// readBody appends a request's body to dst (nil, or a pooled buffer) and returns it. The body
+// limit is the limits middleware's: a body over it fails with the *http.MaxBytesError that
+// maps to 413; any other read error is 400 invalid_input.
+func readBody(c *gin.Context, dst []byte) ([]byte, error) {
+	if n := c.Request.ContentLength; n > 0 {
+		// Declared lengths over the route's limit were refused before the handler ran.
+		dst = slices.Grow(dst, int(n)+1) // +1: the read that sees EOF needs room
 	}
-	return nil, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := c.Request.Body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		var mbe *http.MaxBytesError
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF:
+			return dst, nil
+		case errors.As(err, &mbe):
+			return dst, err
+		}
+		return dst, registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the request body could not be read: %v", err)
+	}
 }

@@ -62,7 +62,8 @@ type Config struct {
 	MaxExports int
 	// WriteTimeout is the http.Server's WriteTimeout: the export and the change stream move
 	// their write deadline this far on as they write, so that only a client that stops
-	// reading is cut off. 0: they clear the deadline.
+	// reading is cut off; between writes the change stream moves it past its next heartbeat
+	// (over HTTP/2 a deadline that passes resets the stream). 0: they clear the deadline.
 	WriteTimeout time.Duration
 	// MaxWriteBody caps every other request body (a feature, a unit, a rule, a lookup batch), in bytes.
 	MaxWriteBody int64

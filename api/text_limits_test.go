@@ -4,35 +4,69 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
-// TestQueryNumbersFollowJSON: numbers in queries that strconv takes but JSON does not are 400.
+// TestQueryNumbersFollowJSON: numbers in queries and headers (If-Match, Last-Event-ID) that
+// strconv takes but JSON does not are 400.
 func TestQueryNumbersFollowJSON(t *testing.T) {
 	e := sharedEnv(t)
 	p, _ := cellPoint(t, e.idx, 0)
 	lon, lat := fmt.Sprint(p[0]), fmt.Sprint(p[1])
 	bbox := bboxParam(cityBound(t, e.idx))
+	var page struct {
+		Features []struct {
+			ID string `json:"id"`
+		} `json:"features"`
+	}
+	decode(t, e.do(t, "GET", "/api/v1/components?limit=1&bbox="+bbox, ""), 200, &page)
+	if len(page.Features) == 0 {
+		t.Fatal("no component in the test city")
+	}
+	comp := "/api/v1/components/" + page.Features[0].ID
+	// Integers (k, limit, version, If-Match, since) also refuse what JSON writes only as a
+	// decimal.
+	intCases := func(bad string) []errCase {
+		return []errCase{
+			{name: "k " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=" + bad, status: 400, code: "invalid_k"},
+			{name: "limit " + bad, method: "GET", target: "/api/v1/cells?bbox=" + bbox + "&limit=" + bad, status: 400, code: "invalid_limit"},
+			{name: "version " + bad, method: "DELETE", target: comp + "?version=" + bad, status: 400, code: "invalid_version"},
+			{name: "If-Match " + bad, method: "DELETE", target: comp, headers: []string{"If-Match", `"` + bad + `"`}, status: 400, code: "invalid_if_match"},
+			{name: "since " + bad, method: "GET", target: "/api/v1/changes?since=" + bad, status: 400, code: "invalid_since"},
+		}
+	}
 	var cases []errCase
-	for _, bad := range []string{"0x1.aa2p6", "10_6.5", "+1", ".5", "1.", "Inf", "NaN", "1e", "01"} {
+	for _, bad := range []string{"0x1.aa2p6", "10_6.5", "+1", ".5", "1.", "Inf", "NaN", "1e", "01", "007"} {
 		cases = append(cases,
 			errCase{name: "lookup lon " + bad, method: "GET", target: "/api/v1/lookup?lon=" + bad + "&lat=" + lat, status: 400, code: "invalid_point"},
 			errCase{name: "nearest lat " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + bad, status: 400, code: "invalid_point"},
 			errCase{name: "radius " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&radius=" + bad, status: 400, code: "invalid_radius"},
-			errCase{name: "k " + bad, method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=" + bad, status: 400, code: "invalid_k"},
-			errCase{name: "limit " + bad, method: "GET", target: "/api/v1/cells?bbox=" + bbox + "&limit=" + bad, status: 400, code: "invalid_limit"},
 		)
+		cases = append(cases, intCases(bad)...)
+	}
+	for _, bad := range []string{"1e1", "1.0", "%2B1"} { // %2B: a "+" in the query
+		cases = append(cases, intCases(bad)...)
 	}
 	cases = append(cases,
-		errCase{name: "k 1e1", method: "GET", target: "/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=1e1", status: 400, code: "invalid_k"},
 		errCase{name: "bbox 0x", method: "GET", target: "/api/v1/components?bbox=0x1p6,29,107,30", status: 400, code: "invalid_bbox"},
 	)
 	runErrCases(t, e, cases)
+	// Last-Event-ID, on the stream: served briefly, so that a stream wrongly opened ends.
+	for _, bad := range []string{"+1", "01", "1e1", "1.0", "0x10"} {
+		req := httptest.NewRequest("GET", "/api/v1/changes/stream", nil)
+		req.Header.Set("Last-Event-ID", bad)
+		if rec := serveShort(e.h, req); rec.Code != 400 || problemOf(t, rec).Code != "invalid_since" {
+			t.Errorf("stream with Last-Event-ID %s = %d %s, want 400 invalid_since", bad, rec.Code, short(rec.Body))
+		}
+	}
 	for _, target := range []string{
 		"/api/v1/lookup?lon=" + lon + "&lat=" + lat,
 		"/api/v1/nearest?lon=" + lon + "&lat=" + lat + "&k=3&radius=1e3",
 		"/api/v1/cells?bbox=" + bbox + "&limit=10",
+		"/api/v1/changes?since=0&limit=1",
+		"/api/v1/changes?since=1",
 	} {
 		if rec := e.do(t, "GET", target, ""); rec.Code != 200 {
 			t.Errorf("GET %s = %d %s, want 200", target, rec.Code, short(rec.Body))

@@ -222,7 +222,7 @@ func (s *Server) handleRuleDelete(c *gin.Context) error {
 // units and rules documents' decoders validate it exactly like an imported entry.
 func (s *Server) readEntry(c *gin.Context) ([]byte, error) {
 	id := c.Param("id")
-	body, err := readBody(c, s.maxWrite)
+	body, err := readBody(c, nil)
 	if err != nil {
 		return nil, err
 	}

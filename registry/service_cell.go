@@ -142,6 +142,9 @@ func (s *Service) strands(c *Cell, index int) *Problem {
 // PutCell creates a cell or replaces the one with the same code. version, when > 0, must be
 // the stored cell's current version (ErrVersionConflict otherwise).
 func (s *Service) PutCell(ctx context.Context, f *Feature, version int64, actor string) (Cell, error) {
+	if err := CheckActor(actor); err != nil {
+		return Cell{}, fmt.Errorf("put cell: %w", err)
+	}
 	c, probs := DecodeCell(f)
 	if len(probs) > 0 {
 		return Cell{}, probs[0].Err()

@@ -154,6 +154,9 @@ func (s *Service) locate(c *Component, index int) *Problem {
 // CreateComponent validates one component (a census feature) and stores it as new.
 // It returns ErrDuplicate when its identifier exists, a validation *Error otherwise.
 func (s *Service) CreateComponent(ctx context.Context, f *Feature, actor string) (Component, error) {
+	if err := CheckActor(actor); err != nil {
+		return Component{}, fmt.Errorf("create component: %w", err)
+	}
 	c, probs := DecodeComponent(f, s.catalog)
 	if len(probs) > 0 {
 		return Component{}, probs[0].Err()
@@ -201,6 +204,9 @@ func (s *Service) put(ctx context.Context, c Component, version int64, actor str
 // (its cell is recomputed). version must be the component's current version, else
 // ErrVersionConflict. The identifier and class cannot change.
 func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *Feature, version int64, actor string) (Component, error) {
+	if err := CheckActor(actor); err != nil {
+		return Component{}, fmt.Errorf("update component %s: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.store.Component(ctx, id)
@@ -265,6 +271,9 @@ func sameComponent(a, b *Component, dated bool) bool {
 // record and its history stay. note, when given, replaces the note (e.g. why it was removed).
 func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
 	if err := CheckNote(note); err != nil {
+		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
+	}
+	if err := CheckActor(actor); err != nil {
 		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
 	}
 	s.mu.Lock()

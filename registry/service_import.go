@@ -3,6 +3,7 @@ package registry
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"sort"
 )
@@ -47,6 +48,9 @@ func (k Census) Valid() bool {
 // (with the report) when nothing was stored because of invalid input, and an Invalid error
 // "invalid_kind" for an unknown kind.
 func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportOptions) (Report, error) {
+	if err := CheckActor(opt.Actor); err != nil {
+		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, fmt.Errorf("import %s: %w", k, err)
+	}
 	if (k == CensusCells || k == CensusComponents) && opt.Format == "" {
 		br := bufio.NewReaderSize(r, 256<<10) // readFeatures reads through it, not through another
 		head, _ := br.Peek(formatHeadBytes)   // a short input gives less, with an error that does not matter here

@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/net/netutil"
 
 	"citygrid/api"
 	"citygrid/fixtures"
@@ -147,8 +146,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if os.Getenv("GOGC") == "" && cfg.GCPercent != 0 {
-		// Measured with make bench (wrk -c2, 1 M components): p99 of GET /lookup 0.45–0.72 ms at
-		// the default 100, 0.29–0.49 ms at 400; a mark phase of the 150 MB index takes 10–19 ms.
+		// GOGC 400 by default: the index is a large, long-lived heap, and fewer mark phases
+		// shorten the latency tail (figures: docs/benchmarks.md, "Figures behind the code").
 		debug.SetGCPercent(cfg.GCPercent)
 	}
 	m := &Main{Config: cfg, Log: log}
@@ -220,8 +219,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.ln = ln
 	// Beyond the cap, connections wait in the kernel's accept queue: the server's file
-	// handles stay bounded, and the read timeouts free the places of slow clients.
-	ln = netutil.LimitListener(ln, lim.MaxConns)
+	// handles stay bounded, and the read timeouts free the places of slow clients. The
+	// gauge citygrid_http_open_connections and a warning in the log show the cap reached.
+	ln = limitConns(ln, lim.MaxConns, m.Log, reg)
 	m.srv = &http.Server{
 		Handler:           server.Handler(),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
