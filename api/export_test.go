@@ -1,8 +1,17 @@
 package api
 
+import "github.com/gin-gonic/gin"
+
 // Internal helpers exposed to the package's external tests.
 var (
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
 )
+
+// HandlePanicForTest registers GET path on s's engine with a handler that panics, behind the
+// same chain as every route, so that tests can see a panic recovered, logged and counted.
+func (s *Server) HandlePanicForTest(path string) {
+	s.engine.GET(path, func(*gin.Context) { panic("test panic") })
+	s.metrics.addRoute(path)
+}
