@@ -143,23 +143,16 @@ var errCensusBusy = &httpError{status: http.StatusServiceUnavailable, code: regi
 // censusQueue runs census imports one at a time, with up to a few uploads waiting (their
 // bodies spooling to disk meanwhile); beyond that uploads are refused at once.
 type censusQueue struct {
-	admitted chan struct{} // one token per upload admitted: the running one and the waiting
+	admitted slots         // one per upload admitted: the running one and the waiting
 	running  chan struct{} // one token: the import holding it runs
 }
 
 func newCensusQueue(waiting int) *censusQueue {
-	return &censusQueue{admitted: make(chan struct{}, 1+waiting), running: make(chan struct{}, 1)}
+	return &censusQueue{admitted: make(slots, 1+waiting), running: make(chan struct{}, 1)}
 }
 
 // admit takes a place in the queue, or fails with errCensusBusy when there is none.
-func (q *censusQueue) admit() (release func(), err error) {
-	select {
-	case q.admitted <- struct{}{}:
-		return func() { <-q.admitted }, nil
-	default:
-		return nil, errCensusBusy
-	}
-}
+func (q *censusQueue) admit() (release func(), err error) { return q.admitted.tryTake(errCensusBusy) }
 
 // run waits for the import's turn, then runs it. The turn passes on however import ends,
 // a panic included: a turn kept would make every later upload wait for good.
@@ -363,7 +356,8 @@ func (s *Server) handleExport(c *gin.Context) error {
 // exports bounds the export route: how long one may take, and how many run at once.
 type exports struct {
 	timeout time.Duration
-	running chan struct{} // one token per export running
+	running slots // one per export running
+	busy    error // what an export beyond them answers
 }
 
 func newExports(cfg Config) *exports {
@@ -371,7 +365,9 @@ func newExports(cfg Config) *exports {
 	if n <= 0 {
 		n = DefaultMaxExports
 	}
-	e := &exports{timeout: cfg.ExportTimeout, running: make(chan struct{}, n)}
+	e := &exports{timeout: cfg.ExportTimeout, running: make(slots, n),
+		busy: &httpError{status: http.StatusServiceUnavailable, code: registry.CodeBusy,
+			detail: fmt.Sprintf("at most %d exports run at once on a node; send it again later", n)}}
 	if e.timeout <= 0 {
 		e.timeout = DefaultExportTimeout
 	}
@@ -380,13 +376,7 @@ func newExports(cfg Config) *exports {
 
 // admit takes a place among the running exports, or fails with 503 busy.
 func (e *exports) admit() (release func(), err error) {
-	select {
-	case e.running <- struct{}{}:
-		return func() { <-e.running }, nil
-	default:
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: registry.CodeBusy,
-			detail: fmt.Sprintf("at most %d exports run at once on a node; send it again later", cap(e.running))}
-	}
+	return e.running.tryTake(e.busy)
 }
 
 // streamWriter is c's writer for a response written over a long time: the read deadline is
