@@ -23,16 +23,20 @@ const geoJSONContentType = "application/geo+json"
 
 // reportJSON is a census import report.
 type reportJSON struct {
-	Kind     string        `json:"kind"`
-	Mode     string        `json:"mode"`
-	Total    int           `json:"total"`
-	Valid    int           `json:"valid"`
-	Created  int           `json:"created"`
-	Updated  int           `json:"updated"`
-	Deleted  int           `json:"deleted"`
-	Rejected int           `json:"rejected"`
-	Stored   bool          `json:"stored"`
-	Problems []problemLine `json:"problems"`
+	Kind      string        `json:"kind"`
+	Mode      string        `json:"mode"`
+	Total     int           `json:"total"`
+	Valid     int           `json:"valid"`
+	Created   int           `json:"created"`
+	Updated   int           `json:"updated"`
+	Deleted   int           `json:"deleted"`
+	Rejected  int           `json:"rejected"`
+	Unchanged int           `json:"unchanged"`
+	Moved     int           `json:"moved"`
+	Stored    bool          `json:"stored"`
+	DryRun    bool          `json:"dry_run"`
+	Problems  []problemLine `json:"problems"`
+	Warnings  []problemLine `json:"warnings"`
 }
 
 type problemLine struct {
@@ -46,10 +50,16 @@ type problemLine struct {
 func toReportJSON(r *registry.Report) reportJSON {
 	out := reportJSON{
 		Kind: r.Kind, Mode: string(r.Mode), Total: r.Total, Valid: r.Valid, Created: r.Created,
-		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Stored: r.Stored, Problems: make([]problemLine, len(r.Problems)),
+		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Unchanged: r.Unchanged, Moved: r.Moved,
+		Stored: r.Stored, DryRun: r.DryRun, Problems: problemLines(r.Problems), Warnings: problemLines(r.Warnings),
 	}
-	for i, p := range r.Problems {
-		out.Problems[i] = problemLine{Index: p.Index, ID: p.ID, Field: p.Field, Code: p.Code, Message: p.Message}
+	return out
+}
+
+func problemLines(ps []registry.Problem) []problemLine {
+	out := make([]problemLine, len(ps))
+	for i, p := range ps {
+		out[i] = problemLine{Index: p.Index, ID: p.ID, Field: p.Field, Code: p.Code, Message: p.Message}
 	}
 	return out
 }

@@ -36,7 +36,7 @@ const (
 	CodeInvalidCRS           = "invalid_crs"            // a crs other than wgs84, cgcs2000, gcj02 or bd09, or a file's foreign CRS (ErrInvalidCRS)
 	CodeInvalidInput         = "invalid_input"          // a malformed request or document, when no narrower code fits (ErrInvalidInput)
 	CodeInvalidCursor        = "invalid_cursor"         // a listing cursor this API did not hand out (ErrInvalidCursor)
-	CodeInvalidMode          = "invalid_mode"           // an import mode other than strict or partial
+	CodeInvalidMode          = "invalid_mode"           // an import mode other than strict, partial or replace
 	CodeInvalidKind          = "invalid_kind"           // a census kind, class kind or rule kind that is not one of the documented ones
 	CodeInvalidUnitType      = "invalid_unit_type"      // a unit type that is not one of the five documented ones
 	CodeUnknownUnit          = "unknown_unit"           // a rule's unit, or a unit's parent or supervisor, that does not exist

@@ -6,17 +6,20 @@ type Mode string
 const (
 	ModeStrict  Mode = "strict"  // default: any invalid feature → nothing stored
 	ModePartial Mode = "partial" // store the valid features, report the rest
+	ModeReplace Mode = "replace" // strict, and the document replaces a whole set (rules; cells of an area)
 )
 
-// ParseMode accepts "", "strict" and "partial".
+// ParseMode accepts "", "strict", "partial" and "replace".
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "", "strict":
 		return ModeStrict, nil
 	case "partial":
 		return ModePartial, nil
+	case "replace":
+		return ModeReplace, nil
 	}
-	return "", Errorf(Invalid, CodeInvalidMode, "mode must be strict or partial, not %q", s)
+	return "", Errorf(Invalid, CodeInvalidMode, "mode must be strict, partial or replace, not %q", s)
 }
 
 // Problem is one line of a validation report.
@@ -40,16 +43,25 @@ func (p Problem) Err() *Error {
 
 // Report is the outcome of a census import.
 type Report struct {
-	Kind     string // cells, components, units, rules
-	Mode     Mode
-	Total    int  // features read
-	Valid    int  // features that passed validation
-	Created  int  // records stored as new
-	Updated  int  // existing records replaced
-	Deleted  int  // stored records removed because the document replaces the whole set (rules)
-	Rejected int  // features refused
-	Stored   bool // whether anything was written
-	Problems []Problem
+	Kind      string // cells, components, units, rules
+	Mode      Mode
+	Total     int  // features read
+	Valid     int  // features that passed validation
+	Created   int  // records stored as new
+	Updated   int  // existing records replaced
+	Deleted   int  // stored records removed because the document replaces the whole set (rules)
+	Rejected  int  // features refused
+	Unchanged int  // valid records equal to the stored ones, left as they are (no new version)
+	Moved     int  // components moved to another cell by a grid revision
+	Stored    bool // whether anything was written
+	DryRun    bool // the import only checked and counted: nothing was written
+	Problems  []Problem
+	Warnings  []Problem // findings that refuse nothing (a fixed-up class code, a cell outside its district…)
+}
+
+// Warn appends a warning.
+func (r *Report) Warn(index int, id, field, code, format string, args ...any) {
+	r.Warnings = append(r.Warnings, Problem{Index: index, ID: id, Field: field, Code: code, Message: sprintf(format, args...)})
 }
 
 // Add appends a problem.

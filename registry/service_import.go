@@ -51,6 +51,10 @@ func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportO
 	if err := CheckActor(opt.Actor); err != nil {
 		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, fmt.Errorf("import %s: %w", k, err)
 	}
+	if opt.Mode == ModeReplace && k != CensusRules {
+		return Report{Kind: string(k), Mode: opt.Mode}, Errorf(Invalid, CodeInvalidMode,
+			"mode replace is for rules only, not %s", k)
+	}
 	if (k == CensusCells || k == CensusComponents) && opt.Format == "" {
 		br := bufio.NewReaderSize(r, 256<<10) // readFeatures reads through it, not through another
 		head, _ := br.Peek(formatHeadBytes)   // a short input gives less, with an error that does not matter here
@@ -117,7 +121,7 @@ func (ps *problemSink) finish(total int) (store bool) {
 	if whole {
 		return false
 	}
-	if rep.Mode == ModeStrict && rep.Rejected > 0 {
+	if rep.Mode != ModePartial && rep.Rejected > 0 {
 		return false
 	}
 	return rep.Valid > 0

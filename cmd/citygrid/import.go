@@ -99,7 +99,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		printReport(stdout, path, &rep)
 		if rejected || rep.Rejected > 0 {
 			failed++
-			if mode == registry.ModeStrict {
+			if mode != registry.ModePartial {
 				break // later files may depend on this one (components on cells, rules on units)
 			}
 		}
@@ -144,32 +144,45 @@ func newBar(w io.Writer, path string) *progressbar.ProgressBar {
 	)
 }
 
-// printReport writes a validation report: one row per problem (feature index, id, field,
-// problem code, message), then the totals.
+// printReport writes a validation report: one row per problem, then one per warning (feature
+// index, id, field, code, message), then the totals.
 func printReport(w io.Writer, name string, rep *registry.Report) {
 	fmt.Fprintf(w, "%s: %s, %s mode\n", name, rep.Kind, rep.Mode)
-	if len(rep.Problems) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "FEATURE\tID\tFIELD\tPROBLEM\tMESSAGE")
-		for _, p := range rep.Problems {
-			idx := strconv.Itoa(p.Index)
-			if p.Index < 0 {
-				idx = "-" // the whole input
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idx, dash(p.ID), dash(p.Field), p.Code, oneLine(p.Message))
-		}
-		tw.Flush()
-	}
+	printProblems(w, "PROBLEM", rep.Problems)
+	printProblems(w, "WARNING", rep.Warnings)
 	stored := "nothing stored"
-	if rep.Stored {
+	switch {
+	case rep.DryRun:
+		stored = "dry run, nothing stored"
+	case rep.Stored:
 		stored = "stored"
 	}
-	deleted := ""
+	extra := ""
 	if rep.Deleted > 0 {
-		deleted = fmt.Sprintf(", deleted %d", rep.Deleted)
+		extra += fmt.Sprintf(", deleted %d", rep.Deleted)
 	}
-	fmt.Fprintf(w, "total %d, valid %d, rejected %d, created %d, updated %d%s, problems %d: %s\n",
-		rep.Total, rep.Valid, rep.Rejected, rep.Created, rep.Updated, deleted, len(rep.Problems), stored)
+	if rep.Moved > 0 {
+		extra += fmt.Sprintf(", moved %d", rep.Moved)
+	}
+	fmt.Fprintf(w, "total %d, valid %d, rejected %d, created %d, updated %d, unchanged %d%s, problems %d, warnings %d: %s\n",
+		rep.Total, rep.Valid, rep.Rejected, rep.Created, rep.Updated, rep.Unchanged, extra, len(rep.Problems), len(rep.Warnings), stored)
+}
+
+// printProblems writes ps as a table whose code column is headed what.
+func printProblems(w io.Writer, what string, ps []registry.Problem) {
+	if len(ps) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "FEATURE\tID\tFIELD\t%s\tMESSAGE\n", what)
+	for _, p := range ps {
+		idx := strconv.Itoa(p.Index)
+		if p.Index < 0 {
+			idx = "-" // the whole input
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idx, dash(p.ID), dash(p.Field), p.Code, oneLine(p.Message))
+	}
+	tw.Flush()
 }
 
 func dash(s string) string {
