@@ -175,6 +175,20 @@ const (
 	OpDelete ChangeOp = "delete" // units and rules only; cells and components are never deleted
 )
 
+// Revision is one entry of the history of a cell, unit or rule, as Change is of a component:
+// who changed it, when, how, the version after, and the record before and after (Before nil on
+// create, After nil on delete).
+type Revision[T Cell | Unit | Rule] struct {
+	Seq     uint64 // store-wide, monotonically increasing (the change feed's sequence)
+	Time    time.Time
+	Actor   string
+	Op      ChangeOp
+	Version int64 // the version after the change
+	Note    string
+	Before  *T
+	After   *T
+}
+
 // Change is one entry of a component's history: who changed what, when, before and after.
 type Change struct {
 	Seq     uint64 // store-wide, monotonically increasing
