@@ -18,7 +18,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	kind := fs.String("kind", "", "cells or components")
 	out := fs.String("o", "", "output file; default standard output")
 	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if err := sf.resolve(fs, "export"); err != nil {
@@ -27,8 +28,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case *kind != "cells" && *kind != "components":
 		return &usageError{fmt.Sprintf("export: -kind %q: want cells or components", *kind)}
-	case fs.NArg() > 0:
-		return &usageError{fmt.Sprintf("export takes no arguments, got %q", fs.Args())}
+	case len(pos) > 0:
+		return &usageError{fmt.Sprintf("export takes no arguments, got %q", pos)}
 	}
 	if sf.DB != "" {
 		if _, err := os.Stat(sf.DB); err != nil {

@@ -18,14 +18,15 @@ func runFixtures(_ context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&cfg.Cells, "cells", def.Cells, "approximate number of grid cells (at least 200)")
 	fs.IntVar(&cfg.Components, "components", def.Components, "number of components")
 	fs.Int64Var(&cfg.Seed, "seed", def.Seed, "random seed; the same seed and counts give the same files")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	switch {
 	case *out == "":
 		return &usageError{"fixtures: -out is required"}
-	case fs.NArg() > 0:
-		return &usageError{fmt.Sprintf("fixtures takes no arguments, got %q", fs.Args())}
+	case len(pos) > 0:
+		return &usageError{fmt.Sprintf("fixtures takes no arguments, got %q", pos)}
 	}
 	city, err := fixtures.Generate(cfg)
 	if registry.ErrorCode(err) == "invalid_config" {

@@ -42,10 +42,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg importConfig
 	fs := newFlagSet("import", stderr)
 	cfg.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	paths, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	paths := fs.Args()
 	if err := cfg.Store.resolve(fs, "import"); err != nil {
 		return err
 	}

@@ -49,6 +49,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(*helpRequest)):
+		return 0
 	case errors.As(err, &ue):
 		return 2
 	case errors.As(err, &ee):
@@ -57,30 +59,35 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `citygrid: the digital urban management grid and component registry
+// usage is the general help: the commands and the store flags.
+func usage() string {
+	return `citygrid: the digital urban management grid and component registry
 
 Usage:
-  citygrid serve    STORE [-addr HOST:PORT] [-demo] [-snap-radius M] [-tls-cert FILE -tls-key FILE]
-                                                                      serve the HTTP API
-  citygrid import   STORE -kind KIND [-mode strict|partial] [-format F] [-actor NAME] PATH...
-  citygrid export   STORE -kind cells|components [-o FILE]
-  citygrid migrate  STORE                                               apply schema migrations
-  citygrid fixtures -out DIR [-cells N] [-components N] [-seed N]
-  citygrid version
-  citygrid help
+  citygrid COMMAND [flags] [arguments]
 
+Commands:
+` + commandList() + `
 STORE is -pg URL (PostgreSQL: postgres://USER[:PASSWORD]@HOST[:PORT]/DB; several serve
-nodes may share one database) or -db FILE (the embedded store: one process at a time).
-Run "citygrid COMMAND -h" for a command's flags. CITYGRID_PG_URL, CITYGRID_DB and
-CITYGRID_ADDR set the defaults of -pg, -db and -addr.
+nodes may share one database) or -db FILE (the embedded store: one process at a time, so
+while a server holds it, import and export through the server's routes).
+Flags may follow arguments; "--" ends them. CITYGRID_PG_URL, CITYGRID_DB and CITYGRID_ADDR
+set the defaults of -pg, -db and -addr.
+Run "citygrid help COMMAND" or "citygrid COMMAND -h" for a command's synopsis, flags and
+examples; "citygrid version" (or --version) for the version.
 `
+}
 
 // run executes one command line (without the program name) and reports errors on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err := dispatch(ctx, args, stdout, stderr)
 	var ee *exitError
+	var hr *helpRequest
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &hr):
+		printCommandHelp(stdout, commandOf(hr.fs), hr.fs)
+		return nil
 	case errors.As(err, &ee):
 		if ee.msg != "" {
 			fmt.Fprintln(stderr, "citygrid: "+ee.msg)
@@ -93,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return &usageError{"no command given"}
 	}
 	cmd, rest := args[0], args[1:]
@@ -108,34 +115,105 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "fixtures":
 		return runFixtures(ctx, rest, stdout, stderr)
-	case "version":
+	case "version", "-version", "--version", "-v":
+		if cmd == "version" {
+			if _, err := parseFlags(newFlagSet("version", stderr), rest); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return runHelp(ctx, rest, stdout, stderr)
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, usage())
 	return &usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
 
-// newFlagSet returns a FlagSet whose errors come back to run instead of exiting.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// runHelp serves `citygrid help [COMMAND]`: the command list, or one command's synopsis,
+// flags and examples (its own -h).
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stdout, usage())
+		return nil
+	case len(args) > 1:
+		return &usageError{fmt.Sprintf("help takes one command, got %q", args)}
+	}
+	name := args[0]
+	switch name {
+	case "help", "version":
+		printCommandHelp(stdout, name, nil)
+		return nil
+	}
+	if _, ok := commands[name]; !ok {
+		fmt.Fprint(stderr, usage())
+		return &usageError{fmt.Sprintf("help: unknown command %q", name)}
+	}
+	// The command's own FlagSet prints its flags: ask it for its help.
+	return dispatch(ctx, []string{name, "-h"}, stdout, stderr)
+}
+
+func newFlagSet(name string, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("citygrid "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseFlags parses args and returns the positional arguments. Flags may come before, between
+// and after them (`import -kind components a.geojson -mode partial`): the standard flag
+// package stops at the first non-flag, so parsing resumes after each positional. "--" ends the
+// flags: everything after it is positional, also words starting with "-". A lone "-" is a
+// positional (standard input). Flag errors become usage errors; -h, -help and --help a
+// helpRequest.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &helpRequest{fs: fs}
+			}
+			return nil, &usageError{fmt.Sprintf("%s: %v (see \"citygrid help %[1]s\")", commandOf(fs), err)}
 		}
-		return &usageError{err.Error()}
+		rest := fs.Args()
+		if endedByDashes(fs, args, len(args)-len(rest)) {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
 }
+
+// endedByDashes reports whether fs.Parse(args) stopped at a "--" that ends the flags, having
+// consumed the first n arguments: "--" the last consumed, and not the value of the flag
+// before it (`-actor --`).
+func endedByDashes(fs *flag.FlagSet, args []string, n int) bool {
+	if n == 0 || args[n-1] != "--" {
+		return false
+	}
+	if n == 1 {
+		return true
+	}
+	prev := args[n-2]
+	if !strings.HasPrefix(prev, "-") || strings.Contains(prev, "=") {
+		return true
+	}
+	f := fs.Lookup(strings.TrimLeft(prev, "-"))
+	if f == nil {
+		return true
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return true
+	}
+	return false // "--" was the value of prev
+}
+
+// commandOf is the subcommand a FlagSet from newFlagSet parses: "import" for "citygrid import".
+func commandOf(fs *flag.FlagSet) string { return strings.TrimPrefix(fs.Name(), "citygrid ") }
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

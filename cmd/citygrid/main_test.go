@@ -36,7 +36,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"export without store", []string{"export", "-kind", "cells"}, 2, "", "-pg URL"},
 		{"serve with an argument", []string{"serve", "-db", db, "extra"}, 2, "", "no arguments"},
 		{"serve bad log format", []string{"serve", "-db", db, "-log-format", "xml"}, 2, "", "-log-format"},
-		{"serve -h", []string{"serve", "-h"}, 0, "", "-snap-radius"},
+		{"serve -h", []string{"serve", "-h"}, 0, "-snap-radius", ""},
 		{"import unknown flag", []string{"import", "-colour"}, 2, "", "flag provided but not defined"},
 		{"import without kind", []string{"import", "-db", db, "f.csv"}, 2, "", "-kind"},
 		{"import bad kind", []string{"import", "-db", db, "-kind", "trees", "f.csv"}, 2, "", "-kind"},

@@ -129,11 +129,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg serveConfig
 	fs := newFlagSet("serve", stderr)
 	cfg.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("serve takes no arguments, got %q", pos)}
 	}
 	if err := cfg.Store.resolve(fs, "serve"); err != nil {
 		return err

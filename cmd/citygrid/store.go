@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 type storeFlags struct {
 	PG string // a postgres:// URL or key=value DSN; holds the password, never print it as is
 	DB string
+
+	cmd string // the command, set by resolve, for the error when another process holds -db
 }
 
 // The PostgreSQL store is the one that nodes share: serve seeds it under its lock and
@@ -45,6 +48,7 @@ func (f *storeFlags) register(fs *flag.FlagSet, dbHelp string) {
 // resolve fills the flags not given from the environment and checks that exactly one store is
 // named. cmd names the command in errors.
 func (f *storeFlags) resolve(fs *flag.FlagSet, cmd string) error {
+	f.cmd = cmd
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	switch {
@@ -84,7 +88,28 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (registry.Store
 		}
 		return st, nil
 	}
-	return bolt.Open(f.DB, bolt.Options{})
+	st, err := bolt.Open(f.DB, bolt.Options{})
+	if errors.Is(err, bolt.ErrLocked) {
+		return nil, lockedError(f.cmd, f.DB, err)
+	}
+	return st, err
+}
+
+// lockedError explains that another process, most likely a running server, holds the
+// embedded store file that cmd wanted to open, and what to do instead. A PostgreSQL store has
+// no such lock: import and export run beside the servers that share it.
+func lockedError(cmd, path string, err error) error {
+	hint := "stop the process that holds it, or give each process its own store (-pg lets several share one)"
+	switch cmd {
+	case "import":
+		hint = "import through the server instead: POST /api/v1/census/{cells|components|units|rules} with the file as the body"
+	case "export":
+		hint = "export through the server instead: GET /api/v1/export/{cells|components}"
+	case "serve":
+		hint = "another server or an import or export is using it; stop it first, or serve a PostgreSQL store (-pg) that several nodes share"
+	}
+	return fmt.Errorf("the store %s is held by another process, most likely a running \"citygrid serve\" "+
+		"(an embedded store opens in one process at a time): %s: %w", path, hint, err)
 }
 
 const passwordMask = "xxxxx"
@@ -160,11 +185,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sf storeFlags
 	fs := newFlagSet("migrate", stderr)
 	sf.register(fs, "embedded store file: created, or its schema version checked")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("migrate takes no arguments, got %q", fs.Args())}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("migrate takes no arguments, got %q", pos)}
 	}
 	if err := sf.resolve(fs, "migrate"); err != nil {
 		return err
@@ -177,6 +203,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	st, err := bolt.Open(sf.DB, bolt.Options{})
+	if errors.Is(err, bolt.ErrLocked) {
+		return lockedError("migrate", sf.DB, err)
+	}
 	if err != nil {
 		return err
 	}
