@@ -15,3 +15,6 @@ func (s *Server) HandlePanicForTest(path string) {
 	s.engine.GET(path, func(*gin.Context) { panic("test panic") })
 	s.metrics.addRoute(path)
 }
+
+// ChainForTest is the engine's middleware chain, outermost first.
+func (s *Server) ChainForTest() gin.HandlersChain { return s.engine.Handlers }

@@ -24,12 +24,20 @@ import (
 //  2. requestID: X-Request-Id on every response
 //  3. accessLog: one log line per request
 //  4. observe: the request duration histogram
-//  5. limits: body size, the X-Actor header, UTF-8 in the path and the query
+//  5. cors (only with Config.CORSOrigins): CORS headers, and the answer to a preflight,
+//     which must not meet the limits below
+//  6. methods: OPTIONS answered (204, Allow), HEAD and OPTIONS added to a 405's Allow, a
+//     HEAD request (routed as GET, see root) named HEAD again
+//  7. limits: body size, the X-Actor header, UTF-8 in the path and the query
 //
 // The routes under /api/v1, except the class catalogue, add requireReady (503 not_ready
 // while the index loads). Authentication and rate limits join the chain after limits.
 func (s *Server) chain() []gin.HandlerFunc {
-	return []gin.HandlerFunc{s.recoverPanic, s.requestID, s.accessLog, s.observe, s.limits}
+	chain := []gin.HandlerFunc{s.recoverPanic, s.requestID, s.accessLog, s.observe}
+	if s.cors != nil {
+		chain = append(chain, s.corsHeaders)
+	}
+	return append(chain, s.methods, s.limits)
 }
 
 // recoverPanic turns a handler panic into a logged 500 problem instead of a dropped connection.

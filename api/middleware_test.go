@@ -83,7 +83,7 @@ func requestCount(t *testing.T, g prometheus.Gatherer, route, class string) uint
 
 // chainServer is a server over the shared test city with its own metrics registry and a
 // log that keeps every record, plus GET /test/panic, a handler that panics.
-func chainServer(t *testing.T, cfg api.Config) (*gin.Engine, *prometheus.Registry, *logRecords) {
+func chainServer(t *testing.T, cfg api.Config) (routedHandler, *prometheus.Registry, *logRecords) {
 	t.Helper()
 	e := sharedEnv(t)
 	reg := prometheus.NewRegistry()
@@ -91,7 +91,13 @@ func chainServer(t *testing.T, cfg api.Config) (*gin.Engine, *prometheus.Registr
 	cfg.Index, cfg.Service, cfg.Registry, cfg.Log = e.idx, e.svc, reg, slog.New(logs)
 	s := api.NewServer(cfg)
 	s.HandlePanicForTest("/test/panic")
-	return s.Handler().(*gin.Engine), reg, logs
+	return s.Handler().(routedHandler), reg, logs
+}
+
+// routedHandler is the server's Handler: the engine behind it lists the routes.
+type routedHandler interface {
+	http.Handler
+	Routes() gin.RoutesInfo
 }
 
 // routeTarget turns a route template into a request path.
@@ -113,7 +119,7 @@ type chainCase struct {
 
 // chainCases is one request for every registered route, one for an unknown path (NoRoute)
 // and one for a known path with a wrong method (NoMethod).
-func chainCases(t *testing.T, eng *gin.Engine) []chainCase {
+func chainCases(t *testing.T, eng routedHandler) []chainCase {
 	t.Helper()
 	var cases []chainCase
 	for _, r := range eng.Routes() {
@@ -124,7 +130,7 @@ func chainCases(t *testing.T, eng *gin.Engine) []chainCase {
 	}
 	return append(cases,
 		chainCase{method: "GET", target: "/no/such/route", route: "unmatched", status: 404, code: "not_found"},
-		chainCase{method: "PUT", target: "/api/v1/lookup", route: "unmatched", status: 405, code: "method_not_allowed", allow: "GET, POST"},
+		chainCase{method: "PUT", target: "/api/v1/lookup", route: "unmatched", status: 405, code: "method_not_allowed", allow: "GET, POST, HEAD, OPTIONS"},
 	)
 }
 
@@ -249,7 +255,7 @@ func TestRequestIDFromClient(t *testing.T) {
 // /metrics and the classes are served.
 func TestNotReadyWhileLoading(t *testing.T) {
 	e := newEnv(t, envOptions{kinds: []string{}, noLoad: true})
-	eng := e.h.(*gin.Engine)
+	eng := e.h.(routedHandler)
 	served := map[string]bool{"/healthz": true, "/metrics": true, "/api/v1/classes": true, "/api/v1/classes/:kind/:code": true}
 	for _, r := range eng.Routes() {
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
@@ -347,15 +353,24 @@ func TestUndeclaredBodyOverLimit(t *testing.T) {
 // with the 500 it is answered with, and a metric.
 func TestChainOrder(t *testing.T) {
 	eng, reg, logs := chainServer(t, api.Config{})
-	var names []string
-	for _, h := range eng.Handlers {
-		name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
-		name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
-		names = append(names, name)
-	}
-	want := []string{"recoverPanic", "requestID", "accessLog", "observe", "limits"}
-	if !slices.Equal(names, want) {
-		t.Errorf("engine middleware %v, want %v", names, want)
+	for _, tc := range []struct {
+		cors []string
+		want []string
+	}{
+		{nil, []string{"recoverPanic", "requestID", "accessLog", "observe", "methods", "limits"}},
+		{[]string{"*"}, []string{"recoverPanic", "requestID", "accessLog", "observe", "corsHeaders", "methods", "limits"}},
+	} {
+		e := sharedEnv(t)
+		s := api.NewServer(api.Config{Index: e.idx, Service: e.svc, CORSOrigins: tc.cors})
+		var names []string
+		for _, h := range s.ChainForTest() {
+			name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+			name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
+			names = append(names, name)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("CORS origins %q: engine middleware %v, want %v", tc.cors, names, tc.want)
+		}
 	}
 
 	before := requestCount(t, reg, "/test/panic", "5xx")

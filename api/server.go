@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 
 	"citygrid/registry"
 	"citygrid/spatial"
@@ -75,6 +76,11 @@ type Config struct {
 	// 0 means DefaultStreamHeartbeat.
 	StreamHeartbeat time.Duration
 
+	// CORSOrigins are the origins whose pages may call the API from a browser (serve's
+	// -cors-origins): "*" for any, or scheme://host[:port] each, one "*" wildcard allowed
+	// (https://*.example.cn). Empty: no CORS headers, browsers keep other origins out.
+	CORSOrigins []string
+
 	// Registry receives the server's metrics. nil means a private registry, so many servers
 	// can live in one process. GET /metrics serves Registry when it is also a
 	// prometheus.Gatherer (a *prometheus.Registry is), else the private one.
@@ -101,6 +107,8 @@ type Server struct {
 	closeOnce sync.Once
 
 	engine  *gin.Engine
+	root    *root
+	cors    *cors.Cors // nil without CORSOrigins
 	metrics *metrics
 }
 
@@ -126,6 +134,7 @@ func NewServer(cfg Config) *Server {
 
 		heartbeat: cfg.StreamHeartbeat,
 		closing:   make(chan struct{}),
+		cors:      newCORS(cfg.CORSOrigins),
 	}
 	if s.heartbeat <= 0 {
 		s.heartbeat = DefaultStreamHeartbeat
@@ -184,11 +193,13 @@ func NewServer(cfg Config) *Server {
 		s.metrics.addRoute(r.Path)
 	}
 	s.engine = e
+	s.root = &root{e: e}
 	return s
 }
 
-// Handler returns the router: every route under /api/v1 plus /healthz, /readyz and /metrics.
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler returns the router: every route under /api/v1 plus /healthz, /readyz and /metrics,
+// HEAD wherever GET is, and OPTIONS everywhere (with CORSOrigins, CORS preflights too).
+func (s *Server) Handler() http.Handler { return s.root }
 
 // CloseStreams ends every open change stream (GET /api/v1/changes/stream), now and for
 // streams opened later. http.Server.Shutdown waits for requests to finish and does not cancel

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,5 +159,59 @@ func TestStoreHeldByServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseOrigins checks -cors-origins.
+func TestParseOrigins(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"*", []string{"*"}, false},
+		{"https://a.example, https://B.example:8443/", []string{"https://a.example", "https://b.example:8443"}, false},
+		{"https://*.example.cn", []string{"https://*.example.cn"}, false},
+		{"a.example", nil, true},
+		{"ftp://a.example", nil, true},
+		{"https://a.example/map", nil, true},
+		{"https://a.*.example", nil, true},
+		{"https://user@a.example", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseOrigins(tt.in)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("parseOrigins(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestServeCORS starts a server with -cors-origins and checks a page's preflight and request.
+func TestServeCORS(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(t.Context(), []string{"serve", "-db", filepath.Join(t.TempDir(), "x.db"), "-cors-origins", "map.example"}, &stderr, &stderr); exitCode(err) != 2 ||
+		!strings.Contains(stderr.String(), "-cors-origins") {
+		t.Errorf("serve -cors-origins map.example: %v, %q; want a usage error naming the flag", err, stderr.String())
+	}
+	m := &Main{Config: serveConfig{Addr: "127.0.0.1:0", Store: storeFlags{DB: filepath.Join(t.TempDir(), "c.db")},
+		CORSOrigins: "https://map.example"}}
+	if err := m.Run(t.Context()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	req, _ := http.NewRequest("OPTIONS", "http://"+m.Addr()+"/api/v1/units/u1", nil)
+	req.Header.Set("Origin", "https://map.example")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "if-match,x-actor")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://map.example" ||
+		resp.Header.Get("Access-Control-Allow-Headers") != "if-match,x-actor" {
+		t.Errorf("preflight = %d %v, want 204 allowing the origin and headers", resp.StatusCode, resp.Header)
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +42,7 @@ type serveConfig struct {
 	HTTP            httpLimits
 	TLSCert         string // -tls-cert: serve HTTPS (and HTTP/2) with this certificate
 	TLSKey          string // -tls-key: its private key
+	CORSOrigins     string // -cors-origins: comma-separated origins, or *; "" sends no CORS headers
 }
 
 // httpLimits are the flags that bound what a client can hold of the server.
@@ -121,6 +124,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.HTTP.register(fs)
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM): serve HTTPS and HTTP/2 instead of HTTP; needs -tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of -tls-cert")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", os.Getenv("CITYGRID_CORS_ORIGINS"),
+		"origins whose web pages may call the API (CORS), comma-separated (https://map.example.cn,https://*.example.cn), or * for any; default none (CITYGRID_CORS_ORIGINS)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"),
 		"debug, info, warn or error; successful requests are logged at debug (CITYGRID_LOG_LEVEL)")
 }
@@ -141,6 +146,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return &usageError{"-tls-cert and -tls-key go together"}
+	}
+	if _, err := parseOrigins(cfg.CORSOrigins); err != nil {
+		return &usageError{"serve: -cors-origins: " + err.Error()}
 	}
 	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
@@ -211,8 +219,13 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	}
+	origins, err := parseOrigins(m.Config.CORSOrigins)
+	if err != nil {
+		return fmt.Errorf("-cors-origins: %w", err)
+	}
 	server := api.NewServer(api.Config{Index: idx, Service: svc, Log: m.Log, Registry: reg,
-		WriteTimeout: lim.WriteTimeout, CensusQueue: lim.CensusQueue, ExportTimeout: lim.ExportTimeout})
+		WriteTimeout: lim.WriteTimeout, CensusQueue: lim.CensusQueue, ExportTimeout: lim.ExportTimeout,
+		CORSOrigins: origins})
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -433,4 +446,29 @@ var demoFiles = map[string]string{
 	"units":      fixtures.UnitsFile,
 	"rules":      fixtures.RulesFile,
 	"components": fixtures.ComponentsFile,
+}
+
+// parseOrigins splits -cors-origins: "*", or comma-separated origins scheme://host[:port]
+// (http or https, no path, query or user; the host may start with one "*." wildcard). "" is
+// none.
+func parseOrigins(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(strings.Replace(o, "://*.", "://wildcard.", 1))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+			strings.Contains(u.Host, "*") {
+			return nil, fmt.Errorf("%q is not an origin: want *, or scheme://host[:port] such as https://map.example.cn", o)
+		}
+		out = append(out, strings.ToLower(strings.TrimSuffix(o, "/")))
+	}
+	return out, nil
 }
