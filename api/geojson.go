@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,6 +92,9 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		cp.Props = make(map[string]string, len(f.Props))
 		for k, v := range f.Props {
 			cp.Props[k] = v
+		}
+		if f.Raw != nil {
+			cp.Raw = maps.Clone(f.Raw)
 		}
 		if f.Geometry != nil {
 			cp.Geometry = orb.Clone(f.Geometry)

@@ -20,7 +20,7 @@ import (
 //
 //	cells       {code, name, area, key, version}
 //	components  {id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
-//	             cell, census_date, change_date, source, note, key, version}
+//	             cell, census_date, change_date, source, note, attributes, key, version}
 //
 // Empty text, zero dates and zero keys or versions are left out. The feature "id" is the cell
 // code or the component identifier. Dates are written YYYY-MM-DD in the time's own location;
@@ -102,6 +102,10 @@ func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
 	b = appendDateProp(b, "change_date", c.ChangeDate)
 	b = appendStringProp(b, "source", c.Source)
 	b = appendStringProp(b, "note", c.Note)
+	if c.Attributes != "" {
+		b = append(b, `,"attributes":`...)
+		b = append(b, c.Attributes...) // canonical JSON object text; the import reads it back
+	}
 	b = appendIntProp(b, "key", int64(c.Key))
 	b = appendIntProp(b, "version", c.Version)
 	if len(b) > n && b[n] == ',' { // every property is optional, so the first one drops its comma

@@ -33,10 +33,11 @@ func (f Projection) apply(p orb.Point) orb.Point {
 //	{"type":"Feature","id":"…","geometry":{"type":"Point","coordinates":[x,y]},"properties":{
 //	 "id","legacy_id"?,"key","class","legacy_class"?,"class_name","name","status","status_name",
 //	 "supervisor","owner","maintainer","cell","census_date","change_date","source","note",
-//	 "version","updated","updated_by"}}
+//	 "attributes"?,"version","updated","updated_by"}}
 //
 // className is the catalogue's name of c's class; dates are "YYYY-MM-DD" or null, updated is
-// RFC 3339 in UTC. legacy_id and legacy_class appear only when set.
+// RFC 3339 in UTC. legacy_id, legacy_class and attributes (an object of the properties
+// outside the standard) appear only when set.
 func AppendComponent(b []byte, c *registry.Component, className string, proj Projection) []byte {
 	b = appendFeatureHead(b, c.ID, proj.apply(c.Point))
 	if !c.LegacyID.IsZero() {
@@ -64,6 +65,10 @@ func AppendComponent(b []byte, c *registry.Component, className string, proj Pro
 	b = appendDate(b, c.ChangeDate)
 	b = appendMember(b, "source", c.Source)
 	b = appendMember(b, "note", c.Note)
+	if c.Attributes != "" {
+		b = append(b, `,"attributes":`...)
+		b = append(b, c.Attributes...) // canonical JSON object text
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, c.Version, 10)
 	b = append(b, `,"updated":`...)

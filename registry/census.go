@@ -21,6 +21,9 @@ type Feature struct {
 	ID       string            // the GeoJSON feature "id", if any
 	Geometry orb.Geometry      // nil when the feature had none or it failed to parse (see Err)
 	Props    map[string]string // property values as text (numbers in their JSON form); may be reused by the reader after fn returns
+	// Raw names the Props whose value is JSON text, not a string: a number, true, false, or an
+	// object or array (compact). nil when there are none (always for CSV); reused like Props.
+	Raw map[string]bool
 	Err      *Problem          // set when the record could not be parsed at all (bad JSON, bad WKT, bad coordinates)
 }
 

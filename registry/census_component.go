@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,6 +86,115 @@ func compFieldOf(k string) (int8, bool) {
 	return 0, false
 }
 
+// compIgnoredOf reports whether a property name (ASCII case ignored) is neither a census field
+// nor an attribute: what the store computes or owns (cell, key, version, updated,
+// updated_by) and what the API and the export add for people to read (class_name,
+// status_name, street, community, distance), so that a component exported or answered
+// imports back as it was, without these as attributes. "attributes" is the member that holds
+// the attributes themselves.
+func compIgnoredOf(k string) bool {
+	switch strings.ToLower(k) {
+	case "cell", "key", "version", "updated", "updated_by", "class_name", "status_name",
+		"street", "community", "distance", "attributes":
+		return true
+	}
+	return false
+}
+
+// reservedComponentProp reports whether n names a census field (or an alias of one) or a
+// property compIgnoredOf sets aside: such a name cannot be an attribute.
+func reservedComponentProp(n string) bool {
+	if _, ok := compFieldOf(n); ok {
+		return true
+	}
+	return compIgnoredOf(n)
+}
+
+// decodeAttributes collects the attributes of a census feature: every property that is
+// neither a field nor set aside (compIgnoredOf), with its JSON type (a CSV column's text is
+// a string), and the members of an "attributes" object (what the API answers and the export
+// writes; from a CSV column, its JSON text). A blank string is no value. A name given twice
+// with different values is conflicting_values.
+func decodeAttributes(f *Feature) (Attributes, *Problem) {
+	var list []Attribute
+	var seen map[string]json.RawMessage // made on the first attribute: most features have none
+	bad := func(code, field, format string, args ...any) *Problem {
+		return &Problem{Index: f.Index, Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
+	}
+	add := func(a Attribute) *Problem {
+		if prev, ok := seen[a.Name]; ok {
+			x, err1 := canonicalJSON(prev)
+			y, err2 := canonicalJSON(a.Value)
+			if err1 == nil && err2 == nil && !bytes.Equal(x, y) {
+				return bad(CodeConflictingValues, "attributes", "attribute %q is given twice with different values, %s and %s", a.Name, prev, a.Value)
+			}
+			return nil
+		}
+		if seen == nil {
+			seen = map[string]json.RawMessage{}
+		}
+		seen[a.Name] = a.Value
+		list = append(list, a)
+		return nil
+	}
+	for k, v := range f.Props {
+		if _, ok := compFieldOf(k); ok {
+			continue
+		}
+		if strings.EqualFold(k, "attributes") {
+			text := strings.TrimSpace(v)
+			if text == "" {
+				continue
+			}
+			if !f.Raw[k] && !strings.HasPrefix(text, "{") {
+				return "", bad(CodeInvalidAttribute, "attributes", "attributes must be an object of names and values, not %q", truncate(text, 40))
+			}
+			members, err := attributeList([]byte(text))
+			if err != nil {
+				return "", bad(ErrorCode(err), "attributes", "%s", err.(*Error).Message)
+			}
+			for _, m := range members {
+				if string(bytes.TrimSpace(m.Value)) == "null" {
+					continue
+				}
+				if p := add(m); p != nil {
+					return "", p
+				}
+			}
+			continue
+		}
+		if compIgnoredOf(k) {
+			continue
+		}
+		a := StringAttribute(k, v)
+		if f.Raw[k] {
+			a.Value = json.RawMessage(v)
+		} else if strings.TrimSpace(v) == "" {
+			continue
+		}
+		if p := add(a); p != nil {
+			return "", p
+		}
+	}
+	if len(list) == 0 {
+		return "", nil
+	}
+	attrs, err := MakeAttributes(list)
+	if err != nil {
+		e := err.(*Error)
+		return "", bad(e.Code, "attributes", "%s", e.Message)
+	}
+	return attrs, nil
+}
+
+// truncate is s cut to at most n runes, with "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
 // compFields is compFieldOf as a map from lower-cased names (for callers that need to list
 // or canonicalise names; TestCompFieldOf keeps the two in step).
 var compFields = func() map[string]int8 {
@@ -150,6 +261,14 @@ func CheckNote(note string) error {
 //	source        SJLY DataSource   optional, ≤ 30 characters (实测, 地形图, …)
 //	note          BZ Note           optional, ≤ 1000 characters
 //	cell, key, version              ignored: the cell is computed from the point, the rest belongs to the store
+//	updated, updated_by, class_name, status_name, street, community, distance
+//	                                ignored: the store's, or what the API and the export add to read
+//	attributes                      optional object: attributes, as the API answers them
+//	any other name                  an attribute (Component.Attributes), with its JSON type
+//
+// Attributes are capped (MaxAttributes, MaxAttributeNameLen, MaxAttributeValueSize,
+// MaxAttributesSize): too_many_attributes, too_long; invalid_attribute for an "attributes"
+// value that is not an object.
 //
 // Dates are kept as UTC midnight of the calendar date written (an RFC 3339 time gives its own
 // local date). A legacy class that maps to a 2026 class gives Class = the mapped class and
@@ -351,6 +470,12 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 			continue
 		}
 		*d.dst = t
+	}
+	if attrs, p := decodeAttributes(f); p != nil {
+		p.ID = idText
+		probs = append(probs, *p)
+	} else {
+		c.Attributes = attrs
 	}
 	if len(probs) > 0 {
 		return Component{}, probs

@@ -75,12 +75,14 @@ func TestDecodeComponent(t *testing.T) {
 				"id": id17, "class": "01001", "name": "供水井盖（解放碑）", "status": "破损",
 				"supervisor": "渝中区城市管理局", "owner": "重庆水务集团", "maintainer": "unit-water",
 				"census_date": "2025-03-01", "change_date": "20250402", "source": "实测", "note": " 井圈松动 ",
-				"cell": "500103003001001", "key": "9", "version": "3", "other": "ignored",
+				"cell": "500103003001001", "key": "9", "version": "3", "other": "kept",
+				"class_name": "上水井盖", "status_name": "破损", "updated": "2025-01-01T00:00:00Z", "updated_by": "x",
 			},
 			want: registry.Component{
 				ID: registry.MustParseComponentCode(id17), Class: "01001", Name: "供水井盖（解放碑）", Point: pt,
 				Status: registry.StatusDamaged, Supervisor: "渝中区城市管理局", Owner: "重庆水务集团", Maintainer: "unit-water",
 				CensusDate: censusDay(2025, 3, 1), ChangeDate: censusDay(2025, 4, 2), Source: "实测", Note: "井圈松动",
+				Attributes: `{"other":"kept"}`,
 			},
 		},
 		{

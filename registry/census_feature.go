@@ -18,6 +18,7 @@ import (
 type featureParser struct {
 	s       jsonscan.Scanner
 	props   map[string]string
+	raw     map[string]bool   // the props whose value is not a JSON string (Feature.Raw)
 	keys    map[string]string // interned property names
 	blob    []byte            // the feature's id and property values, back to back
 	spans   []propSpan
@@ -28,16 +29,18 @@ type featureParser struct {
 type propSpan struct {
 	key        string
 	start, end int
+	raw        bool // a number, boolean, object or array: the text is JSON
 }
 
 func newFeatureParser() *featureParser {
-	return &featureParser{props: make(map[string]string), keys: make(map[string]string)}
+	return &featureParser{props: make(map[string]string), raw: make(map[string]bool), keys: make(map[string]string)}
 }
 
 // parse fills f from data, the JSON text of one feature at position index. f.Props is the
 // parser's reused map.
 func (p *featureParser) parse(data []byte, index int, f *Feature) {
 	clear(p.props)
+	clear(p.raw)
 	*f = Feature{Index: index, Props: p.props}
 	p.blob = p.blob[:0]
 	p.spans = p.spans[:0]
@@ -60,6 +63,8 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 		}
 		f.Geometry = nil
 		clear(p.props)
+		clear(p.raw)
+		f.Raw = nil
 	}
 	s.WS()
 	if !s.Consume('{') {
@@ -171,6 +176,14 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 	}
 	for _, sp := range p.spans {
 		p.props[sp.key] = all[sp.start:sp.end]
+		if sp.raw {
+			p.raw[sp.key] = true
+		} else if len(p.raw) > 0 {
+			delete(p.raw, sp.key) // a later string overrides an earlier duplicate
+		}
+	}
+	if len(p.raw) > 0 {
+		f.Raw = p.raw
 	}
 	switch {
 	case typ != "Feature":
@@ -254,6 +267,7 @@ func (p *featureParser) properties() bool {
 			return false
 		}
 		start := len(p.blob)
+		isString := s.Peek() == '"'
 		switch c := s.Peek(); {
 		case c == '"':
 			raw, esc, ok := s.String()
@@ -298,9 +312,9 @@ func (p *featureParser) properties() bool {
 			}
 		}
 		if start >= 0 {
-			p.spans = append(p.spans, propSpan{key, start, len(p.blob)})
+			p.spans = append(p.spans, propSpan{key, start, len(p.blob), !isString})
 		} else { // null: absent, also overriding an earlier duplicate key
-			p.spans = append(p.spans, propSpan{key, -1, -1})
+			p.spans = append(p.spans, propSpan{key, -1, -1, false})
 		}
 		s.WS()
 		if s.Consume(',') {

@@ -109,6 +109,11 @@ const (
 	CodeLegacyClassMismatch = "legacy_class_mismatch" // legacy_class does not map to class
 	CodeDistrictMismatch    = "district_mismatch"     // the identifier's district is not the district of the component's cell
 	CodeDuplicateID         = "duplicate_id"          // an id that an earlier entry (component, unit or rule) already has
+	// CodeInvalidAttribute: an attribute (a property outside the standard) with an empty name,
+	// a name that is a component property, or a value that is not JSON; an "attributes" member
+	// that is not an object.
+	CodeInvalidAttribute  = "invalid_attribute"
+	CodeTooManyAttributes = "too_many_attributes" // more attributes than MaxAttributes, or more bytes than MaxAttributesSize
 
 	// Cells.
 	CodeDuplicateCode         = "duplicate_code"          // a cell code that an earlier feature already has

@@ -96,9 +96,12 @@ type Component struct {
 	ChangeDate  time.Time
 	Source      string // 数据来源: 实测, 地形图, …
 	Note        string
-	Version     int64
-	Updated     time.Time
-	UpdatedBy   string
+	// Attributes are the properties outside the census standard (材质, 规格, a QGIS fid) the
+	// component came with or was given: canonical JSON object text, "" when none.
+	Attributes Attributes
+	Version    int64
+	Updated    time.Time
+	UpdatedBy  string
 }
 
 // UnitType is the kind of an organisation in the responsibility chain (Art. 5).

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,7 +218,26 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 		return Component{}, fmt.Errorf("update component %s (version %d, current %d): %w", id, version, cur.Version, ErrVersionConflict)
 	}
 	merged := componentFeature(&cur)
+	var attrPatch []Attribute // over the current attributes: last wins, null removes
 	for k, v := range patch.Props {
+		if _, field := compFieldOf(k); !field {
+			switch {
+			case strings.EqualFold(k, "attributes"):
+				members, err := patchAttributes(v, patch.Raw[k])
+				if err != nil {
+					return Component{}, fmt.Errorf("update component %s: %w", id, err)
+				}
+				attrPatch = append(attrPatch, members...)
+			case compIgnoredOf(k):
+			default:
+				a := StringAttribute(k, v)
+				if patch.Raw[k] {
+					a.Value = json.RawMessage(v)
+				}
+				attrPatch = append(attrPatch, a)
+			}
+			continue
+		}
 		k = canonicalProp(k)
 		switch k {
 		case "id", "legacy_id", "cell", "key", "version", "legacy_class":
@@ -231,6 +251,18 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 			continue
 		}
 		merged.Props[k] = v
+	}
+	if len(attrPatch) > 0 {
+		attrs, err := MakeAttributes(append(cur.Attributes.List(), attrPatch...))
+		if err != nil {
+			return Component{}, fmt.Errorf("update component %s: %w", id, err)
+		}
+		delete(merged.Props, "attributes")
+		merged.Raw = nil
+		if attrs != "" {
+			merged.Props["attributes"] = string(attrs)
+			merged.Raw = map[string]bool{"attributes": true}
+		}
 	}
 	if patch.Geometry != nil {
 		merged.Geometry = patch.Geometry
@@ -321,7 +353,21 @@ func componentFeature(c *Component) *Feature {
 	if !c.ChangeDate.IsZero() {
 		p["change_date"] = c.ChangeDate.Format(time.DateOnly)
 	}
-	return &Feature{Index: -1, ID: c.ID.String(), Geometry: c.Point, Props: p}
+	f := &Feature{Index: -1, ID: c.ID.String(), Geometry: c.Point, Props: p}
+	if c.Attributes != "" {
+		p["attributes"] = string(c.Attributes)
+		f.Raw = map[string]bool{"attributes": true}
+	}
+	return f
+}
+
+// patchAttributes reads the "attributes" member of an edit: an object whose members set
+// attributes, a null member removing one. raw is false when the member was a string.
+func patchAttributes(v string, raw bool) ([]Attribute, error) {
+	if !raw {
+		return nil, Errorf(Invalid, CodeInvalidAttribute, "attributes must be an object of names and values")
+	}
+	return attributeList([]byte(v))
 }
 
 // canonicalProp maps a patch's property name (any case, or a GB/T 47678.5 Table 2 / Suzhou

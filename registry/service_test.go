@@ -478,7 +478,7 @@ func TestUpdateComponentNoChange(t *testing.T) {
 		patch *registry.Feature
 	}{
 		{"empty", &registry.Feature{Props: map[string]string{}}},
-		{"unknown keys", &registry.Feature{Props: map[string]string{"colour": "green", "key": "9"}}},
+		{"keys set aside", &registry.Feature{Props: map[string]string{"key": "9", "updated_by": "x", "class_name": "灯", "cell": "1"}}},
 		{"same values", &registry.Feature{Geometry: orb.Point{106.5705, 29.5505}, Props: map[string]string{"name": "路灯", "status": "完好", "class": "01037", "maintainer": "lamps"}}},
 	} {
 		c, err := e.svc.UpdateComponent(ctx, id, tt.patch, 1, "surveyor-2")

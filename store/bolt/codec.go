@@ -80,14 +80,19 @@ func appendGeometry(b []byte, mp orb.MultiPolygon) []byte {
 const (
 	flagIDLegacy       = 1 << 0
 	flagLegacyIDLegacy = 1 << 1
-	componentStrings   = 10
+	// flagAttributes: the record holds an 11th string, the component's Attributes. Records
+	// without attributes, and every record written before attributes existed, have 10
+	// strings, so older files read as they did.
+	flagAttributes   = 1 << 2
+	componentStrings = 11
 )
 
 // appendComponent encodes c without its Key (the bucket key holds it):
 //
 //	version(1) flags(1) status(1) Version(varint) ID(uvarint) LegacyID(uvarint)
 //	lon lat (float64 LE) CensusDate ChangeDate Updated (time)
-//	10 string lengths (uvarint), then the 10 strings' bytes, in the order of componentFields.
+//	10 string lengths (uvarint), then the 10 strings' bytes, in the order of componentFields;
+//	with flagAttributes 11, the last being Attributes (JSON object text).
 func appendComponent(b []byte, c *registry.Component) []byte {
 	var flags byte
 	if c.ID.Legacy() {
@@ -95,6 +100,11 @@ func appendComponent(b []byte, c *registry.Component) []byte {
 	}
 	if c.LegacyID.Legacy() {
 		flags |= flagLegacyIDLegacy
+	}
+	n := componentStrings - 1
+	if c.Attributes != "" {
+		flags |= flagAttributes
+		n++
 	}
 	b = append(b, recordVersion, flags, byte(c.Status))
 	b = binary.AppendVarint(b, c.Version)
@@ -106,11 +116,11 @@ func appendComponent(b []byte, c *registry.Component) []byte {
 	b = appendTime(b, c.ChangeDate)
 	b = appendTime(b, c.Updated)
 	strs := [componentStrings]string{c.Class, c.LegacyClass, c.Name, c.Supervisor, c.Owner,
-		c.Maintainer, string(c.Cell), c.Source, c.Note, c.UpdatedBy}
-	for _, s := range strs {
+		c.Maintainer, string(c.Cell), c.Source, c.Note, c.UpdatedBy, string(c.Attributes)}
+	for _, s := range strs[:n] {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 	}
-	for _, s := range strs {
+	for _, s := range strs[:n] {
 		b = append(b, s...)
 	}
 	return b
@@ -250,18 +260,22 @@ func decodeComponent(c *registry.Component, key, v []byte) error {
 	legacy := r.uvarint()
 	lon, lat := r.float(), r.float()
 	census, changed, updated := r.time(), r.time(), r.time()
+	n := componentStrings - 1
+	if flags&flagAttributes != 0 {
+		n++
+	}
 	var lens [componentStrings]int
 	total := 0
-	for i := range lens {
+	for i := range lens[:n] {
 		lens[i] = r.count(1)
 		total += lens[i]
 	}
-	if r.bad || total != len(r.b) || flags&^(flagIDLegacy|flagLegacyIDLegacy) != 0 {
+	if r.bad || total != len(r.b) || flags&^(flagIDLegacy|flagLegacyIDLegacy|flagAttributes) != 0 {
 		return errCorrupt
 	}
 	s := string(r.b) // one allocation for every string of the record
 	var strs [componentStrings]string
-	for i, n := range lens {
+	for i, n := range lens[:n] {
 		strs[i], s = s[:n], s[n:]
 	}
 	*c = registry.Component{
@@ -284,6 +298,7 @@ func decodeComponent(c *registry.Component, key, v []byte) error {
 		Version:     version,
 		Updated:     updated,
 		UpdatedBy:   strs[9],
+		Attributes:  registry.Attributes(strs[10]),
 	}
 	return nil
 }
