@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -680,6 +681,35 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 	if d := cmp.Diff(r, gr); d != "" {
 		t.Errorf("rule round trip (-want +got):\n%s", d)
+	}
+}
+
+// TestCodecAttributes: a component with attributes round-trips, and a record written before
+// attributes existed (this golden one, from a build of that time) still decodes, without them.
+func TestCodecAttributes(t *testing.T) {
+	old, err := hex.DecodeString("01000104c1eaaea3a983eb58000000000000a05a400000000000803d4000000000cab2c98edc03000500060000010f0000033031303337e8b7afe781af75353030313033303033303031303031636c69")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := registry.Component{Key: 1, ID: registry.MustParseComponentCode("50010301037000001"), Class: "01037", Name: "路灯",
+		Point: orb.Point{106.5, 29.5}, Status: registry.StatusIntact, Maintainer: "u", Cell: "500103003001001", Version: 2,
+		Updated: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedBy: "cli"}
+	var got registry.Component
+	if err := decodeComponent(&got, be64(1), old); err != nil {
+		t.Fatalf("decode a record of an earlier build: %v", err)
+	}
+	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+		t.Errorf("earlier record (-want +got):\n%s", d)
+	}
+	if enc := appendComponent(nil, &want); !slices.Equal(enc, old) {
+		t.Errorf("a component without attributes encodes as %x, want the earlier layout %x", enc, old)
+	}
+	want.Attributes = `{"fid":17,"材质":"铸铁"}`
+	if err := decodeComponent(&got, be64(1), appendComponent(nil, &want)); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+		t.Errorf("with attributes (-want +got):\n%s", d)
 	}
 }
 

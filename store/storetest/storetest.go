@@ -52,6 +52,7 @@ var cases = []struct {
 }{
 	{"CellsRoundTrip", testCellsRoundTrip},
 	{"ComponentsRoundTrip", testComponentsRoundTrip},
+	{"ComponentAttributes", testComponentAttributes},
 	{"UnitsRoundTrip", testUnitsRoundTrip},
 	{"RulesRoundTrip", testRulesRoundTrip},
 	{"KeysStableAfterReopen", testKeysStableAfterReopen},
