@@ -24,7 +24,7 @@ type Feature struct {
 	// Raw names the Props whose value is JSON text, not a string: a number, true, false, or an
 	// object or array (compact). nil when there are none (always for CSV); reused like Props.
 	Raw map[string]bool
-	Err      *Problem          // set when the record could not be parsed at all (bad JSON, bad WKT, bad coordinates)
+	Err *Problem // set when the record could not be parsed at all (bad JSON, bad WKT, bad coordinates)
 }
 
 // DetectFormat picks a format from a file name's extension (.geojson/.json, .ndjson/.geojsonl/.jsonl/.geojsons, .csv),
