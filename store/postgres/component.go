@@ -16,11 +16,11 @@ import (
 
 // componentCols are the columns of components in the order decodeComponent reads them.
 const componentCols = `key, id, legacy_id, class, legacy_class, name, status, supervisor, owner,
-	maintainer, cell_code, census_date, change_date, source, note, geom, version, updated, updated_by`
+	maintainer, cell_code, census_date, change_date, source, note, geom, version, updated, updated_by, attributes`
 
 // componentColsC is componentCols qualified with c.
 const componentColsC = `c.key, c.id, c.legacy_id, c.class, c.legacy_class, c.name, c.status, c.supervisor, c.owner,
-	c.maintainer, c.cell_code, c.census_date, c.change_date, c.source, c.note, c.geom, c.version, c.updated, c.updated_by`
+	c.maintainer, c.cell_code, c.census_date, c.change_date, c.source, c.note, c.geom, c.version, c.updated, c.updated_by, c.attributes`
 
 // binaryResults asks for every result column in binary: the geometry arrives as EWKB.
 var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode}
@@ -36,7 +36,7 @@ type componentDecoder struct {
 
 // decode overwrites every field of c with the row vals.
 func (d *componentDecoder) decode(c *registry.Component, vals [][]byte) error {
-	if len(vals) != 19 {
+	if len(vals) != 20 {
 		return fmt.Errorf("component row of %d columns", len(vals))
 	}
 	key, err := getInt8(vals[0])
@@ -71,7 +71,22 @@ func (d *componentDecoder) decode(c *registry.Component, vals [][]byte) error {
 	if c.Updated, err = getTime(vals[17]); err != nil {
 		return fmt.Errorf("component %d: updated: %w", key, err)
 	}
+	if c.Attributes, err = getAttributes(vals[19]); err != nil {
+		return fmt.Errorf("component %d: attributes: %w", key, err)
+	}
 	return nil
+}
+
+// getAttributes decodes a binary jsonb value (a version byte, 1, then the text) into
+// registry's canonical form; NULL is none.
+func getAttributes(b []byte) (registry.Attributes, error) {
+	if b == nil {
+		return "", nil
+	}
+	if len(b) == 0 || b[0] != 1 {
+		return "", fmt.Errorf("jsonb of an unknown binary version")
+	}
+	return registry.ParseAttributes(b[1:])
 }
 
 // Stored identifiers are bigint: a 16-digit legacy identifier is below 10^16, a 17-digit
@@ -355,27 +370,28 @@ func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]regis
 
 // image is the jsonb before-image written by component_image (migrations/0001_init.sql).
 type image struct {
-	Key         int64      `json:"key"`
-	ID          string     `json:"id"`
-	LegacyID    *string    `json:"legacy_id"`
-	Class       *string    `json:"class"`
-	LegacyClass *string    `json:"legacy_class"`
-	Name        *string    `json:"name"`
-	Status      *string    `json:"status"`
-	Supervisor  *string    `json:"supervisor"`
-	Owner       *string    `json:"owner"`
-	Maintainer  *string    `json:"maintainer"`
-	CellCode    *string    `json:"cell_code"`
-	CensusDate  *time.Time `json:"census_date"`
-	ChangeDate  *time.Time `json:"change_date"`
-	Source      *string    `json:"source"`
-	Note        *string    `json:"note"`
-	Lon         *float64   `json:"lon"`
-	Lat         *float64   `json:"lat"`
-	Geom        *string    `json:"geom"` // hex EWKB
-	Version     int64      `json:"version"`
-	Updated     time.Time  `json:"updated"`
-	UpdatedBy   *string    `json:"updated_by"`
+	Key         int64           `json:"key"`
+	ID          string          `json:"id"`
+	LegacyID    *string         `json:"legacy_id"`
+	Class       *string         `json:"class"`
+	LegacyClass *string         `json:"legacy_class"`
+	Name        *string         `json:"name"`
+	Status      *string         `json:"status"`
+	Supervisor  *string         `json:"supervisor"`
+	Owner       *string         `json:"owner"`
+	Maintainer  *string         `json:"maintainer"`
+	CellCode    *string         `json:"cell_code"`
+	CensusDate  *time.Time      `json:"census_date"`
+	ChangeDate  *time.Time      `json:"change_date"`
+	Source      *string         `json:"source"`
+	Note        *string         `json:"note"`
+	Lon         *float64        `json:"lon"`
+	Lat         *float64        `json:"lat"`
+	Geom        *string         `json:"geom"` // hex EWKB
+	Version     int64           `json:"version"`
+	Updated     time.Time       `json:"updated"`
+	UpdatedBy   *string         `json:"updated_by"`
+	Attributes  json.RawMessage `json:"attributes"`
 }
 
 func decodeImage(b []byte) (registry.Component, error) {
@@ -403,6 +419,9 @@ func decodeImage(b []byte) (registry.Component, error) {
 		Note: str(im.Note), Version: im.Version, Updated: im.Updated.UTC(), UpdatedBy: str(im.UpdatedBy),
 	}
 	var err error
+	if c.Attributes, err = registry.ParseAttributes(im.Attributes); err != nil {
+		return c, fmt.Errorf("before-image attributes: %w", err)
+	}
 	if c.ID, err = codeFromBytes([]byte(im.ID)); err != nil {
 		return c, fmt.Errorf("before-image id: %w", err)
 	}

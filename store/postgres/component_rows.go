@@ -18,12 +18,12 @@ import (
 // componentInsertCols are the columns written for a component, in the order of
 // appendComponentRow and componentArrays.
 const componentInsertCols = `key, id, legacy_id, class, legacy_class, name, status, supervisor, owner,
-	maintainer, cell_code, census_date, change_date, source, note, geom, version, updated, updated_by`
+	maintainer, cell_code, census_date, change_date, source, note, geom, version, updated, updated_by, attributes`
 
 // appendComponentRow appends c as the first fields of a binary COPY tuple: the tuple's field
-// count, 19 + extra, then componentInsertCols. The caller appends the extra fields.
+// count, 20 + extra, then componentInsertCols. The caller appends the extra fields.
 func appendComponentRow(b []byte, c *registry.Component, extra int) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(19+extra))
+	b = binary.BigEndian.AppendUint16(b, uint16(20+extra))
 	b = putInt8(b, int64(c.Key))
 	b = putCode(b, c.ID)
 	b = putCode(b, c.LegacyID)
@@ -43,7 +43,19 @@ func appendComponentRow(b []byte, c *registry.Component, extra int) []byte {
 	b = appendPointEWKB(b, c.Point)
 	b = putInt8(b, c.Version)
 	b = putTime(b, c.Updated)
-	return putText(b, c.UpdatedBy)
+	b = putText(b, c.UpdatedBy)
+	return putJSONB(b, string(c.Attributes))
+}
+
+// putJSONB writes the JSON text s as a binary jsonb value (version 1, then the text); "" is
+// NULL.
+func putJSONB(b []byte, s string) []byte {
+	if s == "" {
+		return putNull(b)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)+1))
+	b = append(b, 1)
+	return append(b, s...)
 }
 
 // componentArrays returns the columns of comps as arrays, for unnest.
@@ -53,7 +65,7 @@ func componentArrays(comps []registry.Component) []any {
 	classes, legacyClasses, names := make([]string, n), make([]string, n), make([]string, n)
 	status, supervisors, owners, maintainers, cells := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	census, changed, updated := make([]*time.Time, n), make([]*time.Time, n), make([]time.Time, n)
-	sources, notes, by := make([]string, n), make([]string, n), make([]string, n)
+	sources, notes, by, attrs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	geoms := make([][]byte, n)
 	opt := func(t time.Time) *time.Time {
 		if t.IsZero() {
@@ -68,32 +80,33 @@ func componentArrays(comps []registry.Component) []any {
 		classes[i], legacyClasses[i], names[i] = c.Class, c.LegacyClass, c.Name
 		status[i], supervisors[i], owners[i], maintainers[i], cells[i] = c.Status.String(), c.Supervisor, c.Owner, c.Maintainer, string(c.Cell)
 		census[i], changed[i], updated[i] = opt(c.CensusDate), opt(c.ChangeDate), c.Updated
-		sources[i], notes[i], by[i] = c.Source, c.Note, c.UpdatedBy
+		sources[i], notes[i], by[i], attrs[i] = c.Source, c.Note, c.UpdatedBy, string(c.Attributes)
 		geoms[i] = appendPointEWKB(nil, c.Point)
 	}
 	return []any{keys, ids, legacy, classes, legacyClasses, names, status, supervisors, owners, maintainers,
-		cells, census, changed, sources, notes, geoms, versions, updated, by}
+		cells, census, changed, sources, notes, geoms, versions, updated, by, attrs}
 }
 
-// componentUnnest selects componentInsertCols from the arrays of componentArrays ($1..$19),
+// componentUnnest selects componentInsertCols from the arrays of componentArrays ($1..$20),
 // with "" and a zero legacy_id as NULL, as in the binary rows.
 const componentUnnest = `SELECT key, id, NULLIF(legacy_id, 0) AS legacy_id, NULLIF(class, '') AS class,
 		NULLIF(legacy_class, '') AS legacy_class, NULLIF(name, '') AS name, NULLIF(status, '') AS status,
 		NULLIF(supervisor, '') AS supervisor, NULLIF(owner, '') AS owner, NULLIF(maintainer, '') AS maintainer,
 		NULLIF(cell_code, '') AS cell_code, census_date, change_date, NULLIF(source, '') AS source,
 		NULLIF(note, '') AS note, ST_GeomFromEWKB(geom) AS geom, version, updated,
-		NULLIF(updated_by, '') AS updated_by%s
+		NULLIF(updated_by, '') AS updated_by, NULLIF(attributes, '')::jsonb AS attributes%s
 	FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[],
-		$14::text[], $15::text[], $16::bytea[], $17::bigint[], $18::timestamptz[], $19::text[]%s)
+		$14::text[], $15::text[], $16::bytea[], $17::bigint[], $18::timestamptz[], $19::text[], $20::text[]%s)
 		AS u(key, id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
-			cell_code, census_date, change_date, source, note, geom, version, updated, updated_by%s)`
+			cell_code, census_date, change_date, source, note, geom, version, updated, updated_by, attributes%s)`
 
 // componentSet assigns every column but key from u.
 const componentSet = `id = u.id, legacy_id = u.legacy_id, class = u.class, legacy_class = u.legacy_class,
 	name = u.name, status = u.status, supervisor = u.supervisor, owner = u.owner, maintainer = u.maintainer,
 	cell_code = u.cell_code, census_date = u.census_date, change_date = u.change_date, source = u.source,
-	note = u.note, geom = u.geom, version = u.version, updated = u.updated, updated_by = u.updated_by`
+	note = u.note, geom = u.geom, version = u.version, updated = u.updated, updated_by = u.updated_by,
+	attributes = u.attributes`
 
 // writeUpdates records the before-images of the updated records in the history, then
 // overwrites them, and files the names they leave behind as aliases. run() writes their
@@ -135,7 +148,7 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 			comps[j], seqs[j], ops[j] = p.record(i), p.seq(i), p.ops[i]
 		}
 		args = append(componentArrays(comps), seqs, ops, p.now, p.actor)
-		src = "(" + fmt.Sprintf(componentUnnest, ", seq, op", ", $20::bigint[], $21::text[]", ", seq, op") + ") u"
+		src = "(" + fmt.Sprintf(componentUnnest, ", seq, op", ", $21::bigint[], $22::text[]", ", seq, op") + ") u"
 	}
 	tp, ap := len(args)-1, len(args) // $ of the time and actor
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO component_history (component_key, seq, time, actor, op, version, before)
@@ -210,7 +223,7 @@ func (p *putter) writeCreates(ctx context.Context, creates int) error {
 			comps[j], seqs[j] = p.record(i), p.seq(i)
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO components ("+componentInsertCols+", created_seq) "+
-			fmt.Sprintf(componentUnnest, ", created_seq", ", $20::bigint[]", ", created_seq"),
+			fmt.Sprintf(componentUnnest, ", created_seq", ", $21::bigint[]", ", created_seq"),
 			append(componentArrays(comps), seqs)...)
 		return err
 	}
