@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"citygrid/store/postgres":  {"citygrid/registry", "github.com/jackc/pgx/v5", "github.com/twpayne/go-geom", "github.com/paulmach/orb"},
 	"citygrid/store/storetest": {"citygrid/registry", "github.com/paulmach/orb", "github.com/google/go-cmp"},
 	"citygrid/api": {"citygrid/registry", "citygrid/spatial", "citygrid/geojson", "citygrid/internal/jsonscan", "github.com/paulmach/orb", "github.com/gin-gonic/gin",
-		"github.com/prometheus/client_golang"},
+		"github.com/prometheus/client_golang", "github.com/rs/cors"},
 	"citygrid/fixtures": {"citygrid/registry", "citygrid/geojson", "github.com/paulmach/orb"},
 
 	"citygrid/internal/jsonscan":  {}, // the JSON scanner shared by the census reader and the lookup batch
