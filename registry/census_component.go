@@ -289,9 +289,11 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		probs []Problem
 	)
 	var conflicts []string
+	others := false // a property that is no field: attributes to collect
 	for k, v := range f.Props {
 		fld, ok := compFieldOf(k)
 		if !ok {
+			others = true
 			continue
 		}
 		if v = strings.TrimSpace(v); v == "" {
@@ -471,11 +473,13 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		}
 		*d.dst = t
 	}
-	if attrs, p := decodeAttributes(f); p != nil {
-		p.ID = idText
-		probs = append(probs, *p)
-	} else {
-		c.Attributes = attrs
+	if others {
+		if attrs, p := decodeAttributes(f); p != nil {
+			p.ID = idText
+			probs = append(probs, *p)
+		} else {
+			c.Attributes = attrs
+		}
 	}
 	if len(probs) > 0 {
 		return Component{}, probs

@@ -215,3 +215,31 @@ func TestServeCORS(t *testing.T) {
 		t.Errorf("preflight = %d %v, want 204 allowing the origin and headers", resp.StatusCode, resp.Header)
 	}
 }
+
+// FuzzParseFlags: whatever the words, parseFlags does not panic, and the positionals it
+// returns are words of the input, in order, with every word after a terminating "--".
+func FuzzParseFlags(f *testing.F) {
+	f.Add("a\x00-mode\x00partial\x00--\x00-v")
+	f.Add("-mode\x00--\x00-v\x00b")
+	f.Add("--\x00--\x00-")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := newFlagSet("import", nil)
+		fs.String("mode", "strict", "")
+		fs.Bool("v", false, "")
+		pos, err := parseFlags(fs, args)
+		if err != nil {
+			return
+		}
+		i := 0
+		for _, p := range pos {
+			for i < len(args) && args[i] != p {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("parseFlags(%q) = %q: %q is not a later word of the input", args, pos, p)
+			}
+			i++
+		}
+	})
+}
