@@ -219,6 +219,7 @@ func TestAttributesImportAndEdit(t *testing.T) {
 		{"the same again changes nothing", map[string]string{"attributes": `{"材质":"铸铁"}`}, []string{"attributes"}, `{"fid":"7","材质":"铸铁"}`, 2, ""},
 		{"merge: set, add, remove", map[string]string{"attributes": `{"材质":"球墨铸铁","fid":null}`, "规格": "700"}, []string{"attributes", "规格"},
 			`{"材质":"球墨铸铁","规格":700}`, 3, ""},
+		{"an empty text clears one", map[string]string{"规格": ""}, nil, `{"材质":"球墨铸铁"}`, 4, ""},
 		{"attributes as a string", map[string]string{"attributes": `x`}, nil, "", 0, "invalid_attribute"},
 		{"a value too long", map[string]string{"attributes": `{"x":"` + strings.Repeat("长", 400) + `"}`}, []string{"attributes"}, "", 0, "too_long"},
 	}

@@ -231,8 +231,11 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 			case compIgnoredOf(k):
 			default:
 				a := StringAttribute(k, v)
-				if patch.Raw[k] {
+				switch {
+				case patch.Raw[k]:
 					a.Value = json.RawMessage(v)
+				case strings.TrimSpace(v) == "":
+					a.Value = json.RawMessage("null") // "" clears, as it does a field
 				}
 				attrPatch = append(attrPatch, a)
 			}
