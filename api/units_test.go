@@ -100,18 +100,35 @@ func TestUnitsAndRulesWrite(t *testing.T) {
 		{"unit bad type", "PUT", "/api/v1/units/a", jsonBody(t, map[string]any{"name": "x", "type": "ministry"}), nil, 400, "invalid_unit_type"},
 		{"unit unknown parent", "PUT", "/api/v1/units/a", jsonBody(t, map[string]any{"name": "x", "type": "city_centre", "parent": "nobody"}), nil, 400, "unknown_unit"},
 		{"unit not an object", "PUT", "/api/v1/units/a", `[1]`, nil, 400, "invalid_input"},
-		{"unit in use", "DELETE", "/api/v1/units/test-unit", "", nil, 409, "unit_in_use"},
-		{"unit used by a fixture rule", "DELETE", "/api/v1/units/" + inUse, "", nil, 409, "unit_in_use"},
+		{"unit in use", "DELETE", "/api/v1/units/test-unit", "", []string{"If-Match", "*"}, 409, "unit_in_use"},
+		{"unit used by a fixture rule", "DELETE", "/api/v1/units/" + inUse, "", []string{"If-Match", "*"}, 409, "unit_in_use"},
+		{"unit delete without If-Match", "DELETE", "/api/v1/units/test-unit", "", nil, 428, "precondition_required"},
+		{"unit replace without If-Match", "PUT", "/api/v1/units/test-unit", body, nil, 428, "precondition_required"},
+		{"rule delete without If-Match", "DELETE", "/api/v1/rules/test-rule", "", nil, 428, "precondition_required"},
+		{"rule replace without If-Match", "PUT", "/api/v1/rules/test-rule", rule, nil, 428, "precondition_required"},
+		{"rule delete, stale If-Match", "DELETE", "/api/v1/rules/test-rule", "", []string{"If-Match", `"9"`}, 409, "version_conflict"},
+		{"rule area not in the grid", "PUT", "/api/v1/rules/r", jsonBody(t, map[string]any{"class": "*", "area": "110105", "unit": "test-unit"}), nil, 400, "unknown_area"},
+		{"rule street not in the grid", "PUT", "/api/v1/rules/r", jsonBody(t, map[string]any{"class": "*", "area": district[0] + "999", "unit": "test-unit"}), nil, 400, "unknown_area"},
 		{"rule unknown unit", "PUT", "/api/v1/rules/r", jsonBody(t, map[string]any{"class": "*", "unit": "nobody"}), nil, 400, "unknown_unit"},
 		{"rule bad class", "PUT", "/api/v1/rules/r", jsonBody(t, map[string]any{"class": "manholes", "unit": "test-unit"}), nil, 400, "invalid_class_pattern"},
 		{"rule id mismatch", "PUT", "/api/v1/rules/r", jsonBody(t, map[string]any{"id": "s", "class": "*", "unit": "test-unit"}), nil, 400, "id_mismatch"},
-		{"delete unknown rule", "DELETE", "/api/v1/rules/no-such-rule", "", nil, 404, "rule_not_found"},
+		{"delete unknown rule", "DELETE", "/api/v1/rules/no-such-rule", "", []string{"If-Match", "*"}, 404, "rule_not_found"},
+		{"delete unknown rule without If-Match", "DELETE", "/api/v1/rules/no-such-rule", "", nil, 404, "rule_not_found"},
 	})
+	// A district of the grid is an area that exists.
+	var inDistrict ruleResp
+	decode(t, e.do(t, "PUT", "/api/v1/rules/district-rule", jsonBody(t, map[string]any{"class": "*", "area": district[0], "unit": "test-unit"})), 201, &inDistrict)
+	if inDistrict.Area != district[0] {
+		t.Errorf("PUT rule in district %s = %+v", district[0], inDistrict)
+	}
+	if rec := e.do(t, "DELETE", "/api/v1/rules/district-rule", "", "If-Match", `"1"`); rec.Code != 204 {
+		t.Fatalf("DELETE district-rule = %d %s", rec.Code, rec.Body)
+	}
 
-	if rec := e.do(t, "DELETE", "/api/v1/rules/test-rule", ""); rec.Code != 204 {
+	if rec := e.do(t, "DELETE", "/api/v1/rules/test-rule", "", "If-Match", `"1"`); rec.Code != 204 {
 		t.Fatalf("DELETE rule = %d %s", rec.Code, rec.Body)
 	}
-	if rec := e.do(t, "DELETE", "/api/v1/units/test-unit", ""); rec.Code != 204 {
+	if rec := e.do(t, "DELETE", "/api/v1/units/test-unit", "", "If-Match", "*"); rec.Code != 204 {
 		t.Fatalf("DELETE unit = %d %s", rec.Code, rec.Body)
 	}
 	if _, ok := e.idx.Unit("test-unit"); ok {
@@ -123,7 +140,8 @@ func TestUnitsAndRulesWrite(t *testing.T) {
 }
 
 // TestUnitsAndRulesVersions: units and rules carry their version as ETag, PUT answers 201 on
-// create and 200 on replace, and If-Match, when sent, must name the current version.
+// create (without If-Match) and 200 on replace, which needs If-Match: the current version or
+// *; none is 428. A PUT of what is stored answers 200 with the same version.
 func TestUnitsAndRulesVersions(t *testing.T) {
 	e := newEnv(t, envOptions{kinds: []string{"cells", "units", "rules"}})
 	body := jsonBody(t, map[string]any{"name": "版本测试所", "type": "public_service_unit"})
@@ -138,9 +156,10 @@ func TestUnitsAndRulesVersions(t *testing.T) {
 		{"rule", "/api/v1/rules/v-rule", rule, rule2, "rule_not_found"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			// If-Match on a record that does not exist is 404, as for cells.
+			// If-Match on a record that does not exist is 404, as for cells; * too.
 			runErrCases(t, e, []errCase{
 				{"If-Match on a missing record", "PUT", tt.target, tt.create, []string{"If-Match", `"1"`}, 404, tt.notFound},
+				{"If-Match * on a missing record", "PUT", tt.target, tt.create, []string{"If-Match", "*"}, 404, tt.notFound},
 			})
 			rec := e.do(t, "PUT", tt.target, tt.create)
 			if rec.Code != 201 || rec.Header().Get("ETag") != `"1"` || rec.Header().Get("Location") != tt.target {
@@ -163,12 +182,17 @@ func TestUnitsAndRulesVersions(t *testing.T) {
 				t.Fatalf("PUT %s If-Match \"1\" = %d ETag %q Location %q, want 200 \"2\" and no Location (body %s)", tt.target,
 					rec.Code, rec.Header().Get("ETag"), rec.Header().Get("Location"), short(rec.Body))
 			}
-			// The stale version is now refused; without If-Match the write is unconditional.
+			// The stale version is now refused; without If-Match a replace is 428.
 			runErrCases(t, e, []errCase{
 				{"If-Match of the old version", "PUT", tt.target, tt.create, []string{"If-Match", `"1"`}, 409, "version_conflict"},
+				{"no If-Match on a stored record", "PUT", tt.target, tt.create, nil, 428, "precondition_required"},
 			})
-			if rec := e.do(t, "PUT", tt.target, tt.create); rec.Code != 200 || rec.Header().Get("ETag") != `"3"` {
-				t.Errorf("unconditional PUT %s = %d ETag %q, want 200 \"3\"", tt.target, rec.Code, rec.Header().Get("ETag"))
+			// The same body again changes nothing: 200 with the same version.
+			if rec := e.do(t, "PUT", tt.target, tt.replace, "If-Match", `"2"`); rec.Code != 200 || rec.Header().Get("ETag") != `"2"` {
+				t.Errorf("PUT %s of the stored record = %d ETag %q, want 200 \"2\"", tt.target, rec.Code, rec.Header().Get("ETag"))
+			}
+			if rec := e.do(t, "PUT", tt.target, tt.create, "If-Match", "*"); rec.Code != 200 || rec.Header().Get("ETag") != `"3"` {
+				t.Errorf("PUT %s If-Match * = %d ETag %q, want 200 \"3\"", tt.target, rec.Code, rec.Header().Get("ETag"))
 			}
 		})
 	}
@@ -201,12 +225,13 @@ func TestUnitPutGraph(t *testing.T) {
 	if c := put("g-sup", map[string]any{"name": "所", "type": "public_service_unit", "supervisor": "g-admin"}); c != 201 {
 		t.Fatalf("PUT g-sup = %d, want 201", c)
 	}
+	star := []string{"If-Match", "*"}
 	runErrCases(t, e, []errCase{
-		{"parent cycle", "PUT", "/api/v1/units/g-p1", jsonBody(t, map[string]any{"name": "一", "type": "public_service_unit", "parent": "g-p2"}), nil, 400, "parent_cycle"},
+		{"parent cycle", "PUT", "/api/v1/units/g-p1", jsonBody(t, map[string]any{"name": "一", "type": "public_service_unit", "parent": "g-p2"}), star, 400, "parent_cycle"},
 		{"supervisor not an admin department", "PUT", "/api/v1/units/g-p2",
-			jsonBody(t, map[string]any{"name": "二", "type": "public_service_unit", "parent": "g-p1", "supervisor": "g-p1"}), nil, 400, "invalid_supervisor"},
+			jsonBody(t, map[string]any{"name": "二", "type": "public_service_unit", "parent": "g-p1", "supervisor": "g-p1"}), star, 400, "invalid_supervisor"},
 		{"a supervisor stops being an admin department", "PUT", "/api/v1/units/g-admin",
-			jsonBody(t, map[string]any{"name": "局", "type": "public_service_unit"}), nil, 400, "invalid_supervisor"},
+			jsonBody(t, map[string]any{"name": "局", "type": "public_service_unit"}), star, 400, "invalid_supervisor"},
 	})
 	if u, _ := e.idx.Unit("g-p1"); u == nil || u.Parent != "" {
 		t.Errorf("unit g-p1 = %+v after a refused cycle, want no parent", u)

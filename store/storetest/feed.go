@@ -22,19 +22,19 @@ func testChangeSeqIncreasing(t *testing.T, h Harness) {
 		func() { putCells(t, s, []registry.Cell{newCell(chaoyang, 1)}) },
 		func() { putComponents(t, s, []registry.Component{b}, nil, "2") },
 		func() {
-			if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u"}}); err != nil {
+			if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u"}}, "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
 		func() { a.Name = "a2"; putComponents(t, s, []registry.Component{a}, nil, "3") },
 		func() {
-			if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r"}}, false); err != nil {
+			if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r"}}, nil, "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
 		func() { b.Name = "b2"; a.Name = "a3"; putComponents(t, s, []registry.Component{b, a}, nil, "4") },
 		func() {
-			if err := s.DeleteUnit(ctx, "u"); err != nil {
+			if err := s.DeleteUnit(ctx, "u", "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -135,12 +135,12 @@ func testChangeFeed(t *testing.T, h Harness) {
 			return []feedChange{{registry.FeedComponent, a.ID.String(), registry.OpCreate}, {registry.FeedComponent, b.ID.String(), registry.OpCreate}}
 		}},
 		{"create units", func() []feedChange {
-			_, err := s.PutUnits(ctx, []registry.Unit{u1, u2})
+			_, err := s.PutUnits(ctx, []registry.Unit{u1, u2}, "test")
 			must("PutUnits", err)
 			return []feedChange{{registry.FeedUnit, "u1", registry.OpCreate}, {registry.FeedUnit, "u2", registry.OpCreate}}
 		}},
 		{"create rules", func() []feedChange {
-			_, err := s.PutRules(ctx, []registry.Rule{r1, r2}, false)
+			_, err := s.PutRules(ctx, []registry.Rule{r1, r2}, nil, "test")
 			must("PutRules", err)
 			return []feedChange{{registry.FeedRule, "r1", registry.OpCreate}, {registry.FeedRule, "r2", registry.OpCreate}}
 		}},
@@ -162,21 +162,21 @@ func testChangeFeed(t *testing.T, h Harness) {
 		}},
 		{"replace the rules", func() []feedChange {
 			r2.Reason = "moved"
-			_, err := s.PutRules(ctx, []registry.Rule{r2}, true)
+			_, err := s.PutRules(ctx, []registry.Rule{r2}, []string{"r1"}, "test")
 			must("PutRules(replace)", err)
 			return []feedChange{{registry.FeedRule, "r1", registry.OpDelete}, {registry.FeedRule, "r2", registry.OpUpdate}}
 		}},
 		{"delete a unit", func() []feedChange {
-			must("DeleteUnit", s.DeleteUnit(ctx, "u1"))
+			must("DeleteUnit", s.DeleteUnit(ctx, "u1", "test"))
 			return []feedChange{{registry.FeedUnit, "u1", registry.OpDelete}}
 		}},
 		{"delete a rule", func() []feedChange {
-			must("DeleteRule", s.DeleteRule(ctx, "r2"))
+			must("DeleteRule", s.DeleteRule(ctx, "r2", "test"))
 			return []feedChange{{registry.FeedRule, "r2", registry.OpDelete}}
 		}},
 		{"update a unit", func() []feedChange {
 			u2.Phone = "010-6500 0002"
-			_, err := s.PutUnits(ctx, []registry.Unit{u2})
+			_, err := s.PutUnits(ctx, []registry.Unit{u2}, "test")
 			must("PutUnits(update)", err)
 			return []feedChange{{registry.FeedUnit, "u2", registry.OpUpdate}}
 		}},

@@ -18,7 +18,7 @@ func testUnitsRoundTrip(t *testing.T, h Harness) {
 		{ID: "cy-szw", Name: "朝阳区市政市容委", Type: registry.UnitAdminDepartment, Parent: "cy-centre"},
 	}
 	w := begin()
-	got, err := s.PutUnits(context.Background(), in)
+	got, err := s.PutUnits(context.Background(), in, "test")
 	w.end()
 	if err != nil {
 		t.Fatalf("PutUnits: %v", err)
@@ -33,7 +33,7 @@ func testUnitsRoundTrip(t *testing.T, h Harness) {
 
 	changed := got[2]
 	changed.Phone = "010-6500 0002"
-	again, err := s.PutUnits(context.Background(), []registry.Unit{changed})
+	again, err := s.PutUnits(context.Background(), []registry.Unit{changed}, "test")
 	if err != nil {
 		t.Fatalf("PutUnits(changed): %v", err)
 	}
@@ -50,7 +50,7 @@ func testRulesRoundTrip(t *testing.T, h Harness) {
 		{ID: "zz-first", Order: -5, Class: "*", InUnit: true, Unit: "cy-centre", Reason: "兜底"},
 		{ID: "lamp", Order: 20, Class: "02*", Area: cellCode(chaoyang, 1).String(), Unit: "unit-lamp"},
 	}
-	got, err := s.PutRules(context.Background(), in, false)
+	got, err := s.PutRules(context.Background(), in, nil, "test")
 	if err != nil {
 		t.Fatalf("PutRules: %v", err)
 	}
@@ -64,7 +64,7 @@ func testRulesRoundTrip(t *testing.T, h Harness) {
 
 	upd := want[3]
 	upd.Order = 0
-	if _, err := s.PutRules(context.Background(), []registry.Rule{upd}, false); err != nil {
+	if _, err := s.PutRules(context.Background(), []registry.Rule{upd}, nil, "test"); err != nil {
 		t.Fatalf("PutRules(update): %v", err)
 	}
 	upd.Version = 2
@@ -79,12 +79,12 @@ func testPutRulesReplace(t *testing.T, h Harness) {
 		{ID: "b", Order: 2, Class: "01", Unit: "u2"},
 		{ID: "c", Order: 3, Class: "02", Unit: "u3"},
 	}
-	if _, err := s.PutRules(ctx, in, false); err != nil {
+	if _, err := s.PutRules(ctx, in, nil, "test"); err != nil {
 		t.Fatalf("PutRules: %v", err)
 	}
 	b2 := registry.Rule{ID: "b", Order: 5, Class: "0101", Unit: "u4", Reason: "moved"}
 	d := registry.Rule{ID: "d", Order: 4, Class: "03", Unit: "u5"}
-	got, err := s.PutRules(ctx, []registry.Rule{b2, d}, true)
+	got, err := s.PutRules(ctx, []registry.Rule{b2, d}, []string{"a", "c", "not-stored"}, "test")
 	if err != nil {
 		t.Fatalf("PutRules(replace): %v", err)
 	}
@@ -93,13 +93,13 @@ func testPutRulesReplace(t *testing.T, h Harness) {
 	diff(t, "Rules after replace", []registry.Rule{d, b2}, rules(t, s))
 
 	e := registry.Rule{ID: "e", Order: 0, Class: "*", Unit: "u6"}
-	if _, err := s.PutRules(ctx, []registry.Rule{e}, false); err != nil {
+	if _, err := s.PutRules(ctx, []registry.Rule{e}, nil, "test"); err != nil {
 		t.Fatalf("PutRules(add): %v", err)
 	}
 	e.Version = 1
 	diff(t, "Rules after add", []registry.Rule{e, d, b2}, rules(t, s))
 
-	if _, err := s.PutRules(ctx, nil, true); err != nil {
+	if _, err := s.PutRules(ctx, nil, []string{"b", "d", "e"}, "test"); err != nil {
 		t.Fatalf("PutRules(nil, replace): %v", err)
 	}
 	if r := rules(t, s); len(r) != 0 {
@@ -110,25 +110,25 @@ func testPutRulesReplace(t *testing.T, h Harness) {
 func testDeleteNotFound(t *testing.T, h Harness) {
 	s := h.Open(t)
 	ctx := context.Background()
-	checkErr(t, "DeleteUnit(missing)", s.DeleteUnit(ctx, "missing"), registry.ErrUnitNotFound)
-	checkErr(t, "DeleteRule(missing)", s.DeleteRule(ctx, "missing"), registry.ErrRuleNotFound)
+	checkErr(t, "DeleteUnit(missing)", s.DeleteUnit(ctx, "missing", "test"), registry.ErrUnitNotFound)
+	checkErr(t, "DeleteRule(missing)", s.DeleteRule(ctx, "missing", "test"), registry.ErrRuleNotFound)
 
-	us, err := s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一"}, {ID: "u2", Name: "二"}})
+	us, err := s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一"}, {ID: "u2", Name: "二"}}, "test")
 	if err != nil {
 		t.Fatalf("PutUnits: %v", err)
 	}
-	rs, err := s.PutRules(ctx, []registry.Rule{{ID: "r1", Unit: "u1"}, {ID: "r2", Order: 1, Unit: "u2"}}, false)
+	rs, err := s.PutRules(ctx, []registry.Rule{{ID: "r1", Unit: "u1"}, {ID: "r2", Order: 1, Unit: "u2"}}, nil, "test")
 	if err != nil {
 		t.Fatalf("PutRules: %v", err)
 	}
-	if err := s.DeleteUnit(ctx, "u1"); err != nil {
+	if err := s.DeleteUnit(ctx, "u1", "test"); err != nil {
 		t.Fatalf("DeleteUnit(u1): %v", err)
 	}
-	if err := s.DeleteRule(ctx, "r1"); err != nil {
+	if err := s.DeleteRule(ctx, "r1", "test"); err != nil {
 		t.Fatalf("DeleteRule(r1): %v", err)
 	}
 	diff(t, "Units after delete", us[1:], units(t, s))
 	diff(t, "Rules after delete", rs[1:], rules(t, s))
-	checkErr(t, "DeleteUnit(u1) again", s.DeleteUnit(ctx, "u1"), registry.ErrUnitNotFound)
-	checkErr(t, "DeleteRule(r1) again", s.DeleteRule(ctx, "r1"), registry.ErrRuleNotFound)
+	checkErr(t, "DeleteUnit(u1) again", s.DeleteUnit(ctx, "u1", "test"), registry.ErrUnitNotFound)
+	checkErr(t, "DeleteRule(r1) again", s.DeleteRule(ctx, "r1", "test"), registry.ErrRuleNotFound)
 }
