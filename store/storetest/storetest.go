@@ -70,6 +70,8 @@ var cases = []struct {
 	{"PutCellsReplace", testPutCellsReplace},
 	{"PutRulesReplace", testPutRulesReplace},
 	{"DeleteNotFound", testDeleteNotFound},
+	{"UnitHistory", testUnitHistory},
+	{"RuleHistory", testRuleHistory},
 	{"CancelledContext", testCancelledContext},
 	{"ChangeSeqIncreasing", testChangeSeqIncreasing},
 	{"ChangeFeed", testChangeFeed},
