@@ -1,6 +1,13 @@
 package api_test
 
-import "testing"
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"testing"
+
+	"citygrid/api"
+)
 
 type unitResp struct {
 	ID         string         `json:"id"`
@@ -236,4 +243,134 @@ func TestUnitPutGraph(t *testing.T) {
 	if u, _ := e.idx.Unit("g-p1"); u == nil || u.Parent != "" {
 		t.Errorf("unit g-p1 = %+v after a refused cycle, want no parent", u)
 	}
+}
+
+// TestWritesLoggedWithActor: every successful write is logged once at info as "write" with
+// its actor and request id, by the middleware, whatever the route; a refused write and a
+// lookup batch (a POST that reads) are not.
+func TestWritesLoggedWithActor(t *testing.T) {
+	logs := &logRecords{}
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units"}, cfg: api.Config{Log: slog.New(logs)}})
+	steps := []struct {
+		method, target, body string
+		headers              []string
+		status               int
+		write                bool
+	}{
+		{"PUT", "/api/v1/units/log-unit", jsonBody(t, map[string]any{"name": "日志测试所", "type": "public_service_unit"}),
+			[]string{"X-Actor", "registrar-li", "X-Request-Id", "req-put"}, 201, true},
+		{"PUT", "/api/v1/units/log-unit", jsonBody(t, map[string]any{"name": "日志测试所（改）", "type": "public_service_unit"}),
+			[]string{"X-Actor", "registrar-li", "X-Request-Id", "req-refused"}, 428, false},
+		{"POST", "/api/v1/lookup?fields=cell", `[[106.57,29.55]]`, []string{"X-Request-Id", "req-lookup"}, 200, false},
+		{"DELETE", "/api/v1/units/log-unit", "", []string{"If-Match", "*", "X-Request-Id", "req-delete"}, 204, true},
+	}
+	for _, st := range steps {
+		rec := e.do(t, st.method, st.target, st.body, st.headers...)
+		if rec.Code != st.status {
+			t.Fatalf("%s %s = %d %s, want %d", st.method, st.target, rec.Code, short(rec.Body), st.status)
+		}
+		id := rec.Header().Get("X-Request-Id")
+		r := logs.find("write", "request_id", id)
+		switch {
+		case st.write && r == nil:
+			t.Errorf("%s %s (%s): no write logged", st.method, st.target, id)
+		case st.write:
+			wantActor := "anonymous"
+			if i := slices.Index(st.headers, "X-Actor"); i >= 0 {
+				wantActor = st.headers[i+1]
+			}
+			if r["level"] != "INFO" || r["actor"] != wantActor || r["route"] == "" {
+				t.Errorf("%s %s: write logged as %v, want INFO with actor %s and the route", st.method, st.target, r, wantActor)
+			}
+		case r != nil:
+			t.Errorf("%s %s (%s, %d): logged as a write: %v", st.method, st.target, id, rec.Code, r)
+		}
+	}
+}
+
+// TestUnitAndRuleHistory: GET …/{id}/history answers who changed a unit or rule, when, how,
+// the version, the changed fields and the record before and after, also once it is deleted;
+// 404 for an id that never existed.
+func TestUnitAndRuleHistory(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: []string{"cells", "units"}})
+	district := ""
+	for _, u := range e.idx.Units() {
+		if len(u.Districts) > 0 {
+			district = u.Districts[0]
+		}
+	}
+	steps := []struct {
+		method, target, body string
+		headers              []string
+		status               int
+	}{
+		{"PUT", "/api/v1/units/h-unit", jsonBody(t, map[string]any{"name": "历史所", "type": "public_service_unit"}), []string{"X-Actor", "alice"}, 201},
+		{"PUT", "/api/v1/units/h-unit", jsonBody(t, map[string]any{"name": "历史所", "type": "public_service_unit", "phone": "023-1", "districts": []string{district}}),
+			[]string{"X-Actor", "bob", "If-Match", `"1"`}, 200},
+		{"PUT", "/api/v1/rules/h-rule", jsonBody(t, map[string]any{"class": "01", "area": district, "unit": "h-unit"}), []string{"X-Actor", "carol"}, 201},
+		{"PUT", "/api/v1/rules/h-rule", jsonBody(t, map[string]any{"order": 3, "class": "01", "area": district, "unit": "h-unit"}),
+			[]string{"X-Actor", "carol", "If-Match", "*"}, 200},
+		{"DELETE", "/api/v1/rules/h-rule", "", []string{"X-Actor", "dave", "If-Match", `"2"`}, 204},
+		{"DELETE", "/api/v1/units/h-unit", "", []string{"X-Actor", "erin", "If-Match", `"2"`}, 204},
+	}
+	for _, st := range steps {
+		if rec := e.do(t, st.method, st.target, st.body, st.headers...); rec.Code != st.status {
+			t.Fatalf("%s %s = %d %s, want %d", st.method, st.target, rec.Code, short(rec.Body), st.status)
+		}
+	}
+	type entry struct {
+		Seq     uint64          `json:"seq"`
+		Actor   string          `json:"actor"`
+		Op      string          `json:"op"`
+		Version int64           `json:"version"`
+		Changed []string        `json:"changed"`
+		Before  json.RawMessage `json:"before"`
+		After   json.RawMessage `json:"after"`
+	}
+	for _, tt := range []struct {
+		target string
+		want   []entry // Seq, Before and After checked apart
+	}{
+		{"/api/v1/units/h-unit/history", []entry{
+			{Actor: "alice", Op: "create", Version: 1, Changed: []string{"id", "name", "type"}},
+			{Actor: "bob", Op: "update", Version: 2, Changed: []string{"districts", "phone"}},
+			{Actor: "erin", Op: "delete", Version: 2, Changed: []string{}},
+		}},
+		{"/api/v1/rules/h-rule/history", []entry{
+			{Actor: "carol", Op: "create", Version: 1, Changed: []string{"id", "order", "class", "area", "unit"}},
+			{Actor: "carol", Op: "update", Version: 2, Changed: []string{"order"}},
+			{Actor: "dave", Op: "delete", Version: 2, Changed: []string{}},
+		}},
+	} {
+		var got struct{ Changes []entry }
+		decode(t, e.do(t, "GET", tt.target, ""), 200, &got)
+		if len(got.Changes) != len(tt.want) {
+			t.Fatalf("GET %s = %+v, want %d entries", tt.target, got, len(tt.want))
+		}
+		for i, w := range tt.want {
+			g := got.Changes[i]
+			if g.Actor != w.Actor || g.Op != w.Op || g.Version != w.Version || !slices.Equal(g.Changed, w.Changed) {
+				t.Errorf("%s[%d] = %s/%s/v%d changed %v, want %s/%s/v%d changed %v", tt.target, i, g.Actor, g.Op, g.Version, g.Changed,
+					w.Actor, w.Op, w.Version, w.Changed)
+			}
+			if (string(g.Before) == "null") != (w.Op == "create") || (string(g.After) == "null") != (w.Op == "delete") {
+				t.Errorf("%s[%d] (%s): before %s, after %s", tt.target, i, g.Op, g.Before, g.After)
+			}
+			if i > 0 && g.Seq <= got.Changes[i-1].Seq {
+				t.Errorf("%s[%d] seq %d, want above %d", tt.target, i, g.Seq, got.Changes[i-1].Seq)
+			}
+		}
+		var before struct {
+			Version int64 `json:"version"`
+			Order   *int  `json:"order"`
+			Phone   *string
+		}
+		if err := json.Unmarshal(got.Changes[2].Before, &before); err != nil || before.Version != 2 {
+			t.Errorf("%s: the deleted record = %s (%v), want version 2", tt.target, got.Changes[2].Before, err)
+		}
+	}
+	runErrCases(t, e, []errCase{
+		{"unit never stored", "GET", "/api/v1/units/no-such-unit/history", "", nil, 404, "unit_not_found"},
+		{"rule never stored", "GET", "/api/v1/rules/no-such-rule/history", "", nil, 404, "rule_not_found"},
+	})
 }
