@@ -109,9 +109,10 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 
 // ruleRefProblem checks what a rule names against the registry: its unit must be one of
 // units (unknown_unit) and its area must exist in the grid (unknown_area). An area exists
-// when an indexed cell's code is the area or starts with it: a district, street or community
-// code exists as long as one cell of it is stored, a cell code when that cell is. The
-// problem's Index and ID are left for the caller.
+// when an indexed cell's code is the area or starts with it, that is when the rule can match
+// a cell at all: a district, street or community code exists as long as one cell of it is
+// stored, a cell code when that cell is (a 14-digit code also when 15-character cells start
+// with it, which the rule matches). The problem's Index and ID are left for the caller.
 func (s *Service) ruleRefProblem(ru *Rule, units []Unit) *Problem {
 	if ru.Unit != "" && !has(units, ru.Unit) {
 		return &Problem{Field: "unit", Code: CodeUnknownUnit, Message: fmt.Sprintf("unit %q is not a known unit", ru.Unit)}
