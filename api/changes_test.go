@@ -283,12 +283,12 @@ func TestChangeStream(t *testing.T) {
 	p, cell := cellPoint(t, e.idx, 3)
 	body := fmt.Sprintf(`{"type":"Feature","properties":{"class":"01037"},"geometry":{"type":"Point","coordinates":[%v,%v]}}`, p[0], p[1])
 	start := time.Now()
-	if rec := e.do(t, "POST", "/api/v1/components", body); rec.Code != 201 {
+	if rec := e.do(t, "POST", "/api/v1/components", body, "X-Actor", "surveyor-zhou"); rec.Code != 201 {
 		t.Fatalf("POST /components = %d %s", rec.Code, short(rec.Body))
 	}
 	c := nextChange(t, events, 2*time.Second)
-	if c.Seq != total+1 || c.Kind != "component" || c.Op != "create" || !strings.Contains(string(c.Record), string(cell.Code)) {
-		t.Fatalf("live event = %+v, want the create of a component in %s", c, cell.Code)
+	if c.Seq != total+1 || c.Kind != "component" || c.Op != "create" || c.Actor != "surveyor-zhou" || !strings.Contains(string(c.Record), string(cell.Code)) {
+		t.Fatalf("live event = %+v, want the create of a component in %s by surveyor-zhou", c, cell.Code)
 	}
 	t.Logf("write → event in %v", time.Since(start))
 
@@ -302,7 +302,7 @@ func TestChangeStream(t *testing.T) {
 	if _, err := e.svc.PutUnit(ctx, registry.Unit{ID: "new-unit", Name: "新单位", Type: registry.UnitPublicService}, registry.NoVersion, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if c := nextChange(t, fresh, 5*time.Second); c.Seq != total+2 || c.Kind != "unit" || c.ID != "new-unit" {
+	if c := nextChange(t, fresh, 5*time.Second); c.Seq != total+2 || c.Kind != "unit" || c.ID != "new-unit" || c.Actor != "tester" {
 		t.Fatalf("stream without since: first event %+v, want seq %d (the unit written after it opened)", c, total+2)
 	}
 }
