@@ -7,8 +7,11 @@ import (
 	"slices"
 )
 
-// importUnits reads a units document and stores its units (created or replaced by id).
-// References (parent, supervisor) must name a unit in the document or in the store.
+// importUnits reads a units document and stores its units (created or replaced by id; stored
+// units it does not name stay), recording opt.Actor in their history. References (parent,
+// supervisor) must name a unit in the document or in the store. Entries equal to the stored
+// unit change nothing (Report.Unchanged); a document without entries is refused
+// (empty_census).
 func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusUnits), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
