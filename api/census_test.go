@@ -25,16 +25,17 @@ func firstComponentClass(t testing.TB) string {
 }
 
 type reportResp struct {
-	Kind     string `json:"kind"`
-	Mode     string `json:"mode"`
-	Total    int    `json:"total"`
-	Valid    int    `json:"valid"`
-	Created  int    `json:"created"`
-	Updated  int    `json:"updated"`
-	Deleted  int    `json:"deleted"`
-	Rejected int    `json:"rejected"`
-	Stored   bool   `json:"stored"`
-	Problems []struct {
+	Kind      string `json:"kind"`
+	Mode      string `json:"mode"`
+	Total     int    `json:"total"`
+	Valid     int    `json:"valid"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Deleted   int    `json:"deleted"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"`
+	Stored    bool   `json:"stored"`
+	Problems  []struct {
 		Index   int    `json:"index"`
 		ID      string `json:"id"`
 		Field   string `json:"field"`
@@ -226,41 +227,90 @@ func TestExport(t *testing.T) {
 	}
 }
 
-// TestCensusRulesPartialKeepsRefused: a partial rules import replaces the rule set, but a rule
-// whose entry was refused keeps its stored version instead of being deleted; the report counts
-// the rules the import removed.
-func TestCensusRulesPartialKeepsRefused(t *testing.T) {
+// TestCensusRulesUpsert: a rules file upserts by id in strict and partial mode (the demo
+// city's 23 rules survive a one-rule file), replaces the whole set only with mode replace
+// (counting what it removed), an entry refused in partial mode leaves its stored rule alone,
+// a re-import of what is stored changes nothing, and an empty document removes nothing in any
+// mode (422 empty_census).
+func TestCensusRulesUpsert(t *testing.T) {
 	e := newEnv(t, envOptions{kinds: []string{"cells", "units", "rules"}})
 	before := e.idx.Rules()
-	if len(before) < 3 {
-		t.Fatalf("the test city has %d rules, want at least 3", len(before))
+	if len(before) != 23 {
+		t.Fatalf("the demo city has %d rules, want 23", len(before))
 	}
-	kept, typo, gone := before[0], before[1], before[2:]
+	byID := func() map[string]registry.Rule {
+		m := map[string]registry.Rule{}
+		for _, r := range e.idx.Rules() {
+			m[r.ID] = r
+		}
+		return m
+	}
+	kept, typo := before[0], before[1]
 	entry := func(r registry.Rule, unit string) map[string]any {
 		return map[string]any{"id": r.ID, "order": r.Order, "class": r.Class, "kind": r.Kind, "area": r.Area,
 			"in_unit": r.InUnit, "unit": unit, "reason": r.Reason + "（新）"}
 	}
+	one := jsonBody(t, map[string]any{"rules": []any{entry(kept, kept.Unit)}})
+	for _, mode := range []string{"strict", "partial"} {
+		var rep reportResp
+		decode(t, e.do(t, "POST", "/api/v1/census/rules?mode="+mode, one), 200, &rep)
+		want := reportResp{Kind: "rules", Mode: mode, Total: 1, Valid: 1, Updated: 1, Stored: true}
+		if mode == "partial" { // the same file again: nothing to do
+			want.Updated, want.Unchanged = 0, 1
+		}
+		if rep.Kind != want.Kind || rep.Total != 1 || rep.Updated != want.Updated || rep.Unchanged != want.Unchanged ||
+			rep.Created != 0 || rep.Deleted != 0 || !rep.Stored {
+			t.Errorf("one-rule import (%s) = %+v, want %+v", mode, rep, want)
+		}
+		after := byID()
+		if len(after) != 23 {
+			t.Fatalf("%d rules after a one-rule import (%s), want all 23", len(after), mode)
+		}
+		for _, r := range before[1:] {
+			if after[r.ID] != r {
+				t.Errorf("rule %s = %+v after importing another one, want it untouched %+v", r.ID, after[r.ID], r)
+			}
+		}
+		if r := after[kept.ID]; r.Reason != kept.Reason+"（新）" || r.Version != kept.Version+1 {
+			t.Errorf("rule %s = %+v, want the imported reason at version %d", kept.ID, r, kept.Version+1)
+		}
+	}
+
+	seq := lastSeq(t, e.store)
 	body := jsonBody(t, map[string]any{"rules": []any{entry(kept, kept.Unit), entry(typo, typo.Unit+"-typo")}})
 	var rep reportResp
 	decode(t, e.do(t, "POST", "/api/v1/census/rules?mode=partial", body), 200, &rep)
-	if !rep.Stored || rep.Updated != 1 || rep.Created != 0 || rep.Rejected != 1 || rep.Deleted != len(gone) {
-		t.Errorf("partial rules import = %+v, want 1 updated, 1 rejected, %d deleted", rep, len(gone))
+	if !rep.Stored || rep.Unchanged != 1 || rep.Updated != 0 || rep.Rejected != 1 || rep.Deleted != 0 {
+		t.Errorf("partial rules import with a typo = %+v, want 1 unchanged, 1 rejected, none deleted", rep)
 	}
-	after := map[string]registry.Rule{}
-	for _, r := range e.idx.Rules() {
-		after[r.ID] = r
+	if after := byID(); after[typo.ID] != typo || len(after) != 23 {
+		t.Errorf("refused rule %s = %+v (%d rules), want it untouched %+v among 23", typo.ID, after[typo.ID], len(after), typo)
 	}
-	// The store rewrites every rule of a replaced set, so the kept rule's version moves on;
-	// its content must not.
-	r, ok := after[typo.ID]
-	r.Version = typo.Version
-	if !ok || r != typo {
-		t.Errorf("refused rule %s after the import = %+v, %v; want its stored content %+v", typo.ID, r, ok, typo)
+	if got := lastSeq(t, e.store); got != seq {
+		t.Errorf("the feed moved from %d to %d on an import that changed nothing", seq, got)
 	}
-	if r := after[kept.ID]; r.Reason != kept.Reason+"（新）" || r.Version != kept.Version+1 {
-		t.Errorf("rule %s = %+v, want the imported reason at version %d", kept.ID, r, kept.Version+1)
+
+	for _, mode := range []string{"strict", "partial", "replace"} {
+		for _, doc := range []string{`{"rules":[]}`, `[]`} {
+			var rej struct {
+				Code   string     `json:"code"`
+				Report reportResp `json:"report"`
+			}
+			decode(t, e.do(t, "POST", "/api/v1/census/rules?mode="+mode, doc), 422, &rej)
+			if rej.Code != "import_rejected" || len(rej.Report.Problems) != 1 || rej.Report.Problems[0].Code != "empty_census" {
+				t.Errorf("empty rules document %s (%s) = %+v, want 422 with empty_census", doc, mode, rej)
+			}
+		}
+		if n := len(e.idx.Rules()); n != 23 {
+			t.Fatalf("%d rules after an empty %s import, want 23", n, mode)
+		}
 	}
-	if len(after) != 2 {
-		t.Errorf("%d rules after the import, want 2 (the imported one and the refused one)", len(after))
+
+	decode(t, e.do(t, "POST", "/api/v1/census/rules?mode=replace", one), 200, &rep)
+	if !rep.Stored || rep.Unchanged != 1 || rep.Deleted != 22 || rep.Created != 0 || rep.Updated != 0 {
+		t.Errorf("replace with one rule = %+v, want 1 unchanged, 22 deleted", rep)
+	}
+	if after := e.idx.Rules(); len(after) != 1 || after[0].ID != kept.ID {
+		t.Errorf("rules after replace = %+v, want only %s", after, kept.ID)
 	}
 }

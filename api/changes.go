@@ -43,6 +43,7 @@ type feedChangeJSON struct {
 	Kind   string    `json:"kind"`
 	ID     string    `json:"id"`
 	Op     string    `json:"op"`
+	Actor  string    `json:"actor"`
 	Record any       `json:"record"`
 }
 
@@ -54,7 +55,7 @@ type feedPageJSON struct {
 }
 
 func (s *Server) toFeedChangeJSON(e *registry.FeedEntry) feedChangeJSON {
-	out := feedChangeJSON{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), ID: e.ID, Op: string(e.Op)}
+	out := feedChangeJSON{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), ID: e.ID, Op: string(e.Op), Actor: e.Actor}
 	switch {
 	case e.Cell != nil:
 		out.Record = json.RawMessage(geojson.AppendCell(nil, e.Cell, nil))

@@ -23,6 +23,7 @@ type changeEntry struct {
 	Kind   string          `json:"kind"`
 	ID     string          `json:"id"`
 	Op     string          `json:"op"`
+	Actor  string          `json:"actor"`
 	Record json.RawMessage `json:"record"`
 }
 
@@ -130,7 +131,7 @@ func TestChanges(t *testing.T) {
 		t.Fatalf("POST /components = %d %s", rec.Code, short(rec.Body))
 	}
 	rules := e.idx.Rules()
-	if rec := e.do(t, "DELETE", "/api/v1/rules/"+rules[0].ID, ""); rec.Code != 204 {
+	if rec := e.do(t, "DELETE", "/api/v1/rules/"+rules[0].ID, "", "If-Match", "*", "X-Actor", "dispatcher-wang"); rec.Code != 204 {
 		t.Fatalf("DELETE rule = %d %s", rec.Code, short(rec.Body))
 	}
 	var tail changesPage
@@ -138,6 +139,9 @@ func TestChanges(t *testing.T) {
 	if len(tail.Changes) != 2 || tail.Changes[0].Kind != "component" || tail.Changes[0].Op != "create" ||
 		tail.Changes[1].Kind != "rule" || tail.Changes[1].Op != "delete" || tail.Changes[1].ID != rules[0].ID || tail.Next != total+2 {
 		t.Fatalf("changes after %d = %+v, want a component create and the rule delete", total, tail)
+	}
+	if tail.Changes[0].Actor != "anonymous" || tail.Changes[1].Actor != "dispatcher-wang" {
+		t.Errorf("actors of the changes = %q, %q; want anonymous (no X-Actor) and dispatcher-wang", tail.Changes[0].Actor, tail.Changes[1].Actor)
 	}
 	var created struct {
 		Properties struct {
@@ -279,12 +283,12 @@ func TestChangeStream(t *testing.T) {
 	p, cell := cellPoint(t, e.idx, 3)
 	body := fmt.Sprintf(`{"type":"Feature","properties":{"class":"01037"},"geometry":{"type":"Point","coordinates":[%v,%v]}}`, p[0], p[1])
 	start := time.Now()
-	if rec := e.do(t, "POST", "/api/v1/components", body); rec.Code != 201 {
+	if rec := e.do(t, "POST", "/api/v1/components", body, "X-Actor", "surveyor-zhou"); rec.Code != 201 {
 		t.Fatalf("POST /components = %d %s", rec.Code, short(rec.Body))
 	}
 	c := nextChange(t, events, 2*time.Second)
-	if c.Seq != total+1 || c.Kind != "component" || c.Op != "create" || !strings.Contains(string(c.Record), string(cell.Code)) {
-		t.Fatalf("live event = %+v, want the create of a component in %s", c, cell.Code)
+	if c.Seq != total+1 || c.Kind != "component" || c.Op != "create" || c.Actor != "surveyor-zhou" || !strings.Contains(string(c.Record), string(cell.Code)) {
+		t.Fatalf("live event = %+v, want the create of a component in %s by surveyor-zhou", c, cell.Code)
 	}
 	t.Logf("write → event in %v", time.Since(start))
 
@@ -295,10 +299,10 @@ func TestChangeStream(t *testing.T) {
 		t.Fatalf("stream with Last-Event-ID %d began at seq %d, want %d", total, c.Seq, total+1)
 	}
 	// Wait until the fresh stream has read the feed's end, by a second write it must see.
-	if _, err := e.svc.PutUnit(ctx, registry.Unit{ID: "new-unit", Name: "新单位", Type: registry.UnitPublicService}, 0); err != nil {
+	if _, err := e.svc.PutUnit(ctx, registry.Unit{ID: "new-unit", Name: "新单位", Type: registry.UnitPublicService}, registry.NoVersion, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if c := nextChange(t, fresh, 5*time.Second); c.Seq != total+2 || c.Kind != "unit" || c.ID != "new-unit" {
+	if c := nextChange(t, fresh, 5*time.Second); c.Seq != total+2 || c.Kind != "unit" || c.ID != "new-unit" || c.Actor != "tester" {
 		t.Fatalf("stream without since: first event %+v, want seq %d (the unit written after it opened)", c, total+2)
 	}
 }

@@ -296,6 +296,7 @@ type changeJSON struct {
 	Actor   string          `json:"actor"`
 	Op      string          `json:"op"`
 	Version int64           `json:"version"`
+	Changed []string        `json:"changed"` // the properties that differ, "geometry" for the point
 	Before  json.RawMessage `json:"before"`
 	After   json.RawMessage `json:"after"`
 }
@@ -314,7 +315,8 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 		Changes []changeJSON `json:"changes"`
 	}{Changes: make([]changeJSON, len(changes))}
 	for i, ch := range changes {
-		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version}
+		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version,
+			Changed: registry.ChangedComponentFields(ch.Before, ch.After)}
 		if ch.Before != nil {
 			cj.Before = s.appendComponent(nil, ch.Before, nil)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -355,7 +356,10 @@ func TestComponentWrites(t *testing.T) {
 		t.Errorf("stored status after DELETE = %v, want removed", got.Status)
 	}
 	var hist struct {
-		Changes []struct{ Op string } `json:"changes"`
+		Changes []struct {
+			Op      string
+			Changed []string
+		} `json:"changes"`
 	}
 	decode(t, e.do(t, "GET", "/api/v1/components/"+id+"/history", ""), 200, &hist)
 	var ops []string
@@ -363,7 +367,26 @@ func TestComponentWrites(t *testing.T) {
 		ops = append(ops, c.Op)
 	}
 	if strings.Join(ops, ",") != "create,update,update,retire" {
-		t.Errorf("history ops = %v, want create,update,update,retire", ops)
+		t.Fatalf("history ops = %v, want create,update,update,retire", ops)
+	}
+	// Each entry lists the properties it changed ("geometry" for the point), and only those.
+	for i, w := range []struct{ has, hasNot []string }{
+		{[]string{"id", "class", "name", "cell", "geometry"}, nil},
+		{[]string{"name"}, []string{"status", "geometry", "cell"}},
+		{[]string{"status", "cell", "geometry"}, []string{"name"}},
+		{[]string{"status", "note"}, []string{"name", "geometry"}},
+	} {
+		got := hist.Changes[i].Changed
+		for _, f := range w.has {
+			if !slices.Contains(got, f) {
+				t.Errorf("history[%d] (%s) changed %v, want %s among them", i, ops[i], got, f)
+			}
+		}
+		for _, f := range w.hasNot {
+			if slices.Contains(got, f) {
+				t.Errorf("history[%d] (%s) changed %v, want no %s", i, ops[i], got, f)
+			}
+		}
 	}
 }
 

@@ -152,19 +152,25 @@ func finalStatus(c *gin.Context, done bool) int {
 
 // logRequest logs one request at the level its status calls for: successes at debug level
 // (the lookup route is called thousands of times a second), client errors and 503s (a
-// readiness probe while the index loads) at info, other server errors at error level.
+// readiness probe while the index loads) at info, other server errors at error level. A
+// successful write (isWrite) is logged at info as "write", with its actor: this is the one
+// place every write of the API is logged, whatever route made it.
 func (s *Server) logRequest(ctx context.Context, c *gin.Context, status int, d time.Duration) {
 	level := slog.LevelDebug
+	msg := "http request"
+	write := status < 400 && isWrite(c)
 	switch {
 	case status >= 500 && status != http.StatusServiceUnavailable:
 		level = slog.LevelError
 	case status >= 400:
 		level = slog.LevelInfo
+	case write:
+		level, msg = slog.LevelInfo, "write"
 	}
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
-	s.log.LogAttrs(ctx, level, "http request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.String("route", c.FullPath()),
@@ -173,8 +179,30 @@ func (s *Server) logRequest(ctx context.Context, c *gin.Context, status int, d t
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 		slog.String("remote", c.ClientIP()),
 		slog.String("request_id", responseRequestID(c)),
-	)
+	}
+	if write {
+		attrs = append(attrs, slog.String("actor", actor(c)))
+	}
+	s.log.LogAttrs(ctx, level, msg, attrs...)
 }
+
+// isWrite reports whether a request is one that changes stored records: a POST, PUT, PATCH or
+// DELETE of a route, except the lookup batch (a POST that only reads) and a census dry run.
+func isWrite(c *gin.Context) bool {
+	switch c.Request.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return false
+	}
+	switch c.FullPath() {
+	case "", lookupRoute:
+		return false
+	}
+	return c.Query("dry_run") != "true"
+}
+
+// lookupRoute is the one POST route that writes nothing.
+const lookupRoute = "/api/v1/lookup"
 
 // censusRoute is the one route whose body may be MaxBody long; every other body is capped at
 // MaxWriteBody.

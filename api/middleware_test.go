@@ -30,7 +30,7 @@ type logRecords struct {
 
 func (h *logRecords) Enabled(context.Context, slog.Level) bool { return true }
 func (h *logRecords) Handle(_ context.Context, r slog.Record) error {
-	m := map[string]string{"msg": r.Message}
+	m := map[string]string{"msg": r.Message, "level": r.Level.String()}
 	r.Attrs(func(a slog.Attr) bool {
 		m[a.Key] = a.Value.String()
 		return true

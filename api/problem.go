@@ -84,6 +84,8 @@ func statusOf(err error) (status int, code, detail string) {
 			return http.StatusRequestEntityTooLarge, re.Code, re.Message
 		case registry.Unavailable:
 			return http.StatusServiceUnavailable, re.Code, re.Message
+		case registry.Precondition:
+			return http.StatusPreconditionRequired, re.Code, re.Message
 		}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -19,10 +19,12 @@ func (s *Server) registerUnitRoutes(r *gin.RouterGroup) {
 	r.GET("/units/:id", s.wrap(s.handleUnitGet))
 	r.PUT("/units/:id", s.wrap(s.handleUnitPut))
 	r.DELETE("/units/:id", s.wrap(s.handleUnitDelete))
+	r.GET("/units/:id/history", s.wrap(s.handleUnitHistory))
 	r.GET("/rules", s.wrap(s.handleRuleList))
 	r.GET("/rules/:id", s.wrap(s.handleRuleGet))
 	r.PUT("/rules/:id", s.wrap(s.handleRulePut))
 	r.DELETE("/rules/:id", s.wrap(s.handleRuleDelete))
+	r.GET("/rules/:id/history", s.wrap(s.handleRuleHistory))
 }
 
 // unitJSON has the members of a units document entry (registry.DecodeUnits) plus the
@@ -103,12 +105,12 @@ func (s *Server) handleUnitGet(c *gin.Context) error {
 }
 
 // handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates the unit (201,
-// with Location) or replaces it (200); the ETag is the stored version. If-Match, when sent,
-// must name the current version (409 version_conflict; 404 unit_not_found when there is no
-// such unit). Its parent and supervisor must exist, the parents must not lead back to it, and
-// the supervisor must be an admin_department (see Service.PutUnit).
+// with Location; no If-Match) or replaces it (200; If-Match with its ETag or *, else 428); the
+// ETag is the stored version, unchanged when the entry equals the stored unit. Its parent
+// and supervisor must exist, the parents must not lead back to it, and the supervisor must
+// be an admin_department (see Service.PutUnit).
 func (s *Server) handleUnitPut(c *gin.Context) error {
-	version, _, err := ifMatch(c)
+	version, present, err := entryVersion(c)
 	if err != nil {
 		return err
 	}
@@ -123,18 +125,33 @@ func (s *Server) handleUnitPut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return probs[0].Err()
 	}
-	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version)
+	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version, actor(c))
 	if err != nil {
 		return err
 	}
-	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, toUnitJSON(&u))
+	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, !present, toUnitJSON(&u))
 }
 
-// writeEntry answers a unit or rule PUT: 201 with Location when the record was created
-// (version 1), else 200; the version as ETag either way.
-func writeEntry(c *gin.Context, path, id string, version int64, v any) error {
+// entryVersion is the precondition of a unit or rule write: the If-Match version, AnyVersion
+// for *, NoVersion when none was sent (present false).
+func entryVersion(c *gin.Context) (version int64, present bool, err error) {
+	version, present, err = ifMatch(c)
+	switch {
+	case err != nil:
+		return 0, present, err
+	case !present:
+		return registry.NoVersion, false, nil
+	case version == 0:
+		return registry.AnyVersion, true, nil
+	}
+	return version, true, nil
+}
+
+// writeEntry answers a unit or rule PUT: 201 with Location when the record was created (a
+// PUT without If-Match can only create), else 200; the version as ETag either way.
+func writeEntry(c *gin.Context, path, id string, version int64, created bool, v any) error {
 	status := http.StatusOK
-	if version == 1 {
+	if created {
 		status = http.StatusCreated
 		c.Header("Location", path+url.PathEscape(id))
 	}
@@ -142,10 +159,14 @@ func writeEntry(c *gin.Context, path, id string, version int64, v any) error {
 	return writeJSON(c, status, "application/json; charset=utf-8", v)
 }
 
-// handleUnitDelete serves DELETE /api/v1/units/{id}: 204, or 409 unit_in_use while a rule or
-// another unit refers to it.
+// handleUnitDelete serves DELETE /api/v1/units/{id} with If-Match (its ETag or *; none is
+// 428): 204, or 409 unit_in_use while a rule or another unit refers to it.
 func (s *Server) handleUnitDelete(c *gin.Context) error {
-	if err := s.svc.DeleteUnit(c.Request.Context(), c.Param("id")); err != nil {
+	version, _, err := entryVersion(c)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteUnit(c.Request.Context(), c.Param("id"), version, actor(c)); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -182,11 +203,11 @@ func (s *Server) handleRuleGet(c *gin.Context) error {
 }
 
 // handleRulePut serves PUT /api/v1/rules/{id}: one rules-document entry creates the rule (201,
-// with Location) or replaces it (200); the ETag is the stored version. If-Match, when sent,
-// must name the current version (409 version_conflict; 404 rule_not_found when there is no
-// such rule). Its unit must exist.
+// with Location; no If-Match) or replaces it (200; If-Match with its ETag or *, else 428); the
+// ETag is the stored version, unchanged when the entry equals the stored rule. Its unit must
+// exist, and its area in the grid.
 func (s *Server) handleRulePut(c *gin.Context) error {
-	version, _, err := ifMatch(c)
+	version, present, err := entryVersion(c)
 	if err != nil {
 		return err
 	}
@@ -201,16 +222,21 @@ func (s *Server) handleRulePut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return probs[0].Err()
 	}
-	r, err := s.svc.PutRule(c.Request.Context(), rules[0], version)
+	r, err := s.svc.PutRule(c.Request.Context(), rules[0], version, actor(c))
 	if err != nil {
 		return err
 	}
-	return writeEntry(c, "/api/v1/rules/", r.ID, r.Version, toRuleJSON(&r))
+	return writeEntry(c, "/api/v1/rules/", r.ID, r.Version, !present, toRuleJSON(&r))
 }
 
-// handleRuleDelete serves DELETE /api/v1/rules/{id}: 204, or 404 rule_not_found.
+// handleRuleDelete serves DELETE /api/v1/rules/{id} with If-Match (its ETag or *; none is
+// 428): 204, or 404 rule_not_found.
 func (s *Server) handleRuleDelete(c *gin.Context) error {
-	if err := s.svc.DeleteRule(c.Request.Context(), c.Param("id")); err != nil {
+	version, _, err := entryVersion(c)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteRule(c.Request.Context(), c.Param("id"), version, actor(c)); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -249,4 +275,60 @@ func (s *Server) readEntry(c *gin.Context) ([]byte, error) {
 		return nil, err
 	}
 	return append(append([]byte{'['}, entry...), ']'), nil
+}
+
+// revisionJSON is one entry of a unit's or rule's history: Before and After are units or
+// rules document entries (as GET answers them), null before a create and after a delete;
+// Changed lists the members that differ.
+type revisionJSON[T any] struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Op      string    `json:"op"`
+	Version int64     `json:"version"`
+	Changed []string  `json:"changed"`
+	Before  *T        `json:"before"`
+	After   *T        `json:"after"`
+}
+
+// historyJSON answers a record's history: its entries, oldest first, each with its changed
+// fields (changed), and its record before and after (enc) as GET answers it.
+func historyJSON[R registry.Unit | registry.Rule, J any](revs []registry.Revision[R], changed func(before, after *R) []string, enc func(*R) J) any {
+	out := struct {
+		Changes []revisionJSON[J] `json:"changes"`
+	}{Changes: make([]revisionJSON[J], len(revs))}
+	for i, r := range revs {
+		e := revisionJSON[J]{Seq: r.Seq, Time: r.Time.UTC(), Actor: r.Actor, Op: string(r.Op), Version: r.Version,
+			Changed: changed(r.Before, r.After)}
+		if r.Before != nil {
+			b := enc(r.Before)
+			e.Before = &b
+		}
+		if r.After != nil {
+			a := enc(r.After)
+			e.After = &a
+		}
+		out.Changes[i] = e
+	}
+	return out
+}
+
+// handleUnitHistory serves GET /api/v1/units/{id}/history: every change of the unit, oldest
+// first, also once it is deleted; 404 unit_not_found when there never was such a unit.
+func (s *Server) handleUnitHistory(c *gin.Context) error {
+	revs, err := s.svc.UnitHistory(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return okJSON(c, historyJSON(revs, registry.ChangedUnitFields, toUnitJSON))
+}
+
+// handleRuleHistory serves GET /api/v1/rules/{id}/history: every change of the rule, oldest
+// first, also once it is deleted; 404 rule_not_found when there never was such a rule.
+func (s *Server) handleRuleHistory(c *gin.Context) error {
+	revs, err := s.svc.RuleHistory(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return okJSON(c, historyJSON(revs, registry.ChangedRuleFields, toRuleJSON))
 }

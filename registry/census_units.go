@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -200,11 +201,17 @@ func UnitRefs(units []Unit) []string {
 	return slices.Compact(out)
 }
 
+// DefaultRuleOrder is the order of a rule that states none: the largest order a 32-bit
+// integer holds, so that such a rule is tried last (ties by id), never before a rule that
+// states its order.
+const DefaultRuleOrder = math.MaxInt32
+
 // DecodeRules reads a rules document: a JSON array of rule objects, or an object
 // {"rules": [...]}. Each rule object has the members
 //
 //	id       string, required, unique in the document, ≤ 64 characters (MaxIDLength)
-//	order    integer, optional (default 0): rules are tried in ascending order, ties by id
+//	order    integer, optional: rules are tried in ascending order, ties by id; a rule
+//	         without one gets DefaultRuleOrder and is tried after every rule with an order
 //	class    string, required: "*" (any class), a 2-digit major class "01" (or "01*"), or an
 //	         exact 4-digit legacy or 5-digit GB/T 47678.5-2026 class
 //	kind     string, optional: "component", "event", or "" for both
@@ -236,7 +243,7 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 	for i, raw := range entries {
 		var d struct {
 			ID     string `json:"id"`
-			Order  int    `json:"order"`
+			Order  *int   `json:"order"`
 			Class  string `json:"class"`
 			Kind   string `json:"kind"`
 			Area   string `json:"area"`
@@ -257,13 +264,16 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 		}
 		ru := Rule{
 			ID:     strings.TrimSpace(d.ID),
-			Order:  d.Order,
+			Order:  DefaultRuleOrder,
 			Class:  strings.TrimSpace(d.Class),
 			Kind:   strings.TrimSpace(d.Kind),
 			Area:   strings.TrimSpace(d.Area),
 			InUnit: d.InUnit,
 			Unit:   strings.TrimSpace(d.Unit),
 			Reason: strings.TrimSpace(d.Reason),
+		}
+		if d.Order != nil {
+			ru.Order = *d.Order
 		}
 		d.ID = ru.ID
 		switch j, dup := first[ru.ID]; {

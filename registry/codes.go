@@ -127,6 +127,8 @@ const (
 	CodeInvalidSupervisor   = "invalid_supervisor"    // a supervisor that is not an admin department
 	CodeInvalidClassPattern = "invalid_class_pattern" // a rule class that is not *, NN, NN*, NNNN or NNNNN
 	CodeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
+	CodeUnknownArea         = "unknown_area"          // a rule area that no stored grid cell's code is or starts with
+	CodeEmptyCensus         = "empty_census"          // a census document without a single record (the import is rejected, 422)
 )
 
 // HTTP-level codes: raised by package api for what only HTTP has (routes, methods, headers,
@@ -134,7 +136,7 @@ const (
 const (
 	CodeNotFound             = "not_found"             // no such route, census kind or export kind (404)
 	CodeMethodNotAllowed     = "method_not_allowed"    // the route exists, the method does not (405, with Allow)
-	CodePreconditionRequired = "precondition_required" // a write that needs a version got neither If-Match nor a version (428)
+	CodePreconditionRequired = "precondition_required" // a write that needs a version got neither If-Match nor a version (428); also registry.ErrPreconditionRequired
 	CodeInvalidIfMatch       = "invalid_if_match"      // If-Match is neither an ETag of this API nor * (400)
 	CodeBodyTooLarge         = "body_too_large"        // a request body over its limit, declared or read (413)
 	CodeBodyTooSlow          = "body_too_slow"         // a census upload whose body pauses too long, comes too slowly or not in time (408)

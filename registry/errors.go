@@ -13,6 +13,9 @@ const (
 	Forbidden
 	TooLarge
 	Unavailable
+	// Precondition: a write that replaces or removes a record needs the version it applies
+	// to (If-Match) and was given none.
+	Precondition
 )
 
 // Error is a domain error whose Code is part of the API contract.
@@ -87,5 +90,8 @@ var (
 
 	ErrVersionConflict = &Error{Kind: Conflict, Code: CodeVersionConflict, Message: "the record was changed by someone else; reload and retry"}
 	ErrDuplicate       = &Error{Kind: Conflict, Code: CodeDuplicate, Message: "a record with this identifier already exists"}
-	ErrImportRejected  = &Error{Kind: Invalid, Code: CodeImportRejected, Message: "the census import was rejected; see the report"}
+	// ErrPreconditionRequired: a unit or rule write that replaces or removes a stored record
+	// was given no version to apply to.
+	ErrPreconditionRequired = &Error{Kind: Precondition, Code: CodePreconditionRequired, Message: `the record exists: send If-Match with its ETag (or *) so that concurrent edits are detected`}
+	ErrImportRejected       = &Error{Kind: Invalid, Code: CodeImportRejected, Message: "the census import was rejected; see the report"}
 )

@@ -26,6 +26,7 @@ type FeedEntry struct {
 	Kind      FeedKind
 	ID        string // cell code, component identifier, unit id or rule id
 	Op        ChangeOp
+	Actor     string // who made the change (X-Actor, import -actor)
 	Cell      *Cell
 	Component *Component
 	Unit      *Unit

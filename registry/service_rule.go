@@ -16,8 +16,13 @@ func (s *Service) reloadRules(ctx context.Context) error {
 	return nil
 }
 
-// importRules reads a rules document. The document is the city's whole ordered rule set:
-// stored rules that are not in it are removed in the same transaction.
+// importRules reads a rules document and upserts its rules by id: with mode strict or partial
+// stored rules the document does not name stay; with mode replace the document is the city's
+// whole rule set, and stored rules it does not name are removed in the same transaction
+// (replace is as strict as strict: one refused entry and nothing changes). A rule's unit must
+// exist (unknown_unit), and so must its area in the grid (unknown_area, see checkRuleArea). An
+// empty document is refused in every mode (empty_census): it never removes the rules. Entries
+// equal to their stored rule change nothing (Report.Unchanged).
 func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusRules), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
@@ -26,6 +31,9 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
 	sink.addAll(probs)
+	if len(rules) == 0 {
+		sink.add(emptyDocument(CensusRules))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	units, err := s.store.Units(ctx)
@@ -33,113 +41,134 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
 	for i, ru := range rules {
-		if ru.Unit != "" && !has(units, ru.Unit) {
-			sink.add(Problem{Index: i, ID: ru.ID, Field: "unit", Code: CodeUnknownUnit,
-				Message: fmt.Sprintf("unit %q is not a known unit", ru.Unit)})
+		if sink.rejected[i] {
+			continue
+		}
+		if p := s.ruleRefProblem(&ru, units); p != nil {
+			p.Index, p.ID = i, ru.ID
+			sink.add(*p)
 		}
 	}
-	// An empty, valid document is an empty rule set: it clears the rules.
-	clearAll := len(rules) == 0 && len(rep.Problems) == 0
-	if !sink.finish(len(rules)) && !clearAll {
+	if !sink.finish(len(rules)) {
 		return rep, rejectedErr(&rep)
-	}
-	var valid []Rule
-	refused := map[string]bool{} // ids of refused entries: their stored rules stay as they are
-	for i, ru := range rules {
-		if !sink.rejected[i] {
-			valid = append(valid, ru)
-		} else if ru.ID != "" {
-			refused[ru.ID] = true
-		}
 	}
 	old, err := s.store.Rules(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
-	// The document replaces the whole rule set, but an entry refused in partial mode is not a
-	// request to delete its rule: the stored version is kept. A refused entry whose id is also
-	// a valid entry's (a duplicate) keeps nothing; the valid entry replaces the rule.
-	inValid := make(map[string]bool, len(valid))
-	for _, ru := range valid {
-		inValid[ru.ID] = true
+	byID := make(map[string]*Rule, len(old))
+	for i := range old {
+		byID[old[i].ID] = &old[i]
 	}
-	set := valid
-	for _, o := range old {
-		if refused[o.ID] && !inValid[o.ID] {
-			set = append(set, o)
+	named := make(map[string]bool, len(rules)) // every id of the document, refused entries too
+	var changed []Rule
+	for i, ru := range rules {
+		named[ru.ID] = true
+		if sink.rejected[i] {
+			continue
+		}
+		if o := byID[ru.ID]; o != nil && SameRule(o, &ru) {
+			rep.Unchanged++
+			continue
+		}
+		changed = append(changed, ru)
+	}
+	var remove []string
+	if rep.Mode == ModeReplace {
+		for _, o := range old {
+			if !named[o.ID] {
+				remove = append(remove, o.ID)
+			}
 		}
 	}
-	inSet := make(map[string]bool, len(set))
-	for _, ru := range set {
-		inSet[ru.ID] = true
-	}
-	var reloadErr error
-	err = s.commit(func() error {
-		if _, err := s.store.PutRules(ctx, set, true); err != nil {
-			return err
+	if len(changed)+len(remove) > 0 {
+		var reloadErr error
+		err = s.commit(func() error {
+			if _, err := s.store.PutRules(ctx, changed, remove, actorOr(opt.Actor)); err != nil {
+				return err
+			}
+			reloadErr = s.reloadRules(ctx)
+			return nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("import rules: %w", err)
 		}
-		reloadErr = s.reloadRules(ctx)
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("import rules: %w", err)
+		err = reloadErr
 	}
-	stored := make(map[string]bool, len(old))
-	for _, o := range old {
-		stored[o.ID] = true
-		if !inSet[o.ID] {
-			rep.Deleted++
-		}
-	}
-	for _, ru := range valid {
-		if stored[ru.ID] {
+	for _, ru := range changed {
+		if byID[ru.ID] != nil {
 			rep.Updated++
 		} else {
 			rep.Created++
 		}
 	}
+	rep.Deleted = len(remove)
 	rep.Stored = true
-	return rep, reloadErr
+	return rep, err
 }
 
-// PutRule creates or replaces one rule; its unit must exist, and its id and unit have at most
-// MaxIDLength characters (too_long). version, when > 0, must be the
-// stored rule's current version (ErrVersionConflict; ErrRuleNotFound when there is no such
-// rule); 0 writes unconditionally. The stored rule has Version 1 when it was created.
-func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, error) {
+// ruleRefProblem checks what a rule names against the registry: its unit must be one of
+// units (unknown_unit) and its area must exist in the grid (unknown_area). An area exists
+// when an indexed cell's code is the area or starts with it, that is when the rule can match
+// a cell at all: a district, street or community code exists as long as one cell of it is
+// stored, a cell code when that cell is (a 14-digit code also when 15-character cells start
+// with it, which the rule matches). The problem's Index and ID are left for the caller.
+func (s *Service) ruleRefProblem(ru *Rule, units []Unit) *Problem {
+	if ru.Unit != "" && !has(units, ru.Unit) {
+		return &Problem{Field: "unit", Code: CodeUnknownUnit, Message: fmt.Sprintf("unit %q is not a known unit", ru.Unit)}
+	}
+	if ru.Area != "" && !s.index.HasCells(ru.Area) {
+		return &Problem{Field: "area", Code: CodeUnknownArea,
+			Message: fmt.Sprintf("area %q names no stored grid cell: no cell code is or starts with it (import the grid first)", ru.Area)}
+	}
+	return nil
+}
+
+// PutRule creates or replaces one rule on behalf of actor. version is the precondition
+// (NoVersion, AnyVersion or the stored version: see NoVersion). Its unit must exist
+// (unknown_unit), its area in the grid (unknown_area), and its id and unit have at most
+// MaxIDLength characters (too_long). The stored rule has Version 1 when it was created; a
+// rule equal to the stored one is not written and comes back with its version unchanged.
+func (s *Service) PutRule(ctx context.Context, ru Rule, version int64, actor string) (Rule, error) {
 	if ru.ID == "" || ru.Unit == "" {
 		return Rule{}, Errorf(Invalid, CodeInvalidRule, "a rule needs an id and a unit")
 	}
 	if err := firstProblem(func(add func(string, string, string, ...any)) { checkRuleIDs(&ru, add) }); err != nil {
 		return Rule{}, err
 	}
+	if err := CheckActor(actor); err != nil {
+		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if version > 0 {
-		rules, err := s.store.Rules(ctx)
-		if err != nil {
-			return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
-		}
-		i := slices.IndexFunc(rules, func(o Rule) bool { return o.ID == ru.ID })
-		if i < 0 {
-			return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, ErrRuleNotFound)
-		}
-		if rules[i].Version != version {
-			return Rule{}, fmt.Errorf("put rule %s (version %d, current %d): %w", ru.ID, version, rules[i].Version, ErrVersionConflict)
-		}
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
+	}
+	i := slices.IndexFunc(rules, func(o Rule) bool { return o.ID == ru.ID })
+	var cur int64
+	if i >= 0 {
+		cur = rules[i].Version
+	}
+	if err := checkVersion("put rule", ru.ID, i >= 0, cur, version, true, ErrRuleNotFound); err != nil {
+		return Rule{}, err
 	}
 	units, err := s.store.Units(ctx)
 	if err != nil {
 		return Rule{}, fmt.Errorf("put rule %s: %w", ru.ID, err)
 	}
-	if !has(units, ru.Unit) {
-		return Rule{}, Errorf(Invalid, CodeUnknownUnit, "unit %q does not exist", ru.Unit)
+	if p := s.ruleRefProblem(&ru, units); p != nil {
+		p.Index, p.ID = -1, ru.ID
+		return Rule{}, p.Err()
+	}
+	if i >= 0 && SameRule(&rules[i], &ru) {
+		return rules[i], nil
 	}
 	var stored []Rule
 	var reloadErr error
 	err = s.commit(func() error {
 		var err error
-		if stored, err = s.store.PutRules(ctx, []Rule{ru}, false); err != nil {
+		if stored, err = s.store.PutRules(ctx, []Rule{ru}, nil, actorOr(actor)); err != nil {
 			return err
 		}
 		reloadErr = s.reloadRules(ctx)
@@ -151,13 +180,30 @@ func (s *Service) PutRule(ctx context.Context, ru Rule, version int64) (Rule, er
 	return stored[0], reloadErr
 }
 
-// DeleteRule removes one rule (ErrRuleNotFound).
-func (s *Service) DeleteRule(ctx context.Context, id string) error {
+// DeleteRule removes one rule on behalf of actor, under the precondition version (see
+// NoVersion: a delete needs AnyVersion or the stored version); ErrRuleNotFound. Its history
+// stays.
+func (s *Service) DeleteRule(ctx context.Context, id string, version int64, actor string) error {
+	if err := CheckActor(actor); err != nil {
+		return fmt.Errorf("delete rule %s: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return fmt.Errorf("delete rule %s: %w", id, err)
+	}
+	i := slices.IndexFunc(rules, func(o Rule) bool { return o.ID == id })
+	var cur int64
+	if i >= 0 {
+		cur = rules[i].Version
+	}
+	if err := checkVersion("delete rule", id, i >= 0, cur, version, false, ErrRuleNotFound); err != nil {
+		return err
+	}
 	var reloadErr error
-	err := s.commit(func() error {
-		if err := s.store.DeleteRule(ctx, id); err != nil {
+	err = s.commit(func() error {
+		if err := s.store.DeleteRule(ctx, id, actorOr(actor)); err != nil {
 			return err
 		}
 		reloadErr = s.reloadRules(ctx)
@@ -167,4 +213,10 @@ func (s *Service) DeleteRule(ctx context.Context, id string) error {
 		return fmt.Errorf("delete rule %s: %w", id, err)
 	}
 	return reloadErr
+}
+
+// RuleHistory returns every change of the rule with id, oldest first, also once it is
+// deleted; ErrRuleNotFound when there was never such a rule.
+func (s *Service) RuleHistory(ctx context.Context, id string) ([]Revision[Rule], error) {
+	return s.store.RuleHistory(ctx, id)
 }

@@ -270,17 +270,27 @@ func TestUnitsAndRules(t *testing.T) {
 	if err != nil || res.Kind != "district_centre" || res.Unit.ID != "yz" {
 		t.Fatalf("Resolve(event) = %+v, %v; want the district centre", res, err)
 	}
-	if err := e.svc.DeleteUnit(ctx, "lamps"); registry.ErrorCode(err) != "unit_in_use" {
+	if err := e.svc.DeleteUnit(ctx, "lamps", registry.AnyVersion, "tester"); registry.ErrorCode(err) != "unit_in_use" {
 		t.Errorf("DeleteUnit(lamps) = %v, want unit_in_use", err)
 	}
-	// Importing a rule set replaces the old one.
-	if _, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); err != nil {
-		t.Fatal(err)
+	// An empty rules document removes nothing, in any mode; replace with another rule does.
+	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial, registry.ModeReplace} {
+		rep, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{Mode: mode})
+		if !errors.Is(err, registry.ErrImportRejected) || rep.Stored || len(rep.Problems) != 1 || rep.Problems[0].Code != "empty_census" {
+			t.Errorf("Import(empty rules, %s) = %+v, %v; want rejected with empty_census", mode, rep, err)
+		}
+		if n := len(e.idx.Rules()); n != 1 {
+			t.Errorf("rules after importing an empty set (%s) = %d, want 1", mode, n)
+		}
 	}
-	if n := len(e.idx.Rules()); n != 0 {
-		t.Errorf("rules after importing an empty set = %d, want 0", n)
+	rep, err = e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`[{"id":"r2","class":"02","unit":"cgj"}]`), registry.ImportOptions{Mode: registry.ModeReplace})
+	if err != nil || rep.Created != 1 || rep.Deleted != 1 {
+		t.Errorf("Import(replace with r2) = %+v, %v; want 1 created, 1 deleted", rep, err)
 	}
-	if err := e.svc.DeleteUnit(ctx, "lamps"); err != nil {
+	if rs := e.idx.Rules(); len(rs) != 1 || rs[0].ID != "r2" {
+		t.Errorf("rules after replace = %+v, want only r2", rs)
+	}
+	if err := e.svc.DeleteUnit(ctx, "lamps", registry.AnyVersion, "tester"); err != nil {
 		t.Errorf("DeleteUnit(lamps) after its rule went = %v", err)
 	}
 }
@@ -392,7 +402,7 @@ func TestPutUnitChecks(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	put := func(u registry.Unit, v int64) error {
-		_, err := e.svc.PutUnit(ctx, u, v)
+		_, err := e.svc.PutUnit(ctx, u, v, "tester")
 		return err
 	}
 	p1 := registry.Unit{ID: "p1", Name: "一", Type: registry.UnitPublicService}
@@ -400,7 +410,7 @@ func TestPutUnitChecks(t *testing.T) {
 	adm := registry.Unit{ID: "adm", Name: "局", Type: registry.UnitAdminDepartment}
 	sup := registry.Unit{ID: "sup", Name: "所", Type: registry.UnitPublicService, Supervisor: "adm"}
 	for _, u := range []registry.Unit{p1, p2, adm, sup} {
-		if err := put(u, 0); err != nil {
+		if err := put(u, registry.NoVersion); err != nil {
 			t.Fatalf("PutUnit(%s): %v", u.ID, err)
 		}
 	}
@@ -422,7 +432,9 @@ func TestPutUnitChecks(t *testing.T) {
 		{"own parent", self, 0, "invalid_reference"},
 		{"supervisor not an admin department", badSup, 0, "invalid_supervisor"},
 		{"supervisor demoted", demoted, 0, "invalid_supervisor"},
-		{"unknown parent", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: "nobody"}, 0, "unknown_unit"},
+		{"unknown parent", registry.Unit{ID: "x", Name: "x", Type: registry.UnitPublicService, Parent: "nobody"}, registry.NoVersion, "unknown_unit"},
+		{"replace without a version", p2, registry.NoVersion, "precondition_required"},
+		{"any version of a missing unit", registry.Unit{ID: "new", Name: "新", Type: registry.UnitPublicService}, registry.AnyVersion, "unit_not_found"},
 		{"stale version", p2, 2, "version_conflict"},
 		{"version of a missing unit", registry.Unit{ID: "new", Name: "新", Type: registry.UnitPublicService}, 1, "unit_not_found"},
 		{"id of 65 characters", registry.Unit{ID: strings.Repeat("长", 65), Name: "x", Type: registry.UnitPublicService}, 0, "too_long"},
@@ -433,28 +445,39 @@ func TestPutUnitChecks(t *testing.T) {
 			t.Errorf("PutUnit(%s) = %v, want %s", tt.name, err, tt.want)
 		}
 	}
-	if u, err := e.svc.PutUnit(ctx, p2, 1); err != nil || u.Version != 2 {
+	if u, err := e.svc.PutUnit(ctx, p2, 1, "tester"); err != nil || u.Version != 1 {
+		t.Errorf("PutUnit(p2 unchanged, version 1) = %+v, %v; want version 1, nothing written", u, err)
+	}
+	p2.Phone = "023-2"
+	if u, err := e.svc.PutUnit(ctx, p2, 1, "tester"); err != nil || u.Version != 2 {
 		t.Errorf("PutUnit(p2, version 1) = %+v, %v; want version 2", u, err)
 	}
 
 	ru := registry.Rule{ID: "r", Class: "*", Unit: "p1"}
-	if r, err := e.svc.PutRule(ctx, ru, 0); err != nil || r.Version != 1 {
+	if r, err := e.svc.PutRule(ctx, ru, registry.NoVersion, "tester"); err != nil || r.Version != 1 {
 		t.Fatalf("PutRule(new) = %+v, %v", r, err)
 	}
-	if _, err := e.svc.PutRule(ctx, ru, 3); !errors.Is(err, registry.ErrVersionConflict) {
+	if _, err := e.svc.PutRule(ctx, ru, registry.NoVersion, "tester"); !errors.Is(err, registry.ErrPreconditionRequired) {
+		t.Errorf("PutRule(existing, no version) = %v, want precondition_required", err)
+	}
+	if _, err := e.svc.PutRule(ctx, ru, 3, "tester"); !errors.Is(err, registry.ErrVersionConflict) {
 		t.Errorf("PutRule(stale) = %v, want version_conflict", err)
 	}
-	if _, err := e.svc.PutRule(ctx, registry.Rule{ID: "s", Class: "*", Unit: "p1"}, 1); !errors.Is(err, registry.ErrRuleNotFound) {
+	if _, err := e.svc.PutRule(ctx, registry.Rule{ID: "s", Class: "*", Unit: "p1"}, 1, "tester"); !errors.Is(err, registry.ErrRuleNotFound) {
 		t.Errorf("PutRule(missing, version 1) = %v, want rule_not_found", err)
 	}
-	if r, err := e.svc.PutRule(ctx, ru, 1); err != nil || r.Version != 2 {
+	if r, err := e.svc.PutRule(ctx, ru, 1, "tester"); err != nil || r.Version != 1 {
+		t.Errorf("PutRule(unchanged, version 1) = %+v, %v; want version 1, nothing written", r, err)
+	}
+	ru.Reason = "changed"
+	if r, err := e.svc.PutRule(ctx, ru, 1, "tester"); err != nil || r.Version != 2 {
 		t.Errorf("PutRule(version 1) = %+v, %v; want version 2", r, err)
 	}
 	for _, bad := range []registry.Rule{
 		{ID: strings.Repeat("r", 65), Class: "*", Unit: "p1"},
 		{ID: "r", Class: "*", Unit: strings.Repeat("u", 65)},
 	} {
-		if _, err := e.svc.PutRule(ctx, bad, 0); registry.ErrorCode(err) != "too_long" {
+		if _, err := e.svc.PutRule(ctx, bad, registry.NoVersion, "tester"); registry.ErrorCode(err) != "too_long" {
 			t.Errorf("PutRule(id %d characters, unit %d) = %v, want too_long", len(bad.ID), len(bad.Unit), err)
 		}
 	}

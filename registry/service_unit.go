@@ -7,8 +7,11 @@ import (
 	"slices"
 )
 
-// importUnits reads a units document and stores its units (created or replaced by id).
-// References (parent, supervisor) must name a unit in the document or in the store.
+// importUnits reads a units document and stores its units (created or replaced by id; stored
+// units it does not name stay), recording opt.Actor in their history. References (parent,
+// supervisor) must name a unit in the document or in the store. Entries equal to the stored
+// unit change nothing (Report.Unchanged); a document without entries is refused
+// (empty_census).
 func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusUnits), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
@@ -17,6 +20,9 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import units: %w", err)
 	}
 	sink.addAll(probs)
+	if len(units) == 0 {
+		sink.add(emptyDocument(CensusUnits))
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,32 +52,47 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 	if !sink.finish(len(units)) {
 		return rep, rejectedErr(&rep)
 	}
-	var valid []Unit
+	byID := make(map[string]*Unit, len(stored))
+	for i := range stored {
+		byID[stored[i].ID] = &stored[i]
+	}
+	// Entries equal to the stored unit change nothing: no version, no feed entry, no history.
+	var changed []Unit
 	for i, u := range units {
-		if !sink.rejected[i] {
-			valid = append(valid, u)
+		if sink.rejected[i] {
+			continue
+		}
+		if old := byID[u.ID]; old != nil && SameUnit(old, &u) {
+			rep.Unchanged++
+			continue
+		}
+		changed = append(changed, u)
+	}
+	if len(changed) > 0 {
+		var reloadErr error
+		err = s.commit(func() error {
+			if _, err := s.store.PutUnits(ctx, changed, actorOr(opt.Actor)); err != nil {
+				return err
+			}
+			reloadErr = s.reloadUnits(ctx)
+			return nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("import units: %w", err)
+		}
+		if reloadErr != nil {
+			err = reloadErr
 		}
 	}
-	var reloadErr error
-	err = s.commit(func() error {
-		if _, err := s.store.PutUnits(ctx, valid); err != nil {
-			return err
-		}
-		reloadErr = s.reloadUnits(ctx)
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("import units: %w", err)
-	}
-	for _, u := range valid {
-		if stored := has(stored, u.ID); stored {
+	for _, u := range changed {
+		if byID[u.ID] != nil {
 			rep.Updated++
 		} else {
 			rep.Created++
 		}
 	}
 	rep.Stored = true
-	return rep, reloadErr
+	return rep, err
 }
 
 func has(units []Unit, id string) bool {
@@ -167,18 +188,56 @@ func unitRefProblem(u *Unit, byID map[string]*Unit) *Problem {
 	return nil
 }
 
-// PutUnit creates or replaces one unit. version, when > 0, must be the stored unit's current
-// version (ErrVersionConflict; ErrUnitNotFound when there is no such unit); 0 writes
-// unconditionally. Its parent and supervisor must exist (unknown_unit), its parents must not
-// lead back to it (parent_cycle), its supervisor must be an admin_department, and a unit that
-// supervises another must stay one (invalid_supervisor). Its id, parent and supervisor have
-// at most MaxIDLength characters (too_long). The stored unit has Version 1 when it was created.
-func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, error) {
+// Preconditions of PutUnit, PutRule, DeleteUnit and DeleteRule, as a client states them with
+// If-Match: a version > 0 is the version the stored record must have (else
+// ErrVersionConflict), AnyVersion ("*") any version of a stored record (ErrUnitNotFound or
+// ErrRuleNotFound when there is none), and NoVersion (no If-Match) that there is no stored
+// record yet: a write that would replace or remove one is ErrPreconditionRequired.
+const (
+	NoVersion  int64 = -1
+	AnyVersion int64 = 0
+)
+
+// checkVersion applies a precondition to the stored record's version cur (found: whether it
+// exists); create says whether the write may create the record.
+func checkVersion(what, id string, found bool, cur, version int64, create bool, notFound error) error {
+	switch {
+	case !found && create && version == NoVersion:
+		return nil
+	case !found:
+		return fmt.Errorf("%s %s: %w", what, id, notFound)
+	case version == NoVersion:
+		return fmt.Errorf("%s %s (version %d): %w", what, id, cur, ErrPreconditionRequired)
+	case version > 0 && cur != version:
+		return fmt.Errorf("%s %s (version %d, current %d): %w", what, id, version, cur, ErrVersionConflict)
+	}
+	return nil
+}
+
+// actorOr returns actor, or "anonymous" for none: every change names who made it.
+func actorOr(actor string) string {
+	if actor == "" {
+		return "anonymous"
+	}
+	return actor
+}
+
+// PutUnit creates or replaces one unit on behalf of actor. version is the precondition
+// (NoVersion, AnyVersion or the stored version: see NoVersion). Its parent and supervisor
+// must exist (unknown_unit), its parents must not lead back to it (parent_cycle), its
+// supervisor must be an admin_department, and a unit that supervises another must stay one
+// (invalid_supervisor). Its id, parent and supervisor have at most MaxIDLength characters
+// (too_long). The stored unit has Version 1 when it was created; a unit equal to the stored
+// one is not written and comes back with its version unchanged.
+func (s *Service) PutUnit(ctx context.Context, u Unit, version int64, actor string) (Unit, error) {
 	if u.ID == "" || u.Name == "" || u.Type == 0 {
 		return Unit{}, Errorf(Invalid, CodeInvalidUnit, "a unit needs an id, a name and a type")
 	}
 	if err := firstProblem(func(add func(string, string, string, ...any)) { checkUnitIDs(&u, add) }); err != nil {
 		return Unit{}, err
+	}
+	if err := CheckActor(actor); err != nil {
+		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,23 +245,25 @@ func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, err
 	if err != nil {
 		return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, err)
 	}
-	if version > 0 {
-		i := slices.IndexFunc(units, func(o Unit) bool { return o.ID == u.ID })
-		if i < 0 {
-			return Unit{}, fmt.Errorf("put unit %s: %w", u.ID, ErrUnitNotFound)
-		}
-		if units[i].Version != version {
-			return Unit{}, fmt.Errorf("put unit %s (version %d, current %d): %w", u.ID, version, units[i].Version, ErrVersionConflict)
-		}
+	i := slices.IndexFunc(units, func(o Unit) bool { return o.ID == u.ID })
+	var cur int64
+	if i >= 0 {
+		cur = units[i].Version
+	}
+	if err := checkVersion("put unit", u.ID, i >= 0, cur, version, true, ErrUnitNotFound); err != nil {
+		return Unit{}, err
 	}
 	if ps := unitGraphProblems(units, []Unit{u}, []int{-1}); len(ps) > 0 {
 		return Unit{}, ps[0].Err()
+	}
+	if i >= 0 && SameUnit(&units[i], &u) {
+		return units[i], nil
 	}
 	var stored []Unit
 	var reloadErr error
 	err = s.commit(func() error {
 		var err error
-		if stored, err = s.store.PutUnits(ctx, []Unit{u}); err != nil {
+		if stored, err = s.store.PutUnits(ctx, []Unit{u}, actorOr(actor)); err != nil {
 			return err
 		}
 		reloadErr = s.reloadUnits(ctx)
@@ -214,10 +275,27 @@ func (s *Service) PutUnit(ctx context.Context, u Unit, version int64) (Unit, err
 	return stored[0], reloadErr
 }
 
-// DeleteUnit removes a unit that no rule and no other unit refers to (Conflict "unit_in_use").
-func (s *Service) DeleteUnit(ctx context.Context, id string) error {
+// DeleteUnit removes a unit on behalf of actor, under the precondition version (see
+// NoVersion: a delete needs AnyVersion or the stored version). A unit that a rule or another
+// unit refers to stays (Conflict "unit_in_use"). Its history stays too.
+func (s *Service) DeleteUnit(ctx context.Context, id string, version int64, actor string) error {
+	if err := CheckActor(actor); err != nil {
+		return fmt.Errorf("delete unit %s: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return fmt.Errorf("delete unit %s: %w", id, err)
+	}
+	i := slices.IndexFunc(units, func(o Unit) bool { return o.ID == id })
+	var cur int64
+	if i >= 0 {
+		cur = units[i].Version
+	}
+	if err := checkVersion("delete unit", id, i >= 0, cur, version, false, ErrUnitNotFound); err != nil {
+		return err
+	}
 	rules, err := s.store.Rules(ctx)
 	if err != nil {
 		return fmt.Errorf("delete unit %s: %w", id, err)
@@ -227,10 +305,6 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 			return Errorf(Conflict, CodeUnitInUse, "unit %s is used by rule %s", id, r.ID)
 		}
 	}
-	units, err := s.store.Units(ctx)
-	if err != nil {
-		return fmt.Errorf("delete unit %s: %w", id, err)
-	}
 	for _, u := range units {
 		if u.ID != id && (u.Parent == id || u.Supervisor == id) {
 			return Errorf(Conflict, CodeUnitInUse, "unit %s is referenced by unit %s", id, u.ID)
@@ -238,7 +312,7 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 	}
 	var reloadErr error
 	err = s.commit(func() error {
-		if err := s.store.DeleteUnit(ctx, id); err != nil {
+		if err := s.store.DeleteUnit(ctx, id, actorOr(actor)); err != nil {
 			return err
 		}
 		reloadErr = s.reloadUnits(ctx)
@@ -248,4 +322,17 @@ func (s *Service) DeleteUnit(ctx context.Context, id string) error {
 		return fmt.Errorf("delete unit %s: %w", id, err)
 	}
 	return reloadErr
+}
+
+// UnitHistory returns every change of the unit with id, oldest first, also once it is
+// deleted; ErrUnitNotFound when there was never such a unit.
+func (s *Service) UnitHistory(ctx context.Context, id string) ([]Revision[Unit], error) {
+	return s.store.UnitHistory(ctx, id)
+}
+
+// emptyDocument is the problem of a census document without records: nothing to import is
+// never taken as "remove everything" (a rules document in replace mode) nor as a success.
+func emptyDocument(k Census) Problem {
+	return Problem{Index: -1, Code: CodeEmptyCensus,
+		Message: fmt.Sprintf("the %s document holds no %s: nothing was imported and nothing was removed", k, k)}
 }

@@ -40,13 +40,23 @@ type Store interface {
 	// comps, and return a slice sharing its array, whether or not it succeeds: a caller
 	// that needs comps afterwards passes a copy.
 	PutComponents(ctx context.Context, comps []Component, expect []int64, actor string) ([]Component, error)
-	// PutUnits creates or replaces units by ID; DeleteUnit removes one (ErrUnitNotFound).
-	PutUnits(ctx context.Context, units []Unit) ([]Unit, error)
-	DeleteUnit(ctx context.Context, id string) error
-	// PutRules creates or replaces rules by ID; with replace, every other rule is removed in
-	// the same transaction. DeleteRule removes one (ErrRuleNotFound).
-	PutRules(ctx context.Context, rules []Rule, replace bool) ([]Rule, error)
-	DeleteRule(ctx context.Context, id string) error
+	// PutUnits creates or replaces units by ID (Version 1 on create, +1 on replace, Updated
+	// stamped), recording each change with actor in the unit's history and on the feed, in the
+	// same transaction. DeleteUnit removes one (ErrUnitNotFound), recording the delete; the
+	// history of a deleted unit stays.
+	PutUnits(ctx context.Context, units []Unit, actor string) ([]Unit, error)
+	DeleteUnit(ctx context.Context, id, actor string) error
+	// PutRules creates or replaces rules by ID and removes the stored rules whose ids are in
+	// remove (an id not stored is skipped), all in one transaction, recording each change with
+	// actor in the rule's history and on the feed. An id both in rules and in remove is an
+	// error wrapping ErrInvalidInput. DeleteRule removes one (ErrRuleNotFound).
+	PutRules(ctx context.Context, rules []Rule, remove []string, actor string) ([]Rule, error)
+	DeleteRule(ctx context.Context, id, actor string) error
+	// UnitHistory and RuleHistory return every change of the unit or rule with id, oldest
+	// first, also after it was deleted: an empty list for a record stored before histories
+	// were kept, ErrUnitNotFound (ErrRuleNotFound) when there is neither record nor history.
+	UnitHistory(ctx context.Context, id string) ([]Revision[Unit], error)
+	RuleHistory(ctx context.Context, id string) ([]Revision[Rule], error)
 
 	Close() error
 }
@@ -81,6 +91,8 @@ type Index interface {
 	ApplyComponents(comps []Component)
 	SetUnits(units []Unit)
 	SetRules(rules []Rule)
+	// HasCells reports whether an indexed cell's code is prefix or starts with it.
+	HasCells(prefix string) bool
 }
 
 // Identifier assignment. A component stored without an identifier gets one from its cell's
@@ -137,6 +149,22 @@ func CheckIDs(n int, id func(int) string) error {
 			return fmt.Errorf("id %s at elements %d and %d: %w", s, j, i, ErrDuplicate)
 		}
 		seen[s] = i
+	}
+	return nil
+}
+
+// CheckRuleWrite rejects a PutRules batch with an empty or repeated id (errors as CheckIDs), or
+// an id both to store and to remove (ErrInvalidInput).
+func CheckRuleWrite(rules []Rule, remove []string) error {
+	if err := CheckIDs(len(rules), func(i int) string { return rules[i].ID }); err != nil {
+		return err
+	}
+	for _, id := range remove {
+		for _, r := range rules {
+			if r.ID == id {
+				return fmt.Errorf("rule %s is both to store and to remove: %w", id, ErrInvalidInput)
+			}
+		}
 	}
 	return nil
 }

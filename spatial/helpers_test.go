@@ -320,20 +320,28 @@ func (m *memStore) PutComponents(context.Context, []registry.Component, []int64,
 	return nil, fmt.Errorf("memStore is read-only")
 }
 
-func (m *memStore) PutUnits(context.Context, []registry.Unit) ([]registry.Unit, error) {
+func (m *memStore) PutUnits(context.Context, []registry.Unit, string) ([]registry.Unit, error) {
 	return nil, fmt.Errorf("memStore is read-only")
 }
 
-func (m *memStore) DeleteUnit(context.Context, string) error {
+func (m *memStore) DeleteUnit(context.Context, string, string) error {
 	return fmt.Errorf("memStore is read-only")
 }
 
-func (m *memStore) PutRules(context.Context, []registry.Rule, bool) ([]registry.Rule, error) {
+func (m *memStore) PutRules(context.Context, []registry.Rule, []string, string) ([]registry.Rule, error) {
 	return nil, fmt.Errorf("memStore is read-only")
 }
 
-func (m *memStore) DeleteRule(context.Context, string) error {
+func (m *memStore) DeleteRule(context.Context, string, string) error {
 	return fmt.Errorf("memStore is read-only")
+}
+
+func (m *memStore) UnitHistory(context.Context, string) ([]registry.Revision[registry.Unit], error) {
+	return nil, registry.ErrUnitNotFound
+}
+
+func (m *memStore) RuleHistory(context.Context, string) ([]registry.Revision[registry.Rule], error) {
+	return nil, registry.ErrRuleNotFound
 }
 
 func (m *memStore) Close() error { return nil }

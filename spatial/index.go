@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -263,6 +264,22 @@ func (idx *Index) Cell(code registry.GridCode) (*registry.Cell, bool) {
 		return nil, false
 	}
 	return &s.cells[sl].cell, true
+}
+
+// HasCells reports whether an indexed cell's code is prefix or starts with it (a district,
+// street or community that has at least one cell, or a cell code); "" is true when any cell
+// is indexed.
+func (idx *Index) HasCells(prefix string) bool {
+	s := idx.load()
+	if sl, ok := s.codeSlot[registry.GridCode(prefix)]; ok && int(sl) < len(s.cells) && s.cells[sl] != nil {
+		return true
+	}
+	for sl, code := range s.codes {
+		if sl < len(s.cells) && s.cells[sl] != nil && strings.HasPrefix(string(code), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // CellByKey returns the indexed cell with key k.

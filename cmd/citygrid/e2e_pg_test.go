@@ -547,8 +547,9 @@ func TestE2EPostgresRestart(t *testing.T) {
 	for _, w := range []struct{ path, body string }{{"/api/v1/units/e2e-unit-after", unit}, {"/api/v1/rules/e2e-after", rule}} {
 		for {
 			status, body, err := send("PUT", a.base+w.path, w.body)
-			// 201 creates; 200 replaces what an attempt whose answer was lost already wrote.
-			if err == nil && (status == 201 || status == 200) {
+			// 201 creates; 428 (a replace needs If-Match) finds what an attempt whose answer was
+			// lost already wrote.
+			if err == nil && (status == 201 || status == 428) {
 				break
 			}
 			failures = append(failures, fmt.Sprintf("%d %s %v", status, bytes.TrimSpace(body), err))

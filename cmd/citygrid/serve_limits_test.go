@@ -409,8 +409,10 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 				t.Fatal("the demo city has no units")
 			}
 			u := units.Units[0]
+			u["phone"] = fmt.Sprintf("023-%d", time.Now().UnixNano()%10000000) // a change, so that the feed has one
 			b, _ := json.Marshal(u)
 			req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/units/%v", base, u["id"]), bytes.NewReader(b))
+			req.Header.Set("If-Match", "*")
 			put, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)

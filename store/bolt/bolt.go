@@ -23,6 +23,8 @@
 //	                                        seen in any identifier with that prefix
 //	units          unit ID                → unit record
 //	rules          rule ID                → rule record
+//	unit_history   uvarint(len(ID)) ID seq(8) → history entry of a unit (unit.go)
+//	rule_history   uvarint(len(ID)) ID seq(8) → history entry of a rule
 //
 // Keys come from the per-kind sequences in meta, start at 1, are never reused and stay at or
 // below registry.MaxKey (2^53-1).
@@ -98,9 +100,12 @@ var (
 	bucketSerials      = []byte("serials")
 	bucketUnits        = []byte("units")
 	bucketRules        = []byte("rules")
+	bucketUnitHistory  = []byte("unit_history")
+	bucketRuleHistory  = []byte("rule_history")
 
 	allBuckets = [][]byte{bucketMeta, bucketCells, bucketCellCodes, bucketComponents,
-		bucketComponentIDs, bucketHistory, bucketChanges, bucketSerials, bucketUnits, bucketRules}
+		bucketComponentIDs, bucketHistory, bucketChanges, bucketSerials, bucketUnits, bucketRules,
+		bucketUnitHistory, bucketRuleHistory}
 
 	metaSchema       = []byte("schema")
 	metaCellSeq      = []byte("seq/cell")

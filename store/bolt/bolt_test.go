@@ -260,13 +260,13 @@ func TestChangesFeed(t *testing.T) {
 	comp[1].Status = registry.StatusRemoved
 	_, err = s.PutComponents(ctx, comp[1:], nil, "inspector")
 	must(err)
-	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u1"}})
+	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u1"}}, "test")
 	must(err)
-	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r1"}, {ID: "r2"}}, false)
+	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r1"}, {ID: "r2"}}, nil, "test")
 	must(err)
-	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r2"}}, true)
+	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r2"}}, []string{"r1"}, "test")
 	must(err)
-	must(s.DeleteUnit(ctx, "u1"))
+	must(s.DeleteUnit(ctx, "u1", "test"))
 	// A failed write takes no seq.
 	if _, err := s.PutComponents(ctx, comp[:1], []int64{9}, "x"); !errors.Is(err, registry.ErrVersionConflict) {
 		t.Fatalf("PutComponents(stale) error = %v", err)
@@ -277,12 +277,12 @@ func TestChangesFeed(t *testing.T) {
 		{2, kindComponent, opCreate, now, comp[1].ID.String(), "census"},
 		{3, kindCell, opCreate, now, "110105001001001", "grid"},
 		{4, kindComponent, opRetire, now, comp[1].ID.String(), "inspector"},
-		{5, kindUnit, opCreate, now, "u1", ""},
-		{6, kindRule, opCreate, now, "r1", ""},
-		{7, kindRule, opCreate, now, "r2", ""},
-		{8, kindRule, opDelete, now, "r1", ""},
-		{9, kindRule, opUpdate, now, "r2", ""},
-		{10, kindUnit, opDelete, now, "u1", ""},
+		{5, kindUnit, opCreate, now, "u1", "test"},
+		{6, kindRule, opCreate, now, "r1", "test"},
+		{7, kindRule, opCreate, now, "r2", "test"},
+		{8, kindRule, opDelete, now, "r1", "test"},
+		{9, kindRule, opUpdate, now, "r2", "test"},
+		{10, kindUnit, opDelete, now, "u1", "test"},
 	}
 	got, lasts := readChanges(t, s)
 	if d := cmp.Diff(want, got); d != "" {

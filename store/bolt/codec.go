@@ -202,6 +202,14 @@ func (r *reader) str() string {
 	return s
 }
 
+// bytes reads a length-prefixed byte string (sharing the record's memory).
+func (r *reader) bytes() []byte {
+	n := r.count(1)
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
 func (r *reader) geometry() orb.MultiPolygon {
 	total := r.count(16)
 	npoly := r.count(1)

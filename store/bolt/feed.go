@@ -45,7 +45,7 @@ func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registr
 			r := reader{b: v}
 			r.version()
 			n := r.uvarint()
-			when, _ := r.time(), r.str()
+			when, actor := r.time(), r.str()
 			if r.bad || n == 0 || n > last {
 				return fmt.Errorf("changes run %d: %w", last, errCorrupt)
 			}
@@ -58,7 +58,7 @@ func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registr
 				if seq <= since {
 					continue
 				}
-				e := registry.FeedEntry{Seq: seq, Time: when, Kind: feedKinds[kind], ID: id, Op: opNames[op]}
+				e := registry.FeedEntry{Seq: seq, Time: when, Kind: feedKinds[kind], ID: id, Op: opNames[op], Actor: actor}
 				if err := rd.fill(&e); err != nil {
 					return fmt.Errorf("change %d (%s %s): %w", seq, e.Kind, id, err)
 				}

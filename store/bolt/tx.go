@@ -26,6 +26,7 @@ type wtx struct {
 	meta, cells, cellCodes          *bbolt.Bucket
 	comps, ids, history, changes    *bbolt.Bucket
 	serials, units, rules           *bbolt.Bucket
+	unitHistory, ruleHistory        *bbolt.Bucket
 	cellSeq, componentSeq, changeSq uint64
 	arena                           arena
 
@@ -55,6 +56,9 @@ func (s *Store) update(ctx context.Context, fn func(*wtx) error) error {
 			serials:   tx.Bucket(bucketSerials),
 			units:     tx.Bucket(bucketUnits),
 			rules:     tx.Bucket(bucketRules),
+
+			unitHistory: tx.Bucket(bucketUnitHistory),
+			ruleHistory: tx.Bucket(bucketRuleHistory),
 		}
 		w.cells.FillPercent = fillMostly
 		w.comps.FillPercent = fillMostly

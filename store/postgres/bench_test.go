@@ -93,7 +93,7 @@ func BenchmarkImport1M(b *testing.B) {
 		for range b.N {
 			url := pgtest.NewDB(b)
 			s := mustOpen(b, url)
-			if _, err := s.PutUnits(ctx, nil); err != nil { // warm the pool
+			if _, err := s.PutUnits(ctx, nil, "test"); err != nil { // warm the pool
 				b.Fatal(err)
 			}
 			conn, err := pgx.Connect(ctx, url)

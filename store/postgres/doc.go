@@ -14,7 +14,7 @@
 // point, so the WGS84 coordinates citygrid handles are stored as they are, bit for bit:
 // geometry goes in and out as EWKB (go-geom), never through text.
 //
-// # Schema (migrations/0001_init.sql, 0002_runs.sql)
+// # Schema (migrations/0001_init.sql, 0002_runs.sql, 0004_unit_rule_history.sql)
 //
 // Plain column names that a GIS officer reads without a manual; empty strings are stored as
 // NULL and read back as "". Times are timestamptz, kept to the microsecond.
@@ -40,6 +40,11 @@
 //	                   type, parent, supervisor, districts text[], area
 //	                   geometry(MultiPolygon,4490), phone, version, updated
 //	rules              id text primary key, ord, class, kind, area, in_unit, unit, reason, version
+//	unit_history       id, seq, time, actor, op (create, update, delete), version (after the
+//	rule_history       change; the deleted one for a delete), before and after jsonb (the
+//	                   record as it was and became, null before a create and after a delete;
+//	                   a unit's area as hex EWKB); primary key (id, seq). Written in the
+//	                   transaction of the change; a deleted record's rows stay
 //	serials            district, class, last: the highest serial of any identifier ever stored
 //	                   with that prefix; primary key (district, class)
 //	change_runs        the change feed: seq_first, seq_last bigint primary key, time, kind

@@ -79,7 +79,7 @@ const runsQuery = `WITH head AS (
 		SELECT seq_last, sum(seq_last - greatest(seq_first - 1, $1)) OVER (ORDER BY seq_last) AS upto
 		FROM (SELECT seq_first, seq_last FROM change_runs WHERE seq_last > $1 ORDER BY seq_last LIMIT $2) r
 	)
-	SELECT seq_first, seq_last, time, kind, op, ops, key_first, keys, ids FROM change_runs
+	SELECT seq_first, seq_last, time, kind, coalesce(actor, ''), op, ops, key_first, keys, ids FROM change_runs
 	WHERE seq_last > $1 AND seq_last <= coalesce((SELECT min(seq_last) FROM head WHERE upto >= $2), (SELECT max(seq_last) FROM head))
 	ORDER BY seq_last`
 
@@ -104,12 +104,12 @@ func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registr
 		for rows.Next() {
 			var first, last int64
 			var when time.Time
-			var kind string
+			var kind, actor string
 			var opAll *string
 			var ops, ids []string
 			var keys []int64
 			var k0 *int64
-			if err := rows.Scan(&first, &last, &when, &kind, &opAll, &ops, &k0, &keys, &ids); err != nil {
+			if err := rows.Scan(&first, &last, &when, &kind, &actor, &opAll, &ops, &k0, &keys, &ids); err != nil {
 				rows.Close()
 				return err
 			}
@@ -119,7 +119,7 @@ func (s *Store) Changes(ctx context.Context, since uint64, limit int) ([]registr
 				return fmt.Errorf("change run %d-%d: arrays do not match the seqs", first, last)
 			}
 			for i := max(after-first+1, 0); i < n && len(out) < limit; i++ {
-				e := registry.FeedEntry{Seq: uint64(first + i), Time: when.UTC(), Kind: registry.FeedKind(kind)}
+				e := registry.FeedEntry{Seq: uint64(first + i), Time: when.UTC(), Kind: registry.FeedKind(kind), Actor: actor}
 				if opAll != nil {
 					e.Op = registry.ChangeOp(*opAll)
 				} else {

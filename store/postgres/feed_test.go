@@ -45,19 +45,19 @@ func TestChanges(t *testing.T) {
 	step(registry.FeedCell, string(cell.Code), registry.OpCreate, err)
 	_, err = s.PutComponents(ctx, []registry.Component{comp}, nil, "a")
 	step(registry.FeedComponent, id.String(), registry.OpCreate, err)
-	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一"}, {ID: "u2", Name: "二"}})
+	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一"}, {ID: "u2", Name: "二"}}, "test")
 	step(registry.FeedUnit, "u1", registry.OpCreate, err)
 	step(registry.FeedUnit, "u2", registry.OpCreate, nil)
-	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r1", Unit: "u1"}}, false)
+	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r1", Unit: "u1"}}, nil, "test")
 	step(registry.FeedRule, "r1", registry.OpCreate, err)
 	comp.Name = "井盖（新）"
 	_, err = s.PutComponents(ctx, []registry.Component{comp}, nil, "b")
 	step(registry.FeedComponent, id.String(), registry.OpUpdate, err)
-	step(registry.FeedUnit, "u1", registry.OpDelete, s.DeleteUnit(ctx, "u1"))
+	step(registry.FeedUnit, "u1", registry.OpDelete, s.DeleteUnit(ctx, "u1", "test"))
 	comp.Status = registry.StatusRemoved
 	_, err = s.PutComponents(ctx, []registry.Component{comp}, nil, "c")
 	step(registry.FeedComponent, id.String(), registry.OpRetire, err)
-	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r2", Unit: "u2"}}, true)
+	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r2", Unit: "u2"}}, []string{"r1"}, "test")
 	step(registry.FeedRule, "r1", registry.OpDelete, err)
 	step(registry.FeedRule, "r2", registry.OpCreate, nil)
 
@@ -155,7 +155,7 @@ func TestListen(t *testing.T) {
 	// expect writes a unit and waits until its seq is delivered.
 	expect := func(id string) {
 		t.Helper()
-		if _, err := s.PutUnits(context.Background(), []registry.Unit{{ID: id}}); err != nil {
+		if _, err := s.PutUnits(context.Background(), []registry.Unit{{ID: id}}, "test"); err != nil {
 			t.Fatalf("PutUnits: %v", err)
 		}
 		want, err := s.LastSeq(context.Background())
@@ -225,7 +225,7 @@ func TestConcurrentWriters(t *testing.T) {
 			wg.Go(func() {
 				for i := 0; i < 10; i++ {
 					id := fmt.Sprintf("n%d-g%d-%d", n, g, i)
-					if _, err := s.PutUnits(context.Background(), []registry.Unit{{ID: id}, {ID: id + "b"}}); err != nil {
+					if _, err := s.PutUnits(context.Background(), []registry.Unit{{ID: id}, {ID: id + "b"}}, "test"); err != nil {
 						t.Errorf("PutUnits: %v", err)
 					}
 				}

@@ -81,7 +81,7 @@ func TestGeometryRoundTrip(t *testing.T) {
 		t.Errorf("cell area = %v, want %v", back.Area, 1e-7+1)
 	}
 
-	if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u", Area: mp}}); err != nil {
+	if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u", Area: mp}}, "test"); err != nil {
 		t.Fatalf("PutUnits: %v", err)
 	}
 	us, err := s.Units(ctx)

@@ -458,10 +458,10 @@ func testReopenYieldsIdentical(t *testing.T, h Harness) {
 	comps[5].Status = registry.StatusRemoved
 	comps[6].Name = "edited"
 	putComponents(t, s, comps[5:7], nil, "editor")
-	if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一", Type: registry.UnitCityCentre, Area: square(116, 39, 1)}}); err != nil {
+	if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u1", Name: "一", Type: registry.UnitCityCentre, Area: square(116, 39, 1)}}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r1", Order: 1, Class: "*", Unit: "u1"}}, true); err != nil {
+	if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r1", Order: 1, Class: "*", Unit: "u1"}}, nil, "test"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -97,12 +97,12 @@ func testCancelledContext(t *testing.T, h Harness) {
 	checkErr(t, "PutComponents(cancelled)", err, context.Canceled)
 	_, err = s.PutCells(ctx, []registry.Cell{newCell(haidian, 1)}, "x")
 	checkErr(t, "PutCells(cancelled)", err, context.Canceled)
-	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u"}})
+	_, err = s.PutUnits(ctx, []registry.Unit{{ID: "u"}}, "test")
 	checkErr(t, "PutUnits(cancelled)", err, context.Canceled)
-	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r"}}, false)
+	_, err = s.PutRules(ctx, []registry.Rule{{ID: "r"}}, nil, "test")
 	checkErr(t, "PutRules(cancelled)", err, context.Canceled)
-	checkErr(t, "DeleteUnit(cancelled)", s.DeleteUnit(ctx, "u"), context.Canceled)
-	checkErr(t, "DeleteRule(cancelled)", s.DeleteRule(ctx, "r"), context.Canceled)
+	checkErr(t, "DeleteUnit(cancelled)", s.DeleteUnit(ctx, "u", "test"), context.Canceled)
+	checkErr(t, "DeleteRule(cancelled)", s.DeleteRule(ctx, "r", "test"), context.Canceled)
 
 	if n := len(allComponents(t, s)); n != len(many) {
 		t.Errorf("%d components stored, want %d", n, len(many))

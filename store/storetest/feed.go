@@ -22,19 +22,19 @@ func testChangeSeqIncreasing(t *testing.T, h Harness) {
 		func() { putCells(t, s, []registry.Cell{newCell(chaoyang, 1)}) },
 		func() { putComponents(t, s, []registry.Component{b}, nil, "2") },
 		func() {
-			if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u"}}); err != nil {
+			if _, err := s.PutUnits(ctx, []registry.Unit{{ID: "u"}}, "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
 		func() { a.Name = "a2"; putComponents(t, s, []registry.Component{a}, nil, "3") },
 		func() {
-			if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r"}}, false); err != nil {
+			if _, err := s.PutRules(ctx, []registry.Rule{{ID: "r"}}, nil, "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
 		func() { b.Name = "b2"; a.Name = "a3"; putComponents(t, s, []registry.Component{b, a}, nil, "4") },
 		func() {
-			if err := s.DeleteUnit(ctx, "u"); err != nil {
+			if err := s.DeleteUnit(ctx, "u", "test"); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -89,7 +89,7 @@ func sortFeedChanges(cs []feedChange) []feedChange {
 
 // testChangeFeed runs only for stores that implement registry.ChangeFeed: every write appears
 // in the feed, in write order with strictly increasing seqs, with its kind, id and op, the time
-// of the write, and the record as it is stored now (nil once a unit or rule is deleted).
+// of the write, the actor who made it, and the record as it is stored now (nil once a unit or rule is deleted).
 // Within one write call the order of entries is the store's business.
 func testChangeFeed(t *testing.T, h Harness) {
 	s := h.Open(t)
@@ -121,66 +121,67 @@ func testChangeFeed(t *testing.T, h Harness) {
 	cellID := func(c registry.Cell) string { return string(c.Code) }
 
 	type step struct {
-		name string
-		do   func() []feedChange
+		name  string
+		actor string // every entry of the step names it
+		do    func() []feedChange
 	}
 	steps := []step{
-		{"create cells", func() []feedChange {
+		{"create cells", "tester", func() []feedChange {
 			putCells(t, s, []registry.Cell{cell1, cell2})
 			return []feedChange{{registry.FeedCell, cellID(cell1), registry.OpCreate}, {registry.FeedCell, cellID(cell2), registry.OpCreate}}
 		}},
-		{"create components", func() []feedChange {
+		{"create components", "census", func() []feedChange {
 			got := putComponents(t, s, []registry.Component{a, b}, nil, "census")
 			b.ID = got[1].ID
 			return []feedChange{{registry.FeedComponent, a.ID.String(), registry.OpCreate}, {registry.FeedComponent, b.ID.String(), registry.OpCreate}}
 		}},
-		{"create units", func() []feedChange {
-			_, err := s.PutUnits(ctx, []registry.Unit{u1, u2})
+		{"create units", "registrar-zhao", func() []feedChange {
+			_, err := s.PutUnits(ctx, []registry.Unit{u1, u2}, "registrar-zhao")
 			must("PutUnits", err)
 			return []feedChange{{registry.FeedUnit, "u1", registry.OpCreate}, {registry.FeedUnit, "u2", registry.OpCreate}}
 		}},
-		{"create rules", func() []feedChange {
-			_, err := s.PutRules(ctx, []registry.Rule{r1, r2}, false)
+		{"create rules", "rules-office", func() []feedChange {
+			_, err := s.PutRules(ctx, []registry.Rule{r1, r2}, nil, "rules-office")
 			must("PutRules", err)
 			return []feedChange{{registry.FeedRule, "r1", registry.OpCreate}, {registry.FeedRule, "r2", registry.OpCreate}}
 		}},
-		{"replace a cell", func() []feedChange {
+		{"replace a cell", "tester", func() []feedChange {
 			cell1.Name = "重划后的网格"
 			putCells(t, s, []registry.Cell{cell1})
 			return []feedChange{{registry.FeedCell, cellID(cell1), registry.OpUpdate}}
 		}},
-		{"update a component", func() []feedChange {
+		{"update a component", "surveyor", func() []feedChange {
 			a.Name = "井盖（更新）"
 			putComponents(t, s, []registry.Component{a}, nil, "surveyor")
 			return []feedChange{{registry.FeedComponent, a.ID.String(), registry.OpUpdate}}
 		}},
-		{"retire one, update another", func() []feedChange {
+		{"retire one, update another", "surveyor", func() []feedChange {
 			b.Status = registry.StatusRemoved
 			a.Point = orb.Point{a.Point[0] + 1e-5, a.Point[1]}
 			putComponents(t, s, []registry.Component{b, a}, nil, "surveyor")
 			return []feedChange{{registry.FeedComponent, b.ID.String(), registry.OpRetire}, {registry.FeedComponent, a.ID.String(), registry.OpUpdate}}
 		}},
-		{"replace the rules", func() []feedChange {
+		{"replace the rules", "rules-office-2", func() []feedChange {
 			r2.Reason = "moved"
-			_, err := s.PutRules(ctx, []registry.Rule{r2}, true)
+			_, err := s.PutRules(ctx, []registry.Rule{r2}, []string{"r1"}, "rules-office-2")
 			must("PutRules(replace)", err)
 			return []feedChange{{registry.FeedRule, "r1", registry.OpDelete}, {registry.FeedRule, "r2", registry.OpUpdate}}
 		}},
-		{"delete a unit", func() []feedChange {
-			must("DeleteUnit", s.DeleteUnit(ctx, "u1"))
+		{"delete a unit", "registrar-qian", func() []feedChange {
+			must("DeleteUnit", s.DeleteUnit(ctx, "u1", "registrar-qian"))
 			return []feedChange{{registry.FeedUnit, "u1", registry.OpDelete}}
 		}},
-		{"delete a rule", func() []feedChange {
-			must("DeleteRule", s.DeleteRule(ctx, "r2"))
+		{"delete a rule", "dispatcher", func() []feedChange {
+			must("DeleteRule", s.DeleteRule(ctx, "r2", "dispatcher"))
 			return []feedChange{{registry.FeedRule, "r2", registry.OpDelete}}
 		}},
-		{"update a unit", func() []feedChange {
+		{"update a unit", "registrar-sun", func() []feedChange {
 			u2.Phone = "010-6500 0002"
-			_, err := s.PutUnits(ctx, []registry.Unit{u2})
+			_, err := s.PutUnits(ctx, []registry.Unit{u2}, "registrar-sun")
 			must("PutUnits(update)", err)
 			return []feedChange{{registry.FeedUnit, "u2", registry.OpUpdate}}
 		}},
-		{"a failed write", func() []feedChange {
+		{"a failed write", "", func() []feedChange {
 			_, err := s.PutComponents(ctx, []registry.Component{a}, []int64{1}, "stale")
 			checkErr(t, "PutComponents(stale version)", err, registry.ErrVersionConflict)
 			return nil
@@ -222,6 +223,9 @@ func testChangeFeed(t *testing.T, h Harness) {
 		for j, e := range part {
 			got[j] = feedChange{e.Kind, e.ID, e.Op}
 			windows[i].check(t, fmt.Sprintf("%s: entry %d Time", st.name, e.Seq), e.Time)
+			if e.Actor != st.actor {
+				t.Errorf("%s: entry %d (%s %s) Actor = %q, want %q", st.name, e.Seq, e.Kind, e.ID, e.Actor, st.actor)
+			}
 		}
 		diff(t, st.name+": entries", sortFeedChanges(wants[i]), sortFeedChanges(got))
 	}

@@ -1,9 +1,11 @@
 // Package storetest is the conformance suite that every registry.Store runs (store/bolt,
 // store/postgres). It checks the contract written on registry.Store, plus what the stores
 // promise beyond it: keys below 2^53 that survive a restart and are never reused, identifier
-// assignment from per district+class serials, history with before- and after-images, that
+// assignment from per district+class serials, history with before- and after-images (of
+// components, and of units and rules with the actor, also after a delete), that
 // a failed or cancelled write leaves nothing behind, and, for stores that implement
-// registry.ChangeFeed, that every write appears in the feed with the current record.
+// registry.ChangeFeed, that every write appears in the feed with its actor and the current
+// record.
 //
 // A store's test is one line:
 //
@@ -71,6 +73,8 @@ var cases = []struct {
 	{"PutCellsReplace", testPutCellsReplace},
 	{"PutRulesReplace", testPutRulesReplace},
 	{"DeleteNotFound", testDeleteNotFound},
+	{"UnitHistory", testUnitHistory},
+	{"RuleHistory", testRuleHistory},
 	{"CancelledContext", testCancelledContext},
 	{"ChangeSeqIncreasing", testChangeSeqIncreasing},
 	{"ChangeFeed", testChangeFeed},
