@@ -18,7 +18,7 @@ import (
 
 // projection returns the conversion of stored WGS84 points to crs; nil for WGS84 itself.
 func (s *Server) projection(crs spatial.CRS) geojson.Projection {
-	if crs == s.wgs84 {
+	if !crs.Offset() {
 		return nil
 	}
 	return func(p orb.Point) orb.Point { return spatial.FromWGS84(p, crs) }

@@ -119,7 +119,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		}
 		version = n
 	}
-	if out.Geometry != nil && crs != s.wgs84 {
+	if out.Geometry != nil && crs.Offset() {
 		out.Geometry = project.Geometry(out.Geometry, func(p orb.Point) orb.Point { return spatial.ToWGS84(p, crs) })
 	}
 	return out, version, nil
