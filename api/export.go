@@ -12,12 +12,11 @@ import (
 
 	"citygrid/geojson"
 	"citygrid/registry"
-	"citygrid/spatial"
 )
 
 // handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true][&crs=]: every
 // stored record as one streamed GeoJSON FeatureCollection, in WGS84 or in the datum crs names
-// (then a crs member names it; see exportDatum). The export may outlast the
+// (then a crs member names it: spatial.CRS.GeoJSONName). The export may outlast the
 // server's write timeout: each write moves the deadline on, so a client that stops reading is
 // cut off; and the export as a whole is bounded by ExportTimeout, so a client reading just
 // fast enough cannot hold the store's read transaction open for good. At most MaxExports run
@@ -31,6 +30,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	datum := geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
 	incl := false
 	if raw := c.Query("include_removed"); raw != "" && kind == "components" {
 		v, err := strconv.ParseBool(raw)
@@ -52,9 +52,9 @@ func (s *Server) handleExport(c *gin.Context) error {
 	c.Header("Content-Type", geoJSONContentType)
 	c.Status(http.StatusOK)
 	if kind == "cells" {
-		_, err = geojson.ExportCellsIn(ctx, w, s.svc, s.exportDatum(crs))
+		_, err = geojson.ExportCellsIn(ctx, w, s.svc, datum)
 	} else {
-		_, err = geojson.ExportComponentsIn(ctx, w, s.svc, incl, s.exportDatum(crs))
+		_, err = geojson.ExportComponentsIn(ctx, w, s.svc, incl, datum)
 	}
 	if err != nil && c.Writer.Written() {
 		// Cut the connection rather than end the response as if it were whole: the final
@@ -62,16 +62,6 @@ func (s *Server) handleExport(c *gin.Context) error {
 		_ = w.rc.SetWriteDeadline(time.Now())
 	}
 	return err
-}
-
-// exportDatum is the datum of an export asked in crs: none named for WGS84 (RFC 7946),
-// EPSG:4490 for CGCS2000, urn:citygrid:crs:gcj02 or :bd09 for the datums that have no EPSG
-// code (spatial.CRS.GeoJSONName).
-func (s *Server) exportDatum(crs spatial.CRS) geojson.Datum {
-	if crs == spatial.WGS84 {
-		return geojson.Datum{}
-	}
-	return geojson.Datum{Name: crs.GeoJSONName(), Projection: s.projection(crs)}
 }
 
 // exports bounds the export route: how long one may take, and how many run at once.

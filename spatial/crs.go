@@ -45,10 +45,11 @@ func (c CRS) String() string {
 func (c CRS) Offset() bool { return c == GCJ02 || c == BD09 }
 
 // GeoJSONName is the name a GeoJSON crs member (the 2008 GeoJSON form,
-// {"type":"name","properties":{"name":…}}) gives c: OGC's CRS84 for WGS84, EPSG's URN of
-// 4490 for CGCS2000, and urn:citygrid:crs:gcj02 or urn:citygrid:crs:bd09 for the datums of
-// Chinese map providers, which have no EPSG code. citygrid's census readers take all four
-// back (registry.ReadFeatures); GDAL and QGIS read the last two as WGS84 lon/lat.
+// {"type":"name","properties":{"name":…}}) gives c in what citygrid writes: "" for WGS84,
+// RFC 7946's default, which needs no member; EPSG's URN of 4490 for CGCS2000; and
+// urn:citygrid:crs:gcj02 or urn:citygrid:crs:bd09 for the datums of Chinese map providers,
+// which have no EPSG code. citygrid's census readers take them back (a census import in
+// gcj02 or bd09 converts them); GDAL and QGIS read the last two as WGS84 lon/lat.
 func (c CRS) GeoJSONName() string {
 	switch c {
 	case GCJ02, BD09:
@@ -56,7 +57,16 @@ func (c CRS) GeoJSONName() string {
 	case CGCS2000:
 		return "urn:ogc:def:crs:EPSG::4490"
 	}
-	return "urn:ogc:def:crs:OGC:1.3:CRS84"
+	return ""
+}
+
+// FromWGS84Func returns the conversion of WGS84 points to c (FromWGS84), nil when c's
+// coordinates are WGS84's as they are.
+func (c CRS) FromWGS84Func() func(orb.Point) orb.Point {
+	if !c.Offset() {
+		return nil
+	}
+	return func(p orb.Point) orb.Point { return FromWGS84(p, c) }
 }
 
 // ParseCRS accepts "" and "wgs84"/"epsg:4326" (WGS84), "cgcs2000"/"epsg:4490" (CGCS2000),
