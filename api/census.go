@@ -23,8 +23,8 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 }
 
 // handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv][&crs=]:
-// a census import with the same semantics and report as `citygrid import`. crs (cells and
-// components) is the coordinate system of the file's coordinates, converted to WGS84 as
+// a census import with the same semantics and report as `citygrid import`. crs (cells,
+// components, and units' areas) is the coordinate system of the file's coordinates, converted to WGS84 as
 // they are read; a GeoJSON crs member is honoured (registry.ImportOptions.CRS). 200 with the
 // report when something was stored; 422 import_rejected with the report when nothing was.
 // The format of cells and components comes from ?format=, else Content-Type
@@ -94,16 +94,16 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	return okJSON(c, toReportJSON(&rep))
 }
 
-// censusCRS reads ?crs= of a census upload: its canonical name, "" when not given. Units and
-// rules documents have no coordinates to convert (a unit's area is WGS84): they refuse it.
+// censusCRS reads ?crs= of a census upload: its canonical name, "" when not given. A rules
+// document has no coordinates to convert: it refuses crs.
 func censusCRS(c *gin.Context, kind registry.Census) (string, error) {
 	raw, given := c.GetQuery("crs")
 	if !given {
 		return "", nil
 	}
-	if kind != registry.CensusCells && kind != registry.CensusComponents {
+	if kind == registry.CensusRules {
 		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
-			"crs is taken by census imports of cells and components; a %s document has no coordinates to convert (a unit's area is WGS84)", kind)
+			"crs is taken by census imports of cells, components and units; a rules document has no coordinates to convert")
 	}
 	if strings.TrimSpace(raw) == "" {
 		return "", nil

@@ -35,7 +35,7 @@ var (
 )
 
 // feedChangeJSON is one entry of the change feed. Record is the record as stored now: a GeoJSON
-// Feature (WGS84, written by package geojson) for a cell or component, a units or rules
+// Feature (WGS84 or the datum asked, written by package geojson) for a cell or component, a units or rules
 // document entry for a unit or rule, null for a unit or rule deleted since.
 type feedChangeJSON struct {
 	Seq    uint64    `json:"seq"`
@@ -61,7 +61,7 @@ func (s *Server) toFeedChangeJSON(e *registry.FeedEntry, proj geojson.Projection
 	case e.Component != nil:
 		out.Record = json.RawMessage(s.appendComponent(nil, e.Component, proj))
 	case e.Unit != nil:
-		out.Record = toUnitJSON(e.Unit)
+		out.Record = toUnitJSON(e.Unit, proj)
 	case e.Rule != nil:
 		out.Record = toRuleJSON(e.Rule)
 	}

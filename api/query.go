@@ -102,6 +102,9 @@ var crsRoutes = map[string]bool{
 	"GET /api/v1/export/:kind":           true,
 	"GET /api/v1/changes":                true,
 	"GET /api/v1/changes/stream":         true,
+	"GET /api/v1/units":                  true,
+	"GET /api/v1/units/:id":              true,
+	"PUT /api/v1/units/:id":              true,
 }
 
 // refuseCRS answers 400 invalid_crs to crs= on a route that has no coordinates to convert,

@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/project"
 
 	"citygrid/registry"
+	"citygrid/spatial"
 )
 
 func (s *Server) registerUnitRoutes(r *gin.RouterGroup) {
@@ -35,12 +38,13 @@ type unitJSON struct {
 	Supervisor string            `json:"supervisor"`
 	Districts  []string          `json:"districts"`
 	Phone      string            `json:"phone"`
-	Area       *geojson.Geometry `json:"area"` // WGS84; null when the unit has no own service area
+	Area       *geojson.Geometry `json:"area"` // WGS84 or the datum asked (?crs=); null when the unit has no own service area
 	Version    int64             `json:"version"`
 	Updated    *time.Time        `json:"updated"`
 }
 
-func toUnitJSON(u *registry.Unit) unitJSON {
+// toUnitJSON is u as a units document entry, its area's points through proj (nil: as stored).
+func toUnitJSON(u *registry.Unit, proj func(orb.Point) orb.Point) unitJSON {
 	out := unitJSON{
 		ID: u.ID, Name: u.Name, Type: u.Type.String(), Parent: u.Parent, Supervisor: u.Supervisor,
 		Districts: u.Districts, Phone: u.Phone, Version: u.Version,
@@ -49,7 +53,11 @@ func toUnitJSON(u *registry.Unit) unitJSON {
 		out.Districts = []string{}
 	}
 	if len(u.Area) > 0 {
-		out.Area = geojson.NewGeometry(u.Area)
+		area := u.Area
+		if proj != nil {
+			area = project.MultiPolygon(orb.Clone(area).(orb.MultiPolygon), proj)
+		}
+		out.Area = geojson.NewGeometry(area)
 	}
 	if !u.Updated.IsZero() {
 		t := u.Updated.UTC()
@@ -76,20 +84,30 @@ func toRuleJSON(r *registry.Rule) ruleJSON {
 		Unit: r.Unit, Reason: r.Reason, Version: r.Version}
 }
 
-// handleUnitList serves GET /api/v1/units: every unit, sorted by id.
+// handleUnitList serves GET /api/v1/units[?crs=]: every unit, sorted by id; crs applies to
+// their areas.
 func (s *Server) handleUnitList(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	units := s.idx.Units()
 	out := struct {
 		Units []unitJSON `json:"units"`
 	}{Units: make([]unitJSON, len(units))}
 	for i := range units {
-		out.Units[i] = toUnitJSON(&units[i])
+		out.Units[i] = toUnitJSON(&units[i], s.projection(crs))
 	}
 	return okJSON(c, out)
 }
 
-// handleUnitGet serves GET /api/v1/units/{id}: the unit, with its version as ETag.
+// handleUnitGet serves GET /api/v1/units/{id}[?crs=]: the unit, with its version as ETag;
+// crs applies to its area.
 func (s *Server) handleUnitGet(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	u, ok := s.idx.Unit(c.Param("id"))
 	if !ok {
 		return registry.ErrUnitNotFound
@@ -99,7 +117,7 @@ func (s *Server) handleUnitGet(c *gin.Context) error {
 		return nil
 	}
 	c.Header("ETag", tag)
-	return okJSON(c, toUnitJSON(u))
+	return okJSON(c, toUnitJSON(u, s.projection(crs)))
 }
 
 // handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates the unit (201,
@@ -107,7 +125,13 @@ func (s *Server) handleUnitGet(c *gin.Context) error {
 // must name the current version (409 version_conflict; 404 unit_not_found when there is no
 // such unit). Its parent and supervisor must exist, the parents must not lead back to it, and
 // the supervisor must be an admin_department (see Service.PutUnit).
+//
+// crs applies to the entry's area and to the answer's.
 func (s *Server) handleUnitPut(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	version, _, err := ifMatch(c)
 	if err != nil {
 		return err
@@ -123,11 +147,14 @@ func (s *Server) handleUnitPut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return probs[0].Err()
 	}
+	if crs.Offset() && len(units[0].Area) > 0 {
+		units[0].Area = project.MultiPolygon(units[0].Area, func(p orb.Point) orb.Point { return spatial.ToWGS84(p, crs) })
+	}
 	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version)
 	if err != nil {
 		return err
 	}
-	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, toUnitJSON(&u))
+	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, toUnitJSON(&u, s.projection(crs)))
 }
 
 // writeEntry answers a unit or rule PUT: 201 with Location when the record was created

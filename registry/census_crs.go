@@ -130,6 +130,24 @@ func readCensus(r io.Reader, opt ImportOptions, rep *Report, fn func(*Feature) e
 	})
 }
 
+// unitsToWGS84 converts the areas of a units document from the coordinate system the import
+// asked for (a units document has no crs member of its own).
+func unitsToWGS84(units []Unit, opt ImportOptions, rep *Report) error {
+	ic, err := newImportCRS(opt, rep)
+	if err != nil {
+		return err
+	}
+	if ic.cur.ToWGS84 == nil {
+		return nil
+	}
+	for i := range units {
+		if len(units[i].Area) > 0 {
+			units[i].Area = project.MultiPolygon(units[i].Area, orb.Projection(ic.cur.ToWGS84))
+		}
+	}
+	return nil
+}
+
 // geoJSONCRSName returns the name of a crs member of the 2008 GeoJSON form
 // {"type":"name","properties":{"name":…}}; ok is false for a member RFC 7946 says to ignore
 // (null, linked, unreadable).

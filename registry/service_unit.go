@@ -17,6 +17,9 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import units: %w", err)
 	}
 	sink.addAll(probs)
+	if err := unitsToWGS84(units, opt, &rep); err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

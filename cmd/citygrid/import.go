@@ -37,7 +37,7 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
-	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells and components): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
+	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells, components, units' areas): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -118,14 +118,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// importCRS checks -crs and returns its canonical name ("" when not given). Units and rules
-// documents have no coordinates to convert: -crs with them is a usage error.
+// importCRS checks -crs and returns its canonical name ("" when not given). A rules document
+// has no coordinates to convert: -crs with it is a usage error.
 func importCRS(name string, kind registry.Census) (string, error) {
 	if name == "" {
 		return "", nil
 	}
-	if kind != registry.CensusCells && kind != registry.CensusComponents {
-		return "", &usageError{fmt.Sprintf("import: -crs is for cells and components; a %s document has no coordinates to convert (a unit's area is WGS84)", kind)}
+	if kind == registry.CensusRules {
+		return "", &usageError{"import: -crs is for cells, components and units; a rules document has no coordinates to convert"}
 	}
 	crs, err := spatial.ParseCRS(name)
 	if err != nil {
