@@ -324,6 +324,32 @@ func TestCRSUnitArea(t *testing.T) {
 			t.Errorf("stored vertex %d is %.3f m from the original", i, d)
 		}
 	}
+
+	// A units document in GCJ-02, imported with crs=gcj02, is stored in WGS84 too; the same
+	// document without crs would move the area hundreds of metres.
+	var entry map[string]any
+	if err := json.Unmarshal(e.do(t, "GET", "/api/v1/units/"+unit.ID+"?crs=gcj02", "").Body.Bytes(), &entry); err != nil {
+		t.Fatal(err)
+	}
+	delete(entry, "version")
+	delete(entry, "updated")
+	doc := jsonBody(t, map[string]any{"units": []any{entry}})
+	if rec := e.do(t, "POST", "/api/v1/census/units?crs=gcj02", doc); rec.Code != 200 {
+		t.Fatalf("census units in gcj02 = %d %s", rec.Code, short(rec.Body))
+	}
+	stored, _ = e.idx.Unit(unit.ID)
+	for i, p := range stored.Area[0][0] {
+		if d := geo.Distance(p, unit.Area[0][0][i]); d > 0.01 {
+			t.Errorf("census in gcj02: stored vertex %d is %.3f m from the original", i, d)
+		}
+	}
+	if rec := e.do(t, "POST", "/api/v1/census/units", doc); rec.Code != 200 {
+		t.Fatalf("census units without crs = %d %s", rec.Code, short(rec.Body))
+	}
+	stored, _ = e.idx.Unit(unit.ID)
+	if d := geo.Distance(stored.Area[0][0][0], unit.Area[0][0][0]); d < 200 {
+		t.Errorf("census without crs: the area moved %.1f m; the GCJ-02 document read as WGS84 should move it hundreds", d)
+	}
 }
 
 // TestCRSCensus: ?crs= converts a census of components; units and rules refuse it.
