@@ -37,6 +37,7 @@ type reportJSON struct {
 	DryRun    bool          `json:"dry_run"`
 	Problems  []problemLine `json:"problems"`
 	Warnings  []problemLine `json:"warnings"`
+	CRS       string        `json:"crs,omitempty"` // the datum the coordinates were read in
 }
 
 type problemLine struct {
@@ -52,6 +53,7 @@ func toReportJSON(r *registry.Report) reportJSON {
 		Kind: r.Kind, Mode: string(r.Mode), Total: r.Total, Valid: r.Valid, Created: r.Created,
 		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Unchanged: r.Unchanged, Moved: r.Moved,
 		Stored: r.Stored, DryRun: r.DryRun, Problems: problemLines(r.Problems), Warnings: problemLines(r.Warnings),
+		CRS: r.CRS,
 	}
 	return out
 }

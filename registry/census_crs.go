@@ -30,6 +30,7 @@ type importCRS struct {
 
 func newImportCRS(opt ImportOptions, rep *Report) (*importCRS, error) {
 	ic := &importCRS{resolveFn: opt.ResolveCRS, asked: strings.TrimSpace(opt.CRS), cur: CRS{Name: "wgs84"}, rep: rep}
+	rep.CRS = ic.cur.Name
 	if ic.asked == "" {
 		return ic, nil
 	}
@@ -38,6 +39,7 @@ func newImportCRS(opt ImportOptions, rep *Report) (*importCRS, error) {
 		return nil, Errorf(Invalid, CodeInvalidCRS, "crs %q: the census crs must be wgs84, cgcs2000, gcj02 or bd09", ic.asked)
 	}
 	ic.cur = c
+	rep.CRS = c.Name
 	return ic, nil
 }
 
@@ -69,7 +71,12 @@ func (ic *importCRS) member(raw json.RawMessage) error {
 	}
 	switch {
 	case file.Name == ic.cur.Name || file.ToWGS84 == nil && ic.cur.ToWGS84 == nil:
-		return nil // the same, or WGS84 and CGCS2000, which are read alike
+		// The same, or WGS84 and CGCS2000, which are read alike: the file names which.
+		if ic.asked == "" {
+			ic.cur = file
+			ic.rep.CRS = file.Name
+		}
+		return nil
 	case ic.asked != "" && lonLat:
 		ic.rep.Warn(-1, "", "crs", CodeCRSOverridden,
 			"the file's crs member names %s (lon/lat WGS84 or CGCS2000), but its coordinates were read as %s, as the import asked: GIS tools label GCJ-02 and BD-09 data EPSG:4326 because those datums have no EPSG code",
@@ -81,6 +88,7 @@ func (ic *importCRS) member(raw json.RawMessage) error {
 		return Errorf(Invalid, CodeInvalidCRS, "geojson: the crs member %s (%s) comes after the features, which were read as WGS84; put it before them, or give the crs with the import", name, file.Name)
 	}
 	ic.cur = file
+	ic.rep.CRS = file.Name
 	return nil
 }
 

@@ -205,3 +205,29 @@ func FuzzLonLatCRSName(f *testing.F) {
 		}
 	})
 }
+
+// TestReadCensusReportCRS: the report names the datum the coordinates were read in.
+func TestReadCensusReportCRS(t *testing.T) {
+	tests := []struct {
+		member, asked, want string
+	}{
+		{"", "", "wgs84"},
+		{"", "gcj02", "gcj02"},
+		{"", "cgcs2000", "cgcs2000"},
+		{"urn:ogc:def:crs:EPSG::4490", "", "cgcs2000"},
+		{"urn:citygrid:crs:bd09", "", "bd09"},
+		{"urn:ogc:def:crs:OGC:1.3:CRS84", "gcj02", "gcj02"},
+	}
+	for _, tt := range tests {
+		in := `{"type":"FeatureCollection",` + crsFeatures + `}`
+		if tt.member != "" {
+			in = `{"type":"FeatureCollection",` + crsMember(tt.member) + `,` + crsFeatures + `}`
+		}
+		var rep Report
+		err := readCensus(strings.NewReader(in), ImportOptions{Format: FormatGeoJSON, CRS: tt.asked, ResolveCRS: fakeResolve}, &rep,
+			func(*Feature) error { return nil })
+		if err != nil || rep.CRS != tt.want {
+			t.Errorf("member %q, asked %q: report crs %q (%v), want %q", tt.member, tt.asked, rep.CRS, err, tt.want)
+		}
+	}
+}

@@ -140,7 +140,8 @@ func TestE2ECRSYuzhongGCJ02(t *testing.T) {
 	path, cells := yuzhongGCJGrid(t, dir, "yuzhong-gcj02.geojson")
 	db := filepath.Join(dir, "citygrid.db")
 	r := mustRun(t, "import", "-db", db, "-kind", "cells", "-crs", "gcj02", path)
-	if !strings.Contains(r.stdout, fmt.Sprintf("created %d", len(cells))) || !strings.Contains(r.stdout, ": stored") {
+	if !strings.Contains(r.stdout, fmt.Sprintf("created %d", len(cells))) || !strings.Contains(r.stdout, ": stored") ||
+		!strings.Contains(r.stdout, "coordinates read in gcj02") {
 		t.Fatalf("import -crs gcj02: %s", r.stdout)
 	}
 	stored, name := exportedCells(t, export(t, db, "cells"))

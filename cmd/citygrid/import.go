@@ -171,7 +171,11 @@ func newBar(w io.Writer, path string) *progressbar.ProgressBar {
 // printReport writes a validation report: one row per problem, then one per warning (feature
 // index, id, field, code, message), then the totals.
 func printReport(w io.Writer, name string, rep *registry.Report) {
-	fmt.Fprintf(w, "%s: %s, %s mode\n", name, rep.Kind, rep.Mode)
+	crs := ""
+	if rep.CRS != "" && rep.CRS != "wgs84" {
+		crs = ", coordinates read in " + rep.CRS
+	}
+	fmt.Fprintf(w, "%s: %s, %s mode%s\n", name, rep.Kind, rep.Mode, crs)
 	printProblems(w, "PROBLEM", rep.Problems)
 	printProblems(w, "WARNING", rep.Warnings)
 	stored := "nothing stored"
