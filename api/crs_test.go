@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
 
+	"citygrid/api"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -461,4 +463,36 @@ func TestCRSRefusedOrInvalid(t *testing.T) {
 		}
 	}
 	runErrCases(t, e, cases)
+}
+
+// TestCRSRoutesRegistered: every route named as taking crs is a route of the engine (a
+// renamed route would otherwise start refusing crs), and every other route under /api/v1
+// refuses crs= with 400 invalid_crs.
+func TestCRSRoutesRegistered(t *testing.T) {
+	e := sharedEnv(t)
+	engine, ok := e.h.(*gin.Engine)
+	if !ok {
+		t.Fatalf("the handler is a %T, not a *gin.Engine", e.h)
+	}
+	registered := map[string]bool{}
+	for _, r := range engine.Routes() {
+		key := r.Method + " " + r.Path
+		registered[key] = true
+		if !strings.HasPrefix(r.Path, "/api/v1/") || api.CRSRoutes[key] || r.Method == "HEAD" || r.Method == "OPTIONS" {
+			continue
+		}
+		target := strings.NewReplacer(":kind", "component", ":code", "01001", ":id", "x").Replace(r.Path)
+		if r.Path == "/api/v1/classes/:kind/:code" {
+			target = "/api/v1/classes/component/01001"
+		}
+		rec := e.do(t, r.Method, target+"?crs=wgs84", "{}")
+		if rec.Code != 400 || problemOf(t, rec).Code != "invalid_crs" {
+			t.Errorf("%s %s?crs=wgs84 = %d %s; a route without coordinates must refuse crs", r.Method, target, rec.Code, short(rec.Body))
+		}
+	}
+	for key := range api.CRSRoutes {
+		if !registered[key] {
+			t.Errorf("crsRoutes names %q, which is not a route", key)
+		}
+	}
 }

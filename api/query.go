@@ -108,11 +108,16 @@ var crsRoutes = map[string]bool{
 }
 
 // refuseCRS answers 400 invalid_crs to crs= on a route that has no coordinates to convert,
-// rather than ignore a parameter it was given.
+// rather than ignore a parameter it was given. HEAD is judged as GET; OPTIONS (a CORS
+// preflight carries the query of the request it asks about) is let through.
 func (s *Server) refuseCRS(c *gin.Context) {
-	if _, given := c.GetQuery("crs"); given && c.FullPath() != "" && !crsRoutes[c.Request.Method+" "+c.FullPath()] {
+	method := c.Request.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if _, given := c.GetQuery("crs"); given && method != http.MethodOptions && c.FullPath() != "" && !crsRoutes[method+" "+c.FullPath()] {
 		s.writeProblem(c, registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
-			"%s %s has no coordinates: crs is taken only by routes that send or answer them", c.Request.Method, c.FullPath()))
+			"%s %s has no coordinates: crs is taken only by routes that send or answer them", method, c.FullPath()))
 		c.Abort()
 		return
 	}
