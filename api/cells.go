@@ -16,10 +16,15 @@ func (s *Server) registerCellRoutes(r *gin.RouterGroup) {
 	r.PUT("/cells/:code", s.wrap(s.handleCellPut))
 }
 
-// handleCellList serves GET /api/v1/cells?bbox=&limit=&cursor=: one page of the grid cells
-// meeting the box, in key order, with the next page's cursor (also as Link rel="next").
+// handleCellList serves GET /api/v1/cells?bbox=&limit=&cursor=[&crs=]: one page of the grid
+// cells meeting the box, in key order, with the next page's cursor (also as Link rel="next").
+// crs applies to the box and to the answer's geometries.
 func (s *Server) handleCellList(c *gin.Context) error {
-	b, err := s.listBBox(c, false)
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.listBBox(c, false, crs)
 	if err != nil {
 		return err
 	}
@@ -35,7 +40,8 @@ func (s *Server) handleCellList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	writePage(c, len(cells), func(b []byte, i int) []byte { return geojson.AppendCell(b, cells[i], nil) }, next)
+	proj := s.projection(crs)
+	writePage(c, len(cells), func(b []byte, i int) []byte { return geojson.AppendCell(b, cells[i], proj) }, next)
 	return nil
 }
 
@@ -71,7 +77,7 @@ func (s *Server) handleCellGet(c *gin.Context) error {
 
 // handleCellPut serves PUT /api/v1/cells/{code}[?crs=]: a Feature with the cell's polygon and
 // name creates the cell or replaces it (201 or 200). If-Match, when sent, must name the
-// current version.
+// current version. crs applies to the body's polygon and to the answer's.
 func (s *Server) handleCellPut(c *gin.Context) error {
 	code, err := cellCode(c)
 	if err != nil {
@@ -107,7 +113,8 @@ func (s *Server) handleCellPut(c *gin.Context) error {
 		c.Header("Location", "/api/v1/cells/"+string(cell.Code))
 	}
 	c.Header("ETag", etag(cell.Version))
-	writeGeoJSON(c, status, func(b []byte) []byte { return geojson.AppendCell(b, &cell, nil) })
+	proj := s.projection(crs)
+	writeGeoJSON(c, status, func(b []byte) []byte { return geojson.AppendCell(b, &cell, proj) })
 	return nil
 }
 

@@ -8,11 +8,13 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"citygrid/registry"
+	"citygrid/spatial"
 )
 
 func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
@@ -20,8 +22,10 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 	r.GET("/export/:kind", s.wrap(s.handleExport))
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv]:
-// a census import with the same semantics and report as `citygrid import`. 200 with the
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv][&crs=]:
+// a census import with the same semantics and report as `citygrid import`. crs (cells,
+// components, and units' areas) is the coordinate system of the file's coordinates, converted to WGS84 as
+// they are read; a GeoJSON crs member is honoured (registry.ImportOptions.CRS). 200 with the
 // report when something was stored; 422 import_rejected with the report when nothing was.
 // The format of cells and components comes from ?format=, else Content-Type
 // (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
@@ -32,6 +36,10 @@ func (s *Server) handleCensus(c *gin.Context) error {
 		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "census kinds are cells, components, units and rules"}
 	}
 	mode, err := registry.ParseMode(c.Query("mode"))
+	if err != nil {
+		return err
+	}
+	crs, err := censusCRS(c, kind)
 	if err != nil {
 		return err
 	}
@@ -62,7 +70,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	// request's context; the upload's context still ends it.
 	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
-	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
+	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), CRS: crs, ResolveCRS: spatial.ResolveCRS}
 	if kind == registry.CensusCells || kind == registry.CensusComponents {
 		if opt.Format, err = censusFormat(c); err != nil {
 			return err
@@ -84,6 +92,27 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	}
 	answer()
 	return okJSON(c, toReportJSON(&rep))
+}
+
+// censusCRS reads ?crs= of a census upload: its canonical name, "" when not given. A rules
+// document has no coordinates to convert: it refuses crs.
+func censusCRS(c *gin.Context, kind registry.Census) (string, error) {
+	raw, given := c.GetQuery("crs")
+	if !given {
+		return "", nil
+	}
+	if kind == registry.CensusRules {
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
+			"crs is taken by census imports of cells, components and units; a rules document has no coordinates to convert")
+	}
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	crs, err := spatial.ParseCRS(raw)
+	if err != nil {
+		return "", registry.ErrInvalidCRS
+	}
+	return crs.String(), nil
 }
 
 // censusUploads is what the census route keeps: its queue, its limits, and where it spools.

@@ -35,7 +35,7 @@ var (
 )
 
 // feedChangeJSON is one entry of the change feed. Record is the record as stored now: a GeoJSON
-// Feature (WGS84, written by package geojson) for a cell or component, a units or rules
+// Feature (WGS84 or the datum asked, written by package geojson) for a cell or component, a units or rules
 // document entry for a unit or rule, null for a unit or rule deleted since.
 type feedChangeJSON struct {
 	Seq    uint64    `json:"seq"`
@@ -54,15 +54,15 @@ type feedPageJSON struct {
 	Next    uint64           `json:"next"`
 }
 
-func (s *Server) toFeedChangeJSON(e *registry.FeedEntry) feedChangeJSON {
+func (s *Server) toFeedChangeJSON(e *registry.FeedEntry, proj geojson.Projection) feedChangeJSON {
 	out := feedChangeJSON{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), ID: e.ID, Op: string(e.Op), Actor: e.Actor}
 	switch {
 	case e.Cell != nil:
-		out.Record = json.RawMessage(geojson.AppendCell(nil, e.Cell, nil))
+		out.Record = json.RawMessage(geojson.AppendCell(nil, e.Cell, proj))
 	case e.Component != nil:
-		out.Record = json.RawMessage(s.appendComponent(nil, e.Component, nil))
+		out.Record = json.RawMessage(s.appendComponent(nil, e.Component, proj))
 	case e.Unit != nil:
-		out.Record = toUnitJSON(e.Unit)
+		out.Record = toUnitJSON(e.Unit, proj)
 	case e.Rule != nil:
 		out.Record = toRuleJSON(e.Rule)
 	}
@@ -86,10 +86,15 @@ func parseSeq(raw string) (uint64, error) {
 	return n, nil
 }
 
-// handleChanges serves GET /api/v1/changes?since=SEQ&limit=N: up to limit (default 1000, at
-// most 10000) entries of the change feed after seq since (default 0: from the start), oldest
-// first. 503 feed_unavailable when the store keeps no feed.
+// handleChanges serves GET /api/v1/changes?since=SEQ&limit=N[&crs=]: up to limit (default
+// 1000, at most 10000) entries of the change feed after seq since (default 0: from the
+// start), oldest first; crs applies to the geometries of cells and components. 503
+// feed_unavailable when the store keeps no feed.
 func (s *Server) handleChanges(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	feed, err := s.changeFeed()
 	if err != nil {
 		return err
@@ -110,7 +115,7 @@ func (s *Server) handleChanges(c *gin.Context) error {
 	}
 	out := feedPageJSON{Changes: make([]feedChangeJSON, len(entries)), Next: since}
 	for i := range entries {
-		out.Changes[i] = s.toFeedChangeJSON(&entries[i])
+		out.Changes[i] = s.toFeedChangeJSON(&entries[i], s.projection(crs))
 	}
 	if len(entries) > 0 {
 		out.Next = entries[len(entries)-1].Seq
@@ -125,7 +130,13 @@ func (s *Server) handleChanges(c *gin.Context) error {
 // over since; with neither, the stream starts at the feed's current end. An idle stream sends
 // a comment line every heartbeat. The stream ends when the client goes, stops reading (for the
 // server's write timeout) or the server shuts down. It does not poll: it waits for the Service's Changed signal.
+// crs applies to the geometries of cells and components, as in GET /api/v1/changes.
 func (s *Server) handleChangeStream(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	proj := s.projection(crs)
 	feed, err := s.changeFeed()
 	if err != nil {
 		return err
@@ -189,7 +200,7 @@ func (s *Server) handleChangeStream(c *gin.Context) error {
 		if len(entries) > 0 {
 			buf = buf[:0]
 			for i := range entries {
-				data, err := json.Marshal(s.toFeedChangeJSON(&entries[i]))
+				data, err := json.Marshal(s.toFeedChangeJSON(&entries[i], proj))
 				if err != nil {
 					return err
 				}

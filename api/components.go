@@ -126,16 +126,21 @@ func validCellPrefix(s string) bool {
 	return true
 }
 
-// handleComponentList serves GET /api/v1/components?bbox=&class=&status=&cell=&limit=&cursor=:
+// handleComponentList serves GET /api/v1/components?bbox=&class=&status=&cell=&limit=&cursor=[&crs=]:
 // one page of the components in the box (full records, in key order) and the cursor of the
-// next page, also given as a Link rel="next" header.
+// next page, also given as a Link rel="next" header. crs applies to the box and to the
+// answer's points.
 func (s *Server) handleComponentList(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	f, err := parseFilter(c)
 	if err != nil {
 		return err
 	}
 	// A district code (or a longer prefix) bounds the work like a small box does.
-	b, err := s.listBBox(c, len(f.Cell) >= 6)
+	b, err := s.listBBox(c, len(f.Cell) >= 6, crs)
 	if err != nil {
 		return err
 	}
@@ -161,7 +166,8 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 			return err
 		}
 	}
-	writePage(c, len(comps), func(b []byte, i int) []byte { return s.appendComponent(b, &comps[i], nil) }, next)
+	proj := s.projection(crs)
+	writePage(c, len(comps), func(b []byte, i int) []byte { return s.appendComponent(b, &comps[i], proj) }, next)
 	return nil
 }
 
@@ -195,7 +201,8 @@ func (s *Server) handleComponentGet(c *gin.Context) error {
 }
 
 // handleComponentCreate serves POST /api/v1/components[?crs=]: a GeoJSON Feature with the
-// census properties; 201 with Location and ETag. Without an id the store assigns one.
+// census properties; 201 with Location and ETag. Without an id the store assigns one. crs
+// applies to the body's point and to the answer's.
 func (s *Server) handleComponentCreate(c *gin.Context) error {
 	crs, err := s.queryCRS(c)
 	if err != nil {
@@ -215,13 +222,14 @@ func (s *Server) handleComponentCreate(c *gin.Context) error {
 	}
 	c.Header("Location", "/api/v1/components/"+comp.ID.String())
 	c.Header("ETag", etag(comp.Version))
-	s.writeComponent(c, http.StatusCreated, &comp, nil)
+	s.writeComponent(c, http.StatusCreated, &comp, s.projection(crs))
 	return nil
 }
 
 // handleComponentUpdate serves PATCH /api/v1/components/{id}[?crs=]: a Feature with only the
 // properties to change (and a geometry to move it). The version it applies to comes from
-// If-Match or a "version" property; neither is 428.
+// If-Match or a "version" property; neither is 428. crs applies to the body's point and to
+// the answer's.
 func (s *Server) handleComponentUpdate(c *gin.Context) error {
 	id, err := componentID(c)
 	if err != nil {
@@ -254,14 +262,19 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	s.writeComponent(c, http.StatusOK, &comp, nil)
+	s.writeComponent(c, http.StatusOK, &comp, s.projection(crs))
 	return nil
 }
 
-// handleComponentRetire serves DELETE /api/v1/components/{id}[?note=]: the component is
-// marked removed (移除), never deleted. The version comes from If-Match or ?version=.
+// handleComponentRetire serves DELETE /api/v1/components/{id}[?note=][&crs=]: the component is
+// marked removed (移除), never deleted. The version comes from If-Match or ?version=. crs
+// applies to the answer's point.
 func (s *Server) handleComponentRetire(c *gin.Context) error {
 	id, err := componentID(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
 	if err != nil {
 		return err
 	}
@@ -284,7 +297,7 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 		return err
 	}
 	c.Header("ETag", etag(comp.Version))
-	s.writeComponent(c, http.StatusOK, &comp, nil)
+	s.writeComponent(c, http.StatusOK, &comp, s.projection(crs))
 	return nil
 }
 
@@ -301,12 +314,18 @@ type changeJSON struct {
 	After   json.RawMessage `json:"after"`
 }
 
-// handleComponentHistory serves GET /api/v1/components/{id}/history: every change, oldest first.
+// handleComponentHistory serves GET /api/v1/components/{id}/history[?crs=]: every change,
+// oldest first; crs applies to the points of before and after.
 func (s *Server) handleComponentHistory(c *gin.Context) error {
 	id, err := componentID(c)
 	if err != nil {
 		return err
 	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	proj := s.projection(crs)
 	changes, err := s.svc.History(c.Request.Context(), id)
 	if err != nil {
 		return err
@@ -318,10 +337,10 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version,
 			Changed: registry.ChangedComponentFields(ch.Before, ch.After)}
 		if ch.Before != nil {
-			cj.Before = s.appendComponent(nil, ch.Before, nil)
+			cj.Before = s.appendComponent(nil, ch.Before, proj)
 		}
 		if ch.After != nil {
-			cj.After = s.appendComponent(nil, ch.After, nil)
+			cj.After = s.appendComponent(nil, ch.After, proj)
 		}
 		out.Changes[i] = cj
 	}

@@ -4,8 +4,9 @@
 // Routes live under /api/v1 — lookup, nearest, components, cells, classes, units, rules,
 // census, export and the change feed (changes.go) — plus /healthz, /readyz and /metrics;
 // each file registers its resource's routes at its top. Geometry is GeoJSON (RFC 7946) in
-// WGS84/CGCS2000 lon/lat unless a route takes ?crs=gcj02|bd09|cgcs2000|wgs84; distances are
-// metres.
+// WGS84 lon/lat unless ?crs=gcj02|bd09|cgcs2000|wgs84 asks for another datum: every route
+// with coordinates takes it (crsRoutes), for what it reads and what it answers, and the
+// others refuse it (refuseCRS); distances are metres.
 //
 // Handlers are thin: they parse, make one domain call, convert with a toXJSON function and
 // write. Every error goes through statusOf, the one map from registry.Kind (and a few HTTP

@@ -14,8 +14,9 @@ import (
 	"citygrid/registry"
 )
 
-// handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true]: every
-// stored record as one streamed GeoJSON FeatureCollection. The export may outlast the
+// handleExport serves GET /api/v1/export/{cells|components}[?include_removed=true][&crs=]: every
+// stored record as one streamed GeoJSON FeatureCollection, in WGS84 or in the datum crs names
+// (then a crs member names it: spatial.CRS.GeoJSONName). The export may outlast the
 // server's write timeout: each write moves the deadline on, so a client that stops reading is
 // cut off; and the export as a whole is bounded by ExportTimeout, so a client reading just
 // fast enough cannot hold the store's read transaction open for good. At most MaxExports run
@@ -25,6 +26,11 @@ func (s *Server) handleExport(c *gin.Context) error {
 	if kind != "cells" && kind != "components" {
 		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "exports are cells and components"}
 	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	datum := geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
 	incl := false
 	if raw := c.Query("include_removed"); raw != "" && kind == "components" {
 		v, err := strconv.ParseBool(raw)
@@ -46,9 +52,9 @@ func (s *Server) handleExport(c *gin.Context) error {
 	c.Header("Content-Type", geoJSONContentType)
 	c.Status(http.StatusOK)
 	if kind == "cells" {
-		_, err = geojson.ExportCells(ctx, w, s.svc)
+		_, err = geojson.ExportCellsIn(ctx, w, s.svc, datum)
 	} else {
-		_, err = geojson.ExportComponents(ctx, w, s.svc, incl)
+		_, err = geojson.ExportComponentsIn(ctx, w, s.svc, incl, datum)
 	}
 	if err != nil && c.Writer.Written() {
 		// Cut the connection rather than end the response as if it were whole: the final

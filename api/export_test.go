@@ -7,6 +7,7 @@ var (
 	EncodeCursor     = encodeCursor
 	DecodeCursor     = decodeCursor
 	AppendCellObject = appendCellObject
+	CRSRoutes        = crsRoutes
 )
 
 // HandlePanicForTest registers GET path on s's engine with a handler that panics, behind the

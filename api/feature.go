@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
-	"github.com/paulmach/orb"
 
 	"citygrid/geojson"
 	"citygrid/registry"
@@ -18,10 +17,7 @@ import (
 
 // projection returns the conversion of stored WGS84 points to crs; nil for WGS84 itself.
 func (s *Server) projection(crs spatial.CRS) geojson.Projection {
-	if crs == s.wgs84 {
-		return nil
-	}
-	return func(p orb.Point) orb.Point { return spatial.FromWGS84(p, crs) }
+	return crs.FromWGS84Func()
 }
 
 // appendComponent appends c as a component Feature, with its class name from the catalogue

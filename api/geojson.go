@@ -38,6 +38,7 @@ type reportJSON struct {
 	DryRun    bool          `json:"dry_run"`
 	Problems  []problemLine `json:"problems"`
 	Warnings  []problemLine `json:"warnings"`
+	CRS       string        `json:"crs,omitempty"` // the datum the coordinates were read in
 }
 
 type problemLine struct {
@@ -53,6 +54,7 @@ func toReportJSON(r *registry.Report) reportJSON {
 		Kind: r.Kind, Mode: string(r.Mode), Total: r.Total, Valid: r.Valid, Created: r.Created,
 		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Unchanged: r.Unchanged, Moved: r.Moved,
 		Stored: r.Stored, DryRun: r.DryRun, Problems: problemLines(r.Problems), Warnings: problemLines(r.Warnings),
+		CRS: r.CRS,
 	}
 	return out
 }
@@ -123,7 +125,7 @@ func (s *Server) decodeFeature(body []byte, crs spatial.CRS) (*registry.Feature,
 		}
 		version = n
 	}
-	if out.Geometry != nil && crs != s.wgs84 {
+	if out.Geometry != nil && crs.Offset() {
 		out.Geometry = project.Geometry(out.Geometry, func(p orb.Point) orb.Point { return spatial.ToWGS84(p, crs) })
 	}
 	return out, version, nil

@@ -82,6 +82,66 @@ func (s *Server) queryCRS(c *gin.Context) (spatial.CRS, error) {
 	return s.parseCRS(c.Query("crs"))
 }
 
+// crsRoutes are the routes that take ?crs=: every route whose request or answer carries
+// coordinates. crs applies to all of them alike: to the coordinates sent (lon/lat, bbox,
+// geometries, a census) and to those answered.
+var crsRoutes = map[string]bool{
+	"GET /api/v1/lookup":                 true,
+	"POST /api/v1/lookup":                true,
+	"GET /api/v1/nearest":                true,
+	"GET /api/v1/components":             true,
+	"POST /api/v1/components":            true,
+	"GET /api/v1/components/:id":         true,
+	"PATCH /api/v1/components/:id":       true,
+	"DELETE /api/v1/components/:id":      true,
+	"GET /api/v1/components/:id/history": true,
+	"GET /api/v1/cells":                  true,
+	"GET /api/v1/cells/:code":            true,
+	"PUT /api/v1/cells/:code":            true,
+	"POST /api/v1/census/:kind":          true,
+	"GET /api/v1/export/:kind":           true,
+	"GET /api/v1/changes":                true,
+	"GET /api/v1/changes/stream":         true,
+	"GET /api/v1/units":                  true,
+	"GET /api/v1/units/:id":              true,
+	"PUT /api/v1/units/:id":              true,
+	"GET /api/v1/units/:id/history":      true,
+}
+
+// refuseCRS answers 400 invalid_crs to crs= on a route that has no coordinates to convert,
+// rather than ignore a parameter it was given. HEAD is judged as GET; OPTIONS (a CORS
+// preflight carries the query of the request it asks about) is let through.
+func (s *Server) refuseCRS(c *gin.Context) {
+	method := c.Request.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if _, given := c.GetQuery("crs"); given && method != http.MethodOptions && c.FullPath() != "" && !crsRoutes[method+" "+c.FullPath()] {
+		s.writeProblem(c, registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
+			"%s %s has no coordinates: crs is taken only by routes that send or answer them", method, c.FullPath()))
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// bboxToWGS84 converts a bbox given in crs to the WGS84 box holding it: the box of its
+// corners and edge midpoints, converted. The offset of GCJ-02 and BD-09 changes by well
+// under a metre across any box a listing allows, so the box's edges stay straight lines.
+func bboxToWGS84(b orb.Bound, crs spatial.CRS) orb.Bound {
+	if !crs.Offset() {
+		return b
+	}
+	mid := b.Center()
+	out := orb.Bound{Min: orb.Point{math.Inf(1), math.Inf(1)}, Max: orb.Point{math.Inf(-1), math.Inf(-1)}}
+	for _, x := range [3]float64{b.Min[0], mid[0], b.Max[0]} {
+		for _, y := range [3]float64{b.Min[1], mid[1], b.Max[1]} {
+			out = out.Extend(spatial.ToWGS84(orb.Point{x, y}, crs))
+		}
+	}
+	return out
+}
+
 // parseBBox parses minLon,minLat,maxLon,maxLat (WGS84 degrees).
 func parseBBox(s string) (orb.Bound, error) {
 	parts := strings.Split(s, ",")
@@ -106,9 +166,10 @@ func parseBBox(s string) (orb.Bound, error) {
 // worldBound is the bbox of a listing narrowed only by a cell prefix.
 var worldBound = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
-// listBBox reads bbox=, enforcing the area cap unless narrowed (by a cell code prefix).
-// Without bbox the listing covers the world when narrowed, and is refused otherwise.
-func (s *Server) listBBox(c *gin.Context, narrowed bool) (orb.Bound, error) {
+// listBBox reads bbox= (in crs; the box returned is WGS84), enforcing the area cap unless
+// narrowed (by a cell code prefix). Without bbox the listing covers the world when narrowed,
+// and is refused otherwise.
+func (s *Server) listBBox(c *gin.Context, narrowed bool, crs spatial.CRS) (orb.Bound, error) {
 	raw, ok := c.GetQuery("bbox")
 	if !ok || raw == "" {
 		if narrowed {
@@ -120,6 +181,7 @@ func (s *Server) listBBox(c *gin.Context, narrowed bool) (orb.Bound, error) {
 	if err != nil {
 		return orb.Bound{}, err
 	}
+	b = bboxToWGS84(b, crs)
 	if area := (b.Max[0] - b.Min[0]) * (b.Max[1] - b.Min[1]); !narrowed && area > s.maxBBox {
 		return orb.Bound{}, registry.Errorf(registry.Invalid, registry.CodeBBoxTooLarge,
 			"bbox covers %.4g square degrees, more than the %.4g allowed; narrow it or add cell=<district code or longer prefix>", area, s.maxBBox)

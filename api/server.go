@@ -177,7 +177,7 @@ func NewServer(cfg Config) *Server {
 		panic("api: " + err.Error())
 	}
 	e.Use(s.chain()...)
-	v1 := e.Group("/api/v1")
+	v1 := e.Group("/api/v1", s.refuseCRS)
 	s.registerClassRoutes(v1) // the catalogue is not the index: served while it loads
 	gated := v1.Group("", s.requireReady)
 	s.registerLookupRoutes(gated)

@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/project"
 
 	"citygrid/registry"
+	"citygrid/spatial"
 )
 
 func (s *Server) registerUnitRoutes(r *gin.RouterGroup) {
@@ -37,12 +40,13 @@ type unitJSON struct {
 	Supervisor string            `json:"supervisor"`
 	Districts  []string          `json:"districts"`
 	Phone      string            `json:"phone"`
-	Area       *geojson.Geometry `json:"area"` // WGS84; null when the unit has no own service area
+	Area       *geojson.Geometry `json:"area"` // WGS84 or the datum asked (?crs=); null when the unit has no own service area
 	Version    int64             `json:"version"`
 	Updated    *time.Time        `json:"updated"`
 }
 
-func toUnitJSON(u *registry.Unit) unitJSON {
+// toUnitJSON is u as a units document entry, its area's points through proj (nil: as stored).
+func toUnitJSON(u *registry.Unit, proj func(orb.Point) orb.Point) unitJSON {
 	out := unitJSON{
 		ID: u.ID, Name: u.Name, Type: u.Type.String(), Parent: u.Parent, Supervisor: u.Supervisor,
 		Districts: u.Districts, Phone: u.Phone, Version: u.Version,
@@ -51,7 +55,11 @@ func toUnitJSON(u *registry.Unit) unitJSON {
 		out.Districts = []string{}
 	}
 	if len(u.Area) > 0 {
-		out.Area = geojson.NewGeometry(u.Area)
+		area := u.Area
+		if proj != nil {
+			area = project.MultiPolygon(orb.Clone(area).(orb.MultiPolygon), proj)
+		}
+		out.Area = geojson.NewGeometry(area)
 	}
 	if !u.Updated.IsZero() {
 		t := u.Updated.UTC()
@@ -78,20 +86,30 @@ func toRuleJSON(r *registry.Rule) ruleJSON {
 		Unit: r.Unit, Reason: r.Reason, Version: r.Version}
 }
 
-// handleUnitList serves GET /api/v1/units: every unit, sorted by id.
+// handleUnitList serves GET /api/v1/units[?crs=]: every unit, sorted by id; crs applies to
+// their areas.
 func (s *Server) handleUnitList(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	units := s.idx.Units()
 	out := struct {
 		Units []unitJSON `json:"units"`
 	}{Units: make([]unitJSON, len(units))}
 	for i := range units {
-		out.Units[i] = toUnitJSON(&units[i])
+		out.Units[i] = toUnitJSON(&units[i], s.projection(crs))
 	}
 	return okJSON(c, out)
 }
 
-// handleUnitGet serves GET /api/v1/units/{id}: the unit, with its version as ETag.
+// handleUnitGet serves GET /api/v1/units/{id}[?crs=]: the unit, with its version as ETag;
+// crs applies to its area.
 func (s *Server) handleUnitGet(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	u, ok := s.idx.Unit(c.Param("id"))
 	if !ok {
 		return registry.ErrUnitNotFound
@@ -101,7 +119,7 @@ func (s *Server) handleUnitGet(c *gin.Context) error {
 		return nil
 	}
 	c.Header("ETag", tag)
-	return okJSON(c, toUnitJSON(u))
+	return okJSON(c, toUnitJSON(u, s.projection(crs)))
 }
 
 // handleUnitPut serves PUT /api/v1/units/{id}: one units-document entry creates the unit (201,
@@ -109,7 +127,13 @@ func (s *Server) handleUnitGet(c *gin.Context) error {
 // ETag is the stored version, unchanged when the entry equals the stored unit. Its parent
 // and supervisor must exist, the parents must not lead back to it, and the supervisor must
 // be an admin_department (see Service.PutUnit).
+//
+// crs applies to the entry's area and to the answer's.
 func (s *Server) handleUnitPut(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	version, present, err := entryVersion(c)
 	if err != nil {
 		return err
@@ -125,11 +149,14 @@ func (s *Server) handleUnitPut(c *gin.Context) error {
 	if len(probs) > 0 {
 		return probs[0].Err()
 	}
+	if crs.Offset() && len(units[0].Area) > 0 {
+		units[0].Area = project.MultiPolygon(units[0].Area, func(p orb.Point) orb.Point { return spatial.ToWGS84(p, crs) })
+	}
 	u, err := s.svc.PutUnit(c.Request.Context(), units[0], version, actor(c))
 	if err != nil {
 		return err
 	}
-	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, !present, toUnitJSON(&u))
+	return writeEntry(c, "/api/v1/units/", u.ID, u.Version, !present, toUnitJSON(&u, s.projection(crs)))
 }
 
 // entryVersion is the precondition of a unit or rule write: the If-Match version, AnyVersion
@@ -313,14 +340,20 @@ func historyJSON[R registry.Unit | registry.Rule, J any](revs []registry.Revisio
 	return out
 }
 
-// handleUnitHistory serves GET /api/v1/units/{id}/history: every change of the unit, oldest
-// first, also once it is deleted; 404 unit_not_found when there never was such a unit.
+// handleUnitHistory serves GET /api/v1/units/{id}/history[?crs=]: every change of the unit,
+// oldest first, also once it is deleted; 404 unit_not_found when there never was such a unit.
+// crs applies to the areas answered.
 func (s *Server) handleUnitHistory(c *gin.Context) error {
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
 	revs, err := s.svc.UnitHistory(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return okJSON(c, historyJSON(revs, registry.ChangedUnitFields, toUnitJSON))
+	proj := s.projection(crs)
+	return okJSON(c, historyJSON(revs, registry.ChangedUnitFields, func(u *registry.Unit) unitJSON { return toUnitJSON(u, proj) }))
 }
 
 // handleRuleHistory serves GET /api/v1/rules/{id}/history: every change of the rule, oldest

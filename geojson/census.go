@@ -27,17 +27,36 @@ import (
 // coordinates (WGS84/CGCS2000 lon/lat) with the shortest text that parses back to the same
 // float64; area in m² to 0.01. Output is buffered (64 KiB) and the collection is complete
 // only after Close. A CensusWriter is not safe for concurrent use.
+//
+// Coordinates are written as stored unless the writer was made for another Datum
+// (NewCensusWriterIn): then each point goes through its Projection, and the collection names
+// the datum in a crs member before its features.
 type CensusWriter struct {
 	w       *bufio.Writer
+	datum   Datum
 	buf     []byte
 	started bool
 	closed  bool
 	err     error // the first write error; every later call returns it
 }
 
+// Datum is the coordinate system a census file is written in: the name of its GeoJSON crs
+// member (the 2008 GeoJSON form, {"type":"name","properties":{"name":…}}; spatial's
+// CRS.GeoJSONName gives it) and the conversion of stored WGS84 points to it. The zero Datum
+// writes stored WGS84 lon/lat without a crs member, as RFC 7946 has it.
+type Datum struct {
+	Name       string     // "" writes no crs member
+	Projection Projection // nil: points as stored
+}
+
 // NewCensusWriter returns a writer of one FeatureCollection to w. Close does not close w.
 func NewCensusWriter(w io.Writer) *CensusWriter {
-	return &CensusWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	return NewCensusWriterIn(w, Datum{})
+}
+
+// NewCensusWriterIn returns a writer of one FeatureCollection in datum d to w.
+func NewCensusWriterIn(w io.Writer, d Datum) *CensusWriter {
+	return &CensusWriter{w: bufio.NewWriterSize(w, 64<<10), datum: d}
 }
 
 var errWriterClosed = errors.New("geojson: write after Close")
@@ -56,7 +75,7 @@ func (gw *CensusWriter) WriteCell(c *registry.Cell) error {
 	b = append(b, `{"type":"Feature","id":`...)
 	b = AppendString(b, string(c.Code))
 	b = append(b, `,"geometry":{"type":"MultiPolygon","coordinates":`...)
-	b = appendMultiPolygon(b, c.Geometry)
+	b = appendMultiPolygonProj(b, c.Geometry, gw.datum.Projection)
 	b = append(b, `},"properties":{"code":`...)
 	b = AppendString(b, string(c.Code))
 	b = appendStringProp(b, "name", c.Name)
@@ -85,7 +104,7 @@ func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
 		b = append(b, ',')
 	}
 	b = append(b, `"geometry":{"type":"Point","coordinates":`...)
-	b = appendPosition(b, c.Point)
+	b = appendPosition(b, gw.datum.Projection.apply(c.Point))
 	b = append(b, `},"properties":{`...)
 	n := len(b)
 	b = appendStringProp(b, "id", c.ID.String())
@@ -126,7 +145,7 @@ func (gw *CensusWriter) Close() error {
 		return gw.err
 	}
 	if !gw.started {
-		gw.write([]byte(`{"type":"FeatureCollection","features":[`))
+		gw.write(gw.head(nil))
 	}
 	gw.write([]byte("\n]}\n"))
 	if gw.err == nil {
@@ -151,12 +170,23 @@ func (gw *CensusWriter) check() error {
 func (gw *CensusWriter) begin() []byte {
 	b := gw.buf[:0]
 	if !gw.started {
-		b = append(b, `{"type":"FeatureCollection","features":[`...)
+		b = gw.head(b)
 		b = append(b, '\n')
 	} else {
 		b = append(b, ",\n"...)
 	}
 	return b
+}
+
+// head appends the start of the collection, up to the "[" of its features.
+func (gw *CensusWriter) head(b []byte) []byte {
+	b = append(b, `{"type":"FeatureCollection",`...)
+	if gw.datum.Name != "" {
+		b = append(b, `"crs":{"type":"name","properties":{"name":`...)
+		b = AppendString(b, gw.datum.Name)
+		b = append(b, `}},`...)
+	}
+	return append(b, `"features":[`...)
 }
 
 func (gw *CensusWriter) flushFeature(b []byte) error {
@@ -209,6 +239,11 @@ func AppendCensusMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
 }
 
 func appendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
+	return appendMultiPolygonProj(b, mp, nil)
+}
+
+// appendMultiPolygonProj appends mp's coordinates, each point through proj.
+func appendMultiPolygonProj(b []byte, mp orb.MultiPolygon, proj Projection) []byte {
 	b = append(b, '[')
 	for i, poly := range mp {
 		if i > 0 {
@@ -224,7 +259,7 @@ func appendMultiPolygon(b []byte, mp orb.MultiPolygon) []byte {
 				if k > 0 {
 					b = append(b, ',')
 				}
-				b = appendPosition(b, p)
+				b = appendPosition(b, proj.apply(p))
 			}
 			b = append(b, ']')
 		}

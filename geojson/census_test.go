@@ -309,3 +309,72 @@ func TestExportDatesInOwnLocation(t *testing.T) {
 		t.Errorf("export of a Shanghai-midnight date = %s, want census_date 2025-03-01", buf.String())
 	}
 }
+
+// TestCensusWriterDatum: a writer in another datum names it in a crs member before the
+// features, converts every point (of cells and of components), and an empty collection says
+// its datum too; the zero Datum writes no crs member.
+func TestCensusWriterDatum(t *testing.T) {
+	shift := geojson.Projection(func(p orb.Point) orb.Point { return orb.Point{p[0] + 1, p[1] + 2} })
+	cell := &registry.Cell{Code: "500103001001001", Geometry: orb.MultiPolygon{{square(106, 29, 0.001)}}}
+	comp := &registry.Component{ID: registry.MustParseComponentCode("50010301001000001"), Class: "01001", Point: orb.Point{106.0005, 29.0005}}
+	tests := []struct {
+		name    string
+		datum   geojson.Datum
+		write   func(w *geojson.CensusWriter) error
+		wantCRS string
+		want    orb.Point // the first position written
+	}{
+		{"cell, zero datum", geojson.Datum{}, func(w *geojson.CensusWriter) error { return w.WriteCell(cell) }, "", orb.Point{106, 29}},
+		{"cell in a datum", geojson.Datum{Name: "urn:citygrid:crs:gcj02", Projection: shift}, func(w *geojson.CensusWriter) error { return w.WriteCell(cell) }, "urn:citygrid:crs:gcj02", orb.Point{107, 31}},
+		{"component in a datum", geojson.Datum{Name: "urn:ogc:def:crs:EPSG::4490", Projection: shift}, func(w *geojson.CensusWriter) error { return w.WriteComponent(comp) }, "urn:ogc:def:crs:EPSG::4490", orb.Point{107.0005, 31.0005}},
+		{"empty collection in a datum", geojson.Datum{Name: "urn:citygrid:crs:bd09", Projection: shift}, func(*geojson.CensusWriter) error { return nil }, "urn:citygrid:crs:bd09", orb.Point{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := geojson.NewCensusWriterIn(&buf, tt.datum)
+			if err := tt.write(w); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var fc struct {
+				CRS *struct {
+					Type       string
+					Properties struct{ Name string }
+				}
+				Features []struct {
+					Geometry struct{ Coordinates json.RawMessage }
+				}
+			}
+			if err := json.Unmarshal(buf.Bytes(), &fc); err != nil {
+				t.Fatalf("%v in %s", err, buf.String())
+			}
+			gotCRS := ""
+			if fc.CRS != nil {
+				if fc.CRS.Type != "name" {
+					t.Errorf("crs type %q, want name", fc.CRS.Type)
+				}
+				gotCRS = fc.CRS.Properties.Name
+			}
+			if gotCRS != tt.wantCRS {
+				t.Errorf("crs member %q, want %q:\n%s", gotCRS, tt.wantCRS, buf.String())
+			}
+			if tt.wantCRS != "" && strings.Index(buf.String(), `"crs"`) > strings.Index(buf.String(), `"features"`) {
+				t.Errorf("the crs member follows the features:\n%s", buf.String())
+			}
+			if len(fc.Features) == 0 {
+				return
+			}
+			// The first position, whatever the nesting.
+			raw := strings.TrimLeft(string(fc.Features[0].Geometry.Coordinates), "[")
+			parts := strings.SplitN(raw, ",", 3)
+			x, _ := strconv.ParseFloat(parts[0], 64)
+			y, _ := strconv.ParseFloat(strings.TrimRight(parts[1], "]"), 64)
+			if math.Abs(x-tt.want[0]) > 1e-9 || math.Abs(y-tt.want[1]) > 1e-9 {
+				t.Errorf("first position (%v, %v), want %v", x, y, tt.want)
+			}
+		})
+	}
+}

@@ -6,7 +6,9 @@
 // imports back unchanged: CensusWriter streams one FeatureCollection, ExportCells and
 // ExportComponents write a whole store (any CellSource or ComponentSource, such as a
 // registry.Store) through it, and AppendCensusMultiPolygon serves other writers of census
-// files (the demo city of fixtures).
+// files (the demo city of fixtures). NewCensusWriterIn, ExportCellsIn and ExportComponentsIn
+// write it in another Datum: a crs member names it and every point goes through its
+// Projection (citygrid's import reads such a file back in that datum).
 //
 // The API form is what the HTTP API answers (and, later, OGC API Features items and tile
 // attributes): AppendComponent, AppendCell and AppendHit append one Feature with the members

@@ -22,7 +22,13 @@ type ComponentSource interface {
 // (CensusWriter) and returns how many it wrote. The collection is complete only when the
 // error is nil.
 func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) {
-	cw := NewCensusWriter(w)
+	return ExportCellsIn(ctx, w, src, Datum{})
+}
+
+// ExportCellsIn is ExportCells in datum d: a crs member names it, and every point is
+// converted to it (see Datum).
+func ExportCellsIn(ctx context.Context, w io.Writer, src CellSource, d Datum) (int, error) {
+	cw := NewCensusWriterIn(w, d)
 	n := 0
 	err := src.ForEachCell(ctx, func(c *registry.Cell) error { n++; return cw.WriteCell(c) })
 	if err != nil {
@@ -35,7 +41,13 @@ func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) 
 // form (CensusWriter), retired (removed) ones only with includeRemoved, and returns how many
 // it wrote. The collection is complete only when the error is nil.
 func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool) (int, error) {
-	cw := NewCensusWriter(w)
+	return ExportComponentsIn(ctx, w, src, includeRemoved, Datum{})
+}
+
+// ExportComponentsIn is ExportComponents in datum d: a crs member names it, and every point
+// is converted to it (see Datum).
+func ExportComponentsIn(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool, d Datum) (int, error) {
+	cw := NewCensusWriterIn(w, d)
 	n := 0
 	err := src.ForEachComponent(ctx, func(c *registry.Component) error {
 		if c.Status == registry.StatusRemoved && !includeRemoved {

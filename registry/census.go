@@ -41,6 +41,8 @@ func DetectFormat(name string, head []byte) (Format, error) { return detectForma
 //   - geojson: a FeatureCollection, streamed one feature at a time (members in any order,
 //     foreign members ignored), or a single Feature. A syntax error stops the stream, as
 //     does a named "crs" other than CRS84, EPSG:4326 or EPSG:4490 (*Error invalid_crs).
+//     ReadFeatures converts no coordinates; a census import (Service.Import) reads them in
+//     the coordinate system asked for or named by the crs member (ImportOptions.CRS).
 //   - ndjson: one Feature per line (GeoJSONSeq, RFC 8142: RS prefixes tolerated; blank lines
 //     skipped and not counted in Index). A bad line gives a Feature with Err and reading goes on.
 //   - csv: comma-separated, RFC 4180 quoting, a header row; a leading UTF-8 BOM is skipped.

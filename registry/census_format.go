@@ -68,13 +68,18 @@ func detectFormat(name string, head []byte) (Format, error) {
 }
 
 func readFeatures(r io.Reader, f Format, fn func(*Feature) error) error {
+	return readFeaturesCRS(r, f, checkGeoJSONCRS, fn)
+}
+
+// readFeaturesCRS is readFeatures with what to do with a GeoJSON crs member (onCRS).
+func readFeaturesCRS(r io.Reader, f Format, onCRS func(json.RawMessage) error, fn func(*Feature) error) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, utf8BOM) {
 		br.Discard(3)
 	}
 	switch f {
 	case FormatGeoJSON:
-		return readGeoJSON(br, fn)
+		return readGeoJSON(br, onCRS, fn)
 	case FormatNDJSON:
 		return readNDJSON(br, fn)
 	case FormatCSV:

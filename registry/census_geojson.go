@@ -17,7 +17,10 @@ import (
 // Decoder.Decode would scan every feature twice more with encoding/json's slower state
 // machine (BenchmarkReadFeaturesGeoJSON keeps that path as its baseline). After the array a
 // new Decoder takes over the remaining members, so the whole array is never in memory.
-func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
+//
+// onCRS takes the raw value of a top-level "crs" member, wherever it stands; an error from
+// it stops the stream.
+func readGeoJSON(r io.Reader, onCRS func(json.RawMessage) error, fn func(*Feature) error) error {
 	dec := json.NewDecoder(r)
 	base := int64(0) // input offset of dec's first byte, to report offsets after a hand-over
 	stop := func(err error) error {
@@ -100,7 +103,7 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 				return stop(err)
 			}
 			if key == "crs" {
-				if err := checkGeoJSONCRS(v); err != nil {
+				if err := onCRS(v); err != nil {
 					return err
 				}
 			}
@@ -134,26 +137,6 @@ func readGeoJSON(r io.Reader, fn func(*Feature) error) error {
 		return Errorf(Invalid, CodeInvalidInput, "geojson: neither a FeatureCollection with a features array nor a Feature")
 	}
 	return nil
-}
-
-// checkGeoJSONCRS refuses a named pre-RFC 7946 "crs" other than lon/lat WGS84 or CGCS2000:
-// QGIS and ArcGIS exports in a projected CRS (a Gauss-Krüger zone, Web Mercator) would
-// otherwise fail feature by feature with invalid_coordinates, or worse, pass when small.
-func checkGeoJSONCRS(raw json.RawMessage) error {
-	var crs struct {
-		Type       string
-		Properties struct{ Name string }
-	}
-	if json.Unmarshal(raw, &crs) != nil || crs.Type != "name" || crs.Properties.Name == "" {
-		return nil // null, linked or unreadable: RFC 7946 says to ignore it
-	}
-	name := strings.ToUpper(crs.Properties.Name)
-	for _, ok := range [...]string{"CRS84", "EPSG::4326", "EPSG:4326", "EPSG::4490", "EPSG:4490"} {
-		if strings.HasSuffix(name, ok) {
-			return nil
-		}
-	}
-	return Errorf(Invalid, CodeInvalidCRS, "geojson: crs %q is not lon/lat WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490); reproject the file", crs.Properties.Name)
 }
 
 // maxElementBytes bounds one feature of a FeatureCollection, like maxLineBytes one NDJSON line.

@@ -33,7 +33,7 @@ const (
 	CodeUnmappedClass        = "unmapped_class"         // a legacy class without a GB/T 47678.5-2026 counterpart (ErrUnmappedClass)
 	CodeInvalidStatus        = "invalid_status"         // a status other than intact, damaged, lost, abandoned or removed (ErrInvalidStatus)
 	CodeInvalidGeometry      = "invalid_geometry"       // malformed geometry (JSON or WKT) or a non-finite coordinate (ErrInvalidGeometry)
-	CodeInvalidCRS           = "invalid_crs"            // a crs other than wgs84, cgcs2000, gcj02 or bd09, or a file's foreign CRS (ErrInvalidCRS)
+	CodeInvalidCRS           = "invalid_crs"            // a crs other than wgs84, cgcs2000, gcj02 or bd09, a file's foreign CRS, a crs member contradicting the crs asked, or crs= on a route without coordinates (ErrInvalidCRS)
 	CodeInvalidInput         = "invalid_input"          // a malformed request or document, when no narrower code fits (ErrInvalidInput)
 	CodeInvalidCursor        = "invalid_cursor"         // a listing cursor this API did not hand out (ErrInvalidCursor)
 	CodeInvalidMode          = "invalid_mode"           // an import mode other than strict, partial or replace
@@ -129,6 +129,9 @@ const (
 	CodeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
 	CodeUnknownArea         = "unknown_area"          // a rule area that no stored grid cell's code is or starts with
 	CodeEmptyCensus         = "empty_census"          // a census document without a single record (the import is rejected, 422)
+
+	// Warnings about the whole input.
+	CodeCRSOverridden = "crs_overridden" // a lon/lat GeoJSON crs member (EPSG:4326…) read as the gcj02 or bd09 the import asked for
 )
 
 // HTTP-level codes: raised by package api for what only HTTP has (routes, methods, headers,

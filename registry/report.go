@@ -57,6 +57,7 @@ type Report struct {
 	DryRun    bool // the import only checked and counted: nothing was written
 	Problems  []Problem
 	Warnings  []Problem // findings that refuse nothing (a fixed-up class code, a cell outside its district…)
+	CRS       string    // the coordinate system the coordinates were read in (ImportOptions.CRS or the file's crs member): wgs84, cgcs2000, gcj02 or bd09; "" for rules
 }
 
 // Warn appends a warning.

@@ -21,7 +21,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	var idxOf []int
 	seen := map[GridCode]int{}
 	total := 0
-	err := ReadFeatures(r, opt.Format, func(f *Feature) error {
+	err := readCensus(r, opt, &rep, func(f *Feature) error {
 		total++
 		if opt.Progress != nil && total%progressEvery == 0 {
 			opt.Progress(total)

@@ -30,7 +30,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	var idxOf []int
 	seen := map[ComponentCode]int{}
 	total := 0
-	err := ReadFeatures(r, opt.Format, func(f *Feature) error {
+	err := readCensus(r, opt, &rep, func(f *Feature) error {
 		total++
 		if opt.Progress != nil && total%progressEvery == 0 {
 			opt.Progress(total)

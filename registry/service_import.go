@@ -15,6 +15,16 @@ type ImportOptions struct {
 	Progress func(read int) // called every few thousand features with the number read so far
 	Format   Format         // of cells and components; "" detects it from Name and the content
 	Name     string         // the file's name, whose extension tells the format when Format is ""
+	// CRS names the coordinate system of the input's coordinates (cells and components) as
+	// the caller was asked for it (-crs, ?crs=): wgs84, cgcs2000, gcj02 or bd09, resolved by
+	// ResolveCRS. "" when none was asked: a GeoJSON crs member decides, else WGS84. The
+	// coordinates are converted to WGS84 as they are read, before any check sees them.
+	CRS string
+	// ResolveCRS resolves a coordinate system's name (CRS, or one a file's crs member gives
+	// beyond EPSG:4326, EPSG:4490 and CRS84) to its conversion to WGS84: registry does no
+	// datum arithmetic of its own (spatial.ResolveCRS does). nil: only WGS84 and CGCS2000
+	// are known, anything else is refused with invalid_crs.
+	ResolveCRS func(name string) (CRS, bool)
 }
 
 const progressEvery = 4096

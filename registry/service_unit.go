@@ -23,6 +23,9 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 	if len(units) == 0 {
 		sink.add(emptyDocument(CensusUnits))
 	}
+	if err := unitsToWGS84(units, opt, &rep); err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -14,39 +14,94 @@ import (
 type CRS uint8
 
 const (
-	// WGS84 is EPSG:4326. CGCS2000 (EPSG:4490) is treated as identical: the two differ by
-	// centimetres to decimetres and no official transformation parameters exist.
+	// WGS84 is EPSG:4326.
 	WGS84 CRS = iota
 	// GCJ02 is the offset datum of Chinese map providers (Gaode/AutoNavi, Tencent).
 	GCJ02
 	// BD09 is Baidu's datum: a further shift on top of GCJ02.
 	BD09
+	// CGCS2000 is EPSG:4490, China's geodetic datum. Its coordinates are taken as WGS84's
+	// as they are: the two differ by centimetres to decimetres and no official transformation
+	// parameters exist. It is a CRS of its own only so that an answer can say which of the two
+	// it was asked in (an export's crs member).
+	CGCS2000
 )
 
-// String returns "wgs84", "gcj02" or "bd09".
+// String returns "wgs84", "cgcs2000", "gcj02" or "bd09", the names ParseCRS takes.
 func (c CRS) String() string {
 	switch c {
 	case GCJ02:
 		return "gcj02"
 	case BD09:
 		return "bd09"
+	case CGCS2000:
+		return "cgcs2000"
 	}
 	return "wgs84"
 }
 
-// ParseCRS accepts "" (WGS84), "wgs84", "epsg:4326", "cgcs2000", "epsg:4490" (all WGS84),
+// Offset reports whether c's coordinates differ from WGS84's (GCJ02, BD09), that is whether
+// ToWGS84 and FromWGS84 change a point in China.
+func (c CRS) Offset() bool { return c == GCJ02 || c == BD09 }
+
+// GeoJSONName is the name a GeoJSON crs member (the 2008 GeoJSON form,
+// {"type":"name","properties":{"name":…}}) gives c in what citygrid writes: "" for WGS84,
+// RFC 7946's default, which needs no member; EPSG's URN of 4490 for CGCS2000; and
+// urn:citygrid:crs:gcj02 or urn:citygrid:crs:bd09 for the datums of Chinese map providers,
+// which have no EPSG code. citygrid's census readers take them back (a census import in
+// gcj02 or bd09 converts them); GDAL and QGIS read the last two as WGS84 lon/lat.
+func (c CRS) GeoJSONName() string {
+	switch c {
+	case GCJ02, BD09:
+		return "urn:citygrid:crs:" + c.String()
+	case CGCS2000:
+		return "urn:ogc:def:crs:EPSG::4490"
+	}
+	return ""
+}
+
+// FromWGS84Func returns the conversion of WGS84 points to c (FromWGS84), nil when c's
+// coordinates are WGS84's as they are.
+func (c CRS) FromWGS84Func() func(orb.Point) orb.Point {
+	if !c.Offset() {
+		return nil
+	}
+	return func(p orb.Point) orb.Point { return FromWGS84(p, c) }
+}
+
+// ParseCRS accepts "" and "wgs84"/"epsg:4326" (WGS84), "cgcs2000"/"epsg:4490" (CGCS2000),
 // "gcj02"/"gcj-02" and "bd09"/"bd-09", case-insensitively. Anything else is
 // registry.ErrInvalidCRS.
 func ParseCRS(s string) (CRS, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "wgs84", "epsg:4326", "cgcs2000", "epsg:4490":
+	case "", "wgs84", "epsg:4326":
 		return WGS84, nil
+	case "cgcs2000", "epsg:4490":
+		return CGCS2000, nil
 	case "gcj02", "gcj-02":
 		return GCJ02, nil
 	case "bd09", "bd-09":
 		return BD09, nil
 	}
 	return WGS84, registry.ErrInvalidCRS
+}
+
+// ResolveCRS resolves a coordinate system's name (ParseCRS's names, "" excepted) to a
+// registry.CRS, the form a census import takes (registry.ImportOptions.ResolveCRS): its
+// canonical name and its conversion to WGS84, nil for WGS84 and CGCS2000.
+func ResolveCRS(name string) (registry.CRS, bool) {
+	if strings.TrimSpace(name) == "" {
+		return registry.CRS{}, false
+	}
+	c, err := ParseCRS(name)
+	if err != nil {
+		return registry.CRS{}, false
+	}
+	out := registry.CRS{Name: c.String()}
+	if c.Offset() {
+		out.ToWGS84 = func(p orb.Point) orb.Point { return ToWGS84(p, c) }
+	}
+	return out, true
 }
 
 // ToWGS84 converts a lon/lat point given in c to WGS84. GCJ02 (and the GCJ02 step of BD09) is

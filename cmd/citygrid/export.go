@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"citygrid/geojson"
+	"citygrid/spatial"
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,6 +19,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	kind := fs.String("kind", "", "cells or components")
 	out := fs.String("o", "", "output file; default standard output")
 	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
+	crsName := fs.String("crs", "wgs84", "coordinate system of the output: wgs84, cgcs2000, gcj02 or bd09 (other than wgs84, a crs member names it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -31,6 +33,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case len(pos) > 0:
 		return &usageError{fmt.Sprintf("export takes no arguments, got %q", pos)}
 	}
+	crs, err := spatial.ParseCRS(*crsName)
+	if err != nil {
+		return &usageError{fmt.Sprintf("export: -crs %q: want wgs84, cgcs2000, gcj02 or bd09", *crsName)}
+	}
+	datum := geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
 	if sf.DB != "" {
 		if _, err := os.Stat(sf.DB); err != nil {
 			return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
@@ -43,9 +50,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	write := func(w io.Writer) (int, error) {
 		if *kind == "cells" {
-			return geojson.ExportCells(ctx, w, st)
+			return geojson.ExportCellsIn(ctx, w, st, datum)
 		}
-		return geojson.ExportComponents(ctx, w, st, *removed)
+		return geojson.ExportComponentsIn(ctx, w, st, *removed, datum)
 	}
 	if *out == "" {
 		bw := bufio.NewWriterSize(stdout, 256<<10)

@@ -27,6 +27,7 @@ type importConfig struct {
 	Mode    string      // -mode strict|partial
 	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
 	Actor   string      // -actor, recorded in the component history
+	CRS     string      // -crs wgs84|cgcs2000|gcj02|bd09; "" the file's crs member, else WGS84
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
+	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells, components, units' areas): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +67,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
 	}
 
+	crs, err := importCRS(cfg.CRS, registry.Census(cfg.Kind))
+	if err != nil {
+		return err
+	}
+
 	cat, err := cfg.Classes.load()
 	if err != nil {
 		return err
@@ -83,7 +90,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	failed := 0
 	for _, path := range paths {
-		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path}
+		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path,
+			CRS: crs, ResolveCRS: spatial.ResolveCRS}
 		var bar *progressbar.ProgressBar
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)
@@ -108,6 +116,22 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &exitError{code: 1, msg: fmt.Sprintf("import: %d of %d file(s) had rejected features", failed, len(paths))}
 	}
 	return nil
+}
+
+// importCRS checks -crs and returns its canonical name ("" when not given). A rules document
+// has no coordinates to convert: -crs with it is a usage error.
+func importCRS(name string, kind registry.Census) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	if kind == registry.CensusRules {
+		return "", &usageError{"import: -crs is for cells, components and units; a rules document has no coordinates to convert"}
+	}
+	crs, err := spatial.ParseCRS(name)
+	if err != nil {
+		return "", &usageError{fmt.Sprintf("import: -crs %q: want wgs84, cgcs2000, gcj02 or bd09", name)}
+	}
+	return crs.String(), nil
 }
 
 // importPath imports one census file through svc. A nil bar shows no progress.
@@ -147,7 +171,11 @@ func newBar(w io.Writer, path string) *progressbar.ProgressBar {
 // printReport writes a validation report: one row per problem, then one per warning (feature
 // index, id, field, code, message), then the totals.
 func printReport(w io.Writer, name string, rep *registry.Report) {
-	fmt.Fprintf(w, "%s: %s, %s mode\n", name, rep.Kind, rep.Mode)
+	crs := ""
+	if rep.CRS != "" && rep.CRS != "wgs84" {
+		crs = ", coordinates read in " + rep.CRS
+	}
+	fmt.Fprintf(w, "%s: %s, %s mode%s\n", name, rep.Kind, rep.Mode, crs)
 	printProblems(w, "PROBLEM", rep.Problems)
 	printProblems(w, "WARNING", rep.Warnings)
 	stored := "nothing stored"
