@@ -98,9 +98,11 @@ var (
 	bucketSerials      = []byte("serials")
 	bucketUnits        = []byte("units")
 	bucketRules        = []byte("rules")
+	bucketCellHistory  = []byte("cell_history") // cell Key + seq → op, time, actor, note, the cell after
 
 	allBuckets = [][]byte{bucketMeta, bucketCells, bucketCellCodes, bucketComponents,
-		bucketComponentIDs, bucketHistory, bucketChanges, bucketSerials, bucketUnits, bucketRules}
+		bucketComponentIDs, bucketHistory, bucketChanges, bucketSerials, bucketUnits, bucketRules,
+		bucketCellHistory}
 
 	metaSchema       = []byte("schema")
 	metaCellSeq      = []byte("seq/cell")

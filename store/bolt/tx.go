@@ -26,6 +26,7 @@ type wtx struct {
 	meta, cells, cellCodes          *bbolt.Bucket
 	comps, ids, history, changes    *bbolt.Bucket
 	serials, units, rules           *bbolt.Bucket
+	cellHistory                     *bbolt.Bucket
 	cellSeq, componentSeq, changeSq uint64
 	arena                           arena
 
@@ -56,6 +57,7 @@ func (s *Store) update(ctx context.Context, fn func(*wtx) error) error {
 			units:     tx.Bucket(bucketUnits),
 			rules:     tx.Bucket(bucketRules),
 		}
+		w.cellHistory = tx.Bucket(bucketCellHistory)
 		w.cells.FillPercent = fillMostly
 		w.comps.FillPercent = fillMostly
 		w.history.FillPercent = fillMostly
