@@ -20,8 +20,9 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 	r.GET("/export/:kind", s.wrap(s.handleExport))
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv]:
-// a census import with the same semantics and report as `citygrid import`. 200 with the
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=][&format=geojson|ndjson|csv]:
+// a census import with the same semantics and report as `citygrid import` (area: the grid code
+// prefix a grid revision of cells, mode=replace, replaces). 200 with the
 // report when something was stored; 422 import_rejected with the report when nothing was.
 // The format of cells and components comes from ?format=, else Content-Type
 // (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
@@ -34,6 +35,11 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	mode, err := registry.ParseMode(c.Query("mode"))
 	if err != nil {
 		return err
+	}
+	if kind == registry.CensusCells && mode == registry.ModeReplace {
+		if err := registry.CheckRevisionArea(c.Query("area")); err != nil {
+			return err
+		}
 	}
 	release, err := s.census.queue.admit()
 	if err != nil {
@@ -62,7 +68,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	// request's context; the upload's context still ends it.
 	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
-	opt := registry.ImportOptions{Mode: mode, Actor: actor(c)}
+	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), Area: c.Query("area")}
 	if kind == registry.CensusCells || kind == registry.CensusComponents {
 		if opt.Format, err = censusFormat(c); err != nil {
 			return err

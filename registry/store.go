@@ -190,3 +190,12 @@ func CheckIDs(n int, id func(int) string) error {
 	}
 	return nil
 }
+
+// DistrictBoundaries are the outlines of administrative districts (loaded at run time with
+// -boundaries; spatial.Boundaries), against which a census checks that a cell lies in the
+// district its code names.
+type DistrictBoundaries interface {
+	// Inside reports whether p (WGS84) lies inside the district's boundary; known is false
+	// when there is no boundary for the district.
+	Inside(district string, p orb.Point) (inside, known bool)
+}

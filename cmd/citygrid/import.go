@@ -161,6 +161,9 @@ func printReport(w io.Writer, name string, rep *registry.Report) {
 	if rep.Deleted > 0 {
 		extra += fmt.Sprintf(", deleted %d", rep.Deleted)
 	}
+	if rep.Retired > 0 {
+		extra += fmt.Sprintf(", retired %d", rep.Retired)
+	}
 	if rep.Moved > 0 {
 		extra += fmt.Sprintf(", moved %d", rep.Moved)
 	}
