@@ -27,13 +27,17 @@ type importConfig struct {
 	Mode    string      // -mode strict|partial
 	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
 	Actor   string      // -actor, recorded in the component history
+	Area    string      // -area: the district, street or community a grid revision (-mode replace) replaces
+	Cells   cellFlags   // -max-cell-area, -boundaries, -boundaries-crs
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
 	c.Store.register(fs, "embedded store file, created when missing")
 	c.Classes.register(fs)
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
-	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
+	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features; replace: the file is the whole set (rules; cells of -area)")
+	fs.StringVar(&c.Area, "area", "", "with -kind cells -mode replace: the grid code prefix (district 6 digits, street 9, community 12) whose grid the file replaces")
+	c.Cells.register(fs)
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 }
@@ -59,6 +63,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{"import: -mode: " + err.(*registry.Error).Message}
 	}
+	if registry.Census(cfg.Kind) == registry.CensusCells && mode == registry.ModeReplace {
+		if err := registry.CheckRevisionArea(cfg.Area); err != nil {
+			return &usageError{"import: -area: " + err.(*registry.Error).Message}
+		}
+		if len(paths) > 1 {
+			return &usageError{"import: a grid revision (-mode replace) takes one file: the area's whole new grid"}
+		}
+	} else if cfg.Area != "" {
+		return &usageError{"import: -area is for a grid revision: -kind cells -mode replace"}
+	}
 	switch registry.Format(cfg.Format) {
 	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
 	default:
@@ -80,10 +94,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	svc := registry.NewService(st, importIndex{idx}, cat, log)
+	if err := cfg.Cells.apply("import", svc); err != nil {
+		return err
+	}
 
 	failed := 0
 	for _, path := range paths {
-		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path}
+		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path, Area: cfg.Area}
 		var bar *progressbar.ProgressBar
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)

@@ -40,6 +40,7 @@ type serveConfig struct {
 	HTTP            httpLimits
 	TLSCert         string // -tls-cert: serve HTTPS (and HTTP/2) with this certificate
 	TLSKey          string // -tls-key: its private key
+	Cells           cellFlags
 }
 
 // httpLimits are the flags that bound what a client can hold of the server.
@@ -121,6 +122,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.HTTP.register(fs)
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM): serve HTTPS and HTTP/2 instead of HTTP; needs -tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of -tls-cert")
+	c.Cells.register(fs)
 	fs.StringVar(&c.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"),
 		"debug, info, warn or error; successful requests are logged at debug (CITYGRID_LOG_LEVEL)")
 }
@@ -198,6 +200,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.store = st
 	idx := spatial.New(spatial.Options{SnapRadius: m.Config.SnapRadius})
 	svc := registry.NewService(st, idx, cat, m.Log)
+	if err := m.Config.Cells.apply("serve", svc); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
