@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/clip"
@@ -413,4 +414,36 @@ func TestLoadBoundariesRefuses(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// TestFollowGridRevision: a node that follows the change feed applies another node's grid
+// revision: the retired cell stops answering, the new one answers, the moved components carry
+// their new cell, and the index is as a fresh load would make it.
+func TestFollowGridRevision(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	a, b := newNode(t, st, nil), newNode(t, st, nil)
+	if _, err := a.svc.Import(ctx, registry.CensusCells, strings.NewReader(twoCells), registry.ImportOptions{Format: registry.FormatNDJSON, Actor: "census"}); err != nil {
+		t.Fatal(err)
+	}
+	csv := csvHeader + ",01037,路灯,intact,,106.5705,29.5505\n"
+	if rep, err := a.svc.Import(ctx, registry.CensusComponents, strings.NewReader(csv), registry.ImportOptions{Format: registry.FormatCSV, Actor: "census"}); err != nil || rep.Created != 1 {
+		t.Fatalf("components: %+v, %v", rep, err)
+	}
+	b.followSynced(t, st, nil, 5*time.Millisecond)
+	// Cell 001 is drawn again as 003; 002 is kept.
+	rev := square("500103003001003", 106.570, 29.550) + "\n" + square("500103003001002", 106.571, 29.550) + "\n"
+	rep, err := a.svc.Import(ctx, registry.CensusCells, strings.NewReader(rev), registry.ImportOptions{Mode: registry.ModeReplace,
+		Area: "500103003001", Format: registry.FormatNDJSON, Actor: "gis-wang"})
+	if err != nil || rep.Retired != 1 || rep.Moved != 1 || rep.Created != 1 || rep.Unchanged != 1 {
+		t.Fatalf("revision = %+v, %v", rep, err)
+	}
+	waitApplied(t, b, lastSeq(t, st), 5*time.Second)
+	if at, err := b.idx.CellAt(orb.Point{106.5705, 29.5505}); err != nil || at.Code != "500103003001003" {
+		t.Errorf("follower CellAt = %v, %v; want the new cell", at, err)
+	}
+	if c, ok := b.idx.Cell("500103003001001"); !ok || c.Status != registry.CellRetired {
+		t.Errorf("follower's cell 001 = %+v, %v; want retired", c, ok)
+	}
+	inStep(t, "after a grid revision", b, st)
 }
