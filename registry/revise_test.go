@@ -447,3 +447,45 @@ func TestFollowGridRevision(t *testing.T) {
 	}
 	inStep(t, "after a grid revision", b, st)
 }
+
+// TestUnchangedCellsReimport: importing cells equal to the stored ones (or PUTting one) writes
+// nothing: no version, no history entry, no feed entry; a changed name is one update.
+func TestUnchangedCellsReimport(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	seq := lastSeq(t, e.store)
+	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial} {
+		rep, err := e.importCells(t, twoCells, mode)
+		if err != nil || rep.Unchanged != 2 || rep.Created+rep.Updated != 0 || rep.Stored {
+			t.Errorf("%s re-import = %+v, %v; want 2 unchanged, nothing stored", mode, rep, err)
+		}
+	}
+	stored, ok := e.idx.Cell("500103003001001")
+	if !ok {
+		t.Fatal("cell 500103003001001 is not indexed")
+	}
+	f := &registry.Feature{Props: map[string]string{"code": "500103003001001", "name": "cell 500103003001001"},
+		Geometry: orb.Clone(stored.Geometry)}
+	got, err := e.svc.PutCell(ctx, f, 0, "gis-wang")
+	if err != nil || got.Version != 1 {
+		t.Errorf("PUT of the same cell = version %d, %v; want version 1", got.Version, err)
+	}
+	if s := lastSeq(t, e.store); s != seq {
+		t.Errorf("the change feed moved from %d to %d on unchanged writes", seq, s)
+	}
+	if h, err := e.svc.CellHistory(ctx, "500103003001001"); err != nil || len(h) != 1 {
+		t.Errorf("history after unchanged writes: %d entries, %v; want 1", len(h), err)
+	}
+	renamed := strings.Replace(twoCells, `"name":"cell 500103003001002"`, `"name":"改名"`, 1)
+	rep, err := e.importCells(t, renamed, registry.ModeStrict)
+	if err != nil || rep.Updated != 1 || rep.Unchanged != 1 {
+		t.Errorf("import with one renamed cell = %+v, %v; want 1 updated, 1 unchanged", rep, err)
+	}
+	h, err := e.svc.CellHistory(ctx, "500103003001002")
+	if err != nil || len(h) != 2 || !slices.Equal(registry.ChangedCellFields(h[1].Before, h[1].After), []string{"name"}) {
+		t.Errorf("history of the renamed cell: %+v, %v; want a second entry changing name", h, err)
+	}
+}
