@@ -23,6 +23,14 @@
 //	                                        seen in any identifier with that prefix
 //	units          unit ID                → unit record
 //	rules          rule ID                → rule record
+//	cell_history   cell Key (8) + seq (8) → cell revision: version(1) op(1) time actor note,
+//	                                        then the cell record after the change; the entry
+//	                                        before it holds the before-image. A cell stored
+//	                                        before cells kept history gets a seq 0 entry with
+//	                                        its state when it first changes
+//
+// A cell record ends, for a retired cell only, with its status (1) and retired time: an
+// active cell's record is the one earlier builds wrote.
 //
 // Keys come from the per-kind sequences in meta, start at 1, are never reused and stay at or
 // below registry.MaxKey (2^53-1).
