@@ -241,6 +241,18 @@ func (s *Store) CellHistory(ctx context.Context, code registry.GridCode) ([]regi
 			rev.Before, prev = prev, rev.After
 			out = append(out, rev)
 		}
+		if len(out) == 0 { // a cell stored before cells kept history, unchanged since
+			c := new(registry.Cell)
+			v := tx.Bucket(bucketCells).Get(kb)
+			if v == nil {
+				return fmt.Errorf("code index points at missing key: %w", errCorrupt)
+			}
+			if err := decodeCell(c, kb, v); err != nil {
+				return err
+			}
+			out = append(out, registry.Revision[registry.Cell]{Time: c.Updated, Op: registry.OpCreate, Version: c.Version,
+				Note: "history begins", After: c})
+		}
 		return nil
 	})
 	if err != nil {
