@@ -489,3 +489,42 @@ func TestUnchangedCellsReimport(t *testing.T) {
 		t.Errorf("history of the renamed cell: %+v, %v; want a second entry changing name", h, err)
 	}
 }
+
+// TestLookupsDuringRevision: lookups go on while a grid revision runs, and a point of the
+// revised area always answers a cell (the old one or the new one, never none): the index
+// swaps the retired and the new cells in one step.
+func TestLookupsDuringRevision(t *testing.T) {
+	e, city := demoEnv(t)
+	rd := newRedraw(t, city)
+	var pts []orb.Point
+	for _, c := range rd.old {
+		pts = append(pts, planarInterior(t, c.Geometry))
+	}
+	done := make(chan struct{})
+	result := make(chan [2]int)
+	go func() {
+		misses, n := 0, 0
+		for {
+			select {
+			case <-done:
+				result <- [2]int{misses, n}
+				return
+			default:
+			}
+			for _, p := range pts {
+				n++
+				if _, err := e.idx.CellAt(p); err != nil {
+					misses++
+				}
+			}
+		}
+	}()
+	rep, err := e.revise(t, rd.area, rd.file)
+	close(done)
+	if r := <-result; r[0] != 0 || r[1] == 0 {
+		t.Errorf("%d of %d lookups in the revised area found no cell during the revision", r[0], r[1])
+	}
+	if err != nil || !rep.Stored {
+		t.Fatalf("revision = %+v, %v", rep, err)
+	}
+}
