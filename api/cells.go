@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,14 +15,20 @@ import (
 func (s *Server) registerCellRoutes(r *gin.RouterGroup) {
 	r.GET("/cells", s.wrap(s.handleCellList))
 	r.GET("/cells/:code", s.wrap(s.handleCellGet))
+	r.GET("/cells/:code/history", s.wrap(s.handleCellHistory))
 	r.PUT("/cells/:code", s.wrap(s.handleCellPut))
 }
 
-// handleCellList serves GET /api/v1/cells?bbox=&limit=&cursor=[&crs=]: one page of the grid
-// cells meeting the box, in key order, with the next page's cursor (also as Link rel="next").
-// crs applies to the box and to the answer's geometries.
+// handleCellList serves GET /api/v1/cells?bbox=&limit=&cursor=[&status=active|retired|all][&crs=]:
+// one page of the grid cells meeting the box (the active ones unless status says otherwise), in
+// key order, with the next page's cursor (also as Link rel="next"). crs applies to the box and
+// to the answer's geometries.
 func (s *Server) handleCellList(c *gin.Context) error {
 	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	active, retired, err := cellStatusQuery(c)
 	if err != nil {
 		return err
 	}
@@ -36,7 +44,7 @@ func (s *Server) handleCellList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	cells, next, err := s.idx.CellsWithin(b, limit, cursor)
+	cells, next, err := s.idx.CellsWithinStatus(b, active, retired, limit, cursor)
 	if err != nil {
 		return err
 	}
@@ -45,13 +53,29 @@ func (s *Server) handleCellList(c *gin.Context) error {
 	return nil
 }
 
+// cellStatusQuery parses ?status= of a cell listing: active (the default), retired or all.
+func cellStatusQuery(c *gin.Context) (active, retired bool, err error) {
+	switch v := c.Query("status"); v {
+	case "", "active":
+		return true, false, nil
+	case "all":
+		return true, true, nil
+	default:
+		if _, err := registry.ParseCellStatus(v); err != nil {
+			return false, false, registry.Errorf(registry.Invalid, registry.CodeInvalidStatus, "a cell listing's status is active, retired or all, not %q", v)
+		}
+		return false, true, nil
+	}
+}
+
 // cellCode parses the :code path parameter.
 func cellCode(c *gin.Context) (registry.GridCode, error) {
 	return registry.ParseGridCode(c.Param("code"))
 }
 
 // handleCellGet serves GET /api/v1/cells/{code}[?crs=]: the cell as a Feature, with its
-// version as ETag. A legacy 14-digit code finds the cell stored under it.
+// version as ETag; a retired cell too, with its status and when it was retired. A legacy
+// 14-digit code finds the cell stored under it.
 func (s *Server) handleCellGet(c *gin.Context) error {
 	code, err := cellCode(c)
 	if err != nil {
@@ -116,6 +140,56 @@ func (s *Server) handleCellPut(c *gin.Context) error {
 	proj := s.projection(crs)
 	writeGeoJSON(c, status, func(b []byte) []byte { return geojson.AppendCell(b, &cell, proj) })
 	return nil
+}
+
+// cellRevisionJSON is one entry of a cell's history; Before and After are cell Features, Before null
+// on the first entry.
+type cellRevisionJSON struct {
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`
+	Op      string          `json:"op"`
+	Version int64           `json:"version"`
+	Note    string          `json:"note,omitempty"`
+	Changed []string        `json:"changed"`
+	Before  json.RawMessage `json:"before"`
+	After   json.RawMessage `json:"after"`
+}
+
+// handleCellHistory serves GET /api/v1/cells/{code}/history[?crs=]: every change of the cell,
+// oldest first, with the fields each one changed.
+func (s *Server) handleCellHistory(c *gin.Context) error {
+	code, err := cellCode(c)
+	if err != nil {
+		return err
+	}
+	crs, err := s.queryCRS(c)
+	if err != nil {
+		return err
+	}
+	revs, err := s.svc.CellHistory(c.Request.Context(), code)
+	if err != nil {
+		return err
+	}
+	proj := s.projection(crs)
+	out := struct {
+		Changes []cellRevisionJSON `json:"changes"`
+	}{Changes: make([]cellRevisionJSON, len(revs))}
+	for i, r := range revs {
+		rj := cellRevisionJSON{Seq: r.Seq, Time: r.Time.UTC(), Actor: r.Actor, Op: string(r.Op), Version: r.Version, Note: r.Note,
+			Changed: registry.ChangedCellFields(r.Before, r.After), Before: json.RawMessage("null"), After: json.RawMessage("null")}
+		if rj.Changed == nil {
+			rj.Changed = []string{}
+		}
+		if r.Before != nil {
+			rj.Before = geojson.AppendCell(nil, r.Before, proj)
+		}
+		if r.After != nil {
+			rj.After = geojson.AppendCell(nil, r.After, proj)
+		}
+		out.Changes[i] = rj
+	}
+	return okJSON(c, out)
 }
 
 // bindCode makes the path's code the feature's: a different code in the body is refused.

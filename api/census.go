@@ -22,10 +22,11 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 	r.GET("/export/:kind", s.wrap(s.handleExport))
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv][&crs=]:
-// a census import with the same semantics and report as `citygrid import`. crs (cells,
-// components, and units' areas) is the coordinate system of the file's coordinates, converted to WGS84 as
-// they are read; a GeoJSON crs member is honoured (registry.ImportOptions.CRS). 200 with the
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=][&format=geojson|ndjson|csv][&crs=]:
+// a census import with the same semantics and report as `citygrid import` (area: the grid code
+// prefix a grid revision of cells, mode=replace, replaces). crs (cells, components, and units'
+// areas) is the coordinate system of the file's coordinates, converted to WGS84 as they are
+// read; a GeoJSON crs member is honoured (registry.ImportOptions.CRS). 200 with the
 // report when something was stored; 422 import_rejected with the report when nothing was.
 // The format of cells and components comes from ?format=, else Content-Type
 // (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
@@ -42,6 +43,11 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	crs, err := censusCRS(c, kind)
 	if err != nil {
 		return err
+	}
+	if kind == registry.CensusCells && mode == registry.ModeReplace {
+		if err := registry.CheckRevisionArea(c.Query("area")); err != nil {
+			return err
+		}
 	}
 	release, err := s.census.queue.admit()
 	if err != nil {
@@ -70,7 +76,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	// request's context; the upload's context still ends it.
 	_ = rc.SetReadDeadline(time.Time{})
 	defer body.remove()
-	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), CRS: crs, ResolveCRS: spatial.ResolveCRS}
+	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: c.Query("area")}
 	if kind == registry.CensusCells || kind == registry.CensusComponents {
 		if opt.Format, err = censusFormat(c); err != nil {
 			return err

@@ -34,6 +34,7 @@ type reportJSON struct {
 	Rejected  int           `json:"rejected"`
 	Unchanged int           `json:"unchanged"`
 	Moved     int           `json:"moved"`
+	Retired   int           `json:"retired"`
 	Stored    bool          `json:"stored"`
 	DryRun    bool          `json:"dry_run"`
 	Problems  []problemLine `json:"problems"`
@@ -52,7 +53,7 @@ type problemLine struct {
 func toReportJSON(r *registry.Report) reportJSON {
 	out := reportJSON{
 		Kind: r.Kind, Mode: string(r.Mode), Total: r.Total, Valid: r.Valid, Created: r.Created,
-		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Unchanged: r.Unchanged, Moved: r.Moved,
+		Updated: r.Updated, Deleted: r.Deleted, Rejected: r.Rejected, Unchanged: r.Unchanged, Moved: r.Moved, Retired: r.Retired,
 		Stored: r.Stored, DryRun: r.DryRun, Problems: problemLines(r.Problems), Warnings: problemLines(r.Warnings),
 		CRS: r.CRS,
 	}

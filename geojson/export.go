@@ -18,9 +18,9 @@ type ComponentSource interface {
 	ForEachComponent(ctx context.Context, fn func(*registry.Component) error) error
 }
 
-// ExportCells writes every cell of src to w as one FeatureCollection in the census form
-// (CensusWriter) and returns how many it wrote. The collection is complete only when the
-// error is nil.
+// ExportCells writes every active cell of src (the current grid; retired cells are left out)
+// to w as one FeatureCollection in the census form (CensusWriter) and returns how many it
+// wrote. The collection is complete only when the error is nil.
 func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) {
 	return ExportCellsIn(ctx, w, src, Datum{})
 }
@@ -30,7 +30,13 @@ func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) 
 func ExportCellsIn(ctx context.Context, w io.Writer, src CellSource, d Datum) (int, error) {
 	cw := NewCensusWriterIn(w, d)
 	n := 0
-	err := src.ForEachCell(ctx, func(c *registry.Cell) error { n++; return cw.WriteCell(c) })
+	err := src.ForEachCell(ctx, func(c *registry.Cell) error {
+		if c.Status == registry.CellRetired {
+			return nil
+		}
+		n++
+		return cw.WriteCell(c)
+	})
 	if err != nil {
 		return n, fmt.Errorf("export cells: %w", err)
 	}

@@ -134,6 +134,11 @@ func AppendCell(b []byte, c *registry.Cell, proj Projection) []byte {
 	b = appendMember(b, "community", c.Code.Community())
 	b = append(b, `,"area":`...)
 	b = appendNumber(b, c.Area)
+	b = appendMember(b, "status", c.Status.String())
+	if !c.Retired.IsZero() {
+		b = append(b, `,"retired":`...)
+		b = appendTime(b, c.Retired)
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, c.Version, 10)
 	b = append(b, `,"updated":`...)

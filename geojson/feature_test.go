@@ -113,15 +113,17 @@ func hitBaseline(h *spatial.Hit, proj geojson.Projection) featureBaseline {
 }
 
 type cellPropsBaseline struct {
-	Code      string    `json:"code"`
-	Key       uint64    `json:"key"`
-	Name      string    `json:"name"`
-	District  string    `json:"district"`
-	Street    string    `json:"street"`
-	Community string    `json:"community"`
-	Area      float64   `json:"area"`
-	Version   int64     `json:"version"`
-	Updated   time.Time `json:"updated"`
+	Code      string     `json:"code"`
+	Key       uint64     `json:"key"`
+	Name      string     `json:"name"`
+	District  string     `json:"district"`
+	Street    string     `json:"street"`
+	Community string     `json:"community"`
+	Area      float64    `json:"area"`
+	Status    string     `json:"status"`
+	Retired   *time.Time `json:"retired,omitempty"`
+	Version   int64      `json:"version"`
+	Updated   time.Time  `json:"updated"`
 }
 
 func cellBaseline(c *registry.Cell, proj geojson.Projection) featureBaseline {
@@ -129,14 +131,19 @@ func cellBaseline(c *registry.Cell, proj geojson.Projection) featureBaseline {
 	if proj != nil {
 		g = project.Geometry(orb.Clone(g), orb.Projection(proj))
 	}
+	var retired *time.Time
+	if !c.Retired.IsZero() {
+		t := c.Retired.UTC()
+		retired = &t
+	}
 	return featureBaseline{
 		Type:     "Feature",
 		ID:       string(c.Code),
 		Geometry: orbjson.NewGeometry(g),
 		Properties: cellPropsBaseline{
 			Code: string(c.Code), Key: uint64(c.Key), Name: c.Name, District: c.Code.District(),
-			Street: c.Code.Street(), Community: c.Code.Community(), Area: c.Area, Version: c.Version,
-			Updated: c.Updated.UTC(),
+			Street: c.Code.Street(), Community: c.Code.Community(), Area: c.Area, Status: c.Status.String(),
+			Retired: retired, Version: c.Version, Updated: c.Updated.UTC(),
 		},
 	}
 }

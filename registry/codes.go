@@ -118,6 +118,16 @@ const (
 	// Cells.
 	CodeDuplicateCode         = "duplicate_code"          // a cell code that an earlier feature already has
 	CodeComponentsOutsideCell = "components_outside_cell" // a new cell geometry would leave stored components outside it
+	CodeCellTooLarge          = "cell_too_large"          // a cell whose area is above the limit (default 1 km², -max-cell-area)
+	CodeUnknownDistrict       = "unknown_district"        // a cell code whose first 6 digits are not a district of the 2023 administrative code table
+	CodeCellOutsideArea       = "cell_outside_area"       // a cell in a grid revision (mode replace) whose code is not under the revised area
+	CodeStrandedComponent     = "stranded_component"      // a grid revision that would leave a component of the area in no cell of the new grid
+	// CodeCellRetired: a write (import or PUT, 409) naming a retired cell's code outside a grid
+	// revision of its area, which is the only way a retired code comes back.
+	CodeCellRetired = "cell_retired"
+	// CodeCellOutsideDistrict (a warning, refuses nothing): the cell's centroid lies outside the
+	// boundary of its district in the file given with -boundaries.
+	CodeCellOutsideDistrict = "cell_outside_district"
 
 	// Unit and rule documents.
 	CodeInvalidEntry        = "invalid_entry"         // an entry that is not an object of the documented fields
@@ -126,7 +136,10 @@ const (
 	CodeParentCycle         = "parent_cycle"          // units whose parents lead back to themselves
 	CodeInvalidSupervisor   = "invalid_supervisor"    // a supervisor that is not an admin department
 	CodeInvalidClassPattern = "invalid_class_pattern" // a rule class that is not *, NN, NN*, NNNN or NNNNN
-	CodeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
+	// CodeInvalidArea: a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters;
+	// a grid revision (cells, mode replace) without an area or with one that is not a district,
+	// street or community code (6, 9 or 12 digits).
+	CodeInvalidArea = "invalid_area"
 	CodeUnknownArea         = "unknown_area"          // a rule area that no stored grid cell's code is or starts with
 	CodeEmptyCensus         = "empty_census"          // a census document without a single record (the import is rejected, 422)
 

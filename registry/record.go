@@ -16,14 +16,48 @@ type Key uint64
 const MaxKey Key = 1<<53 - 1
 
 // Cell is a unit grid cell (单元网格). Coordinates are WGS84/CGCS2000 lon/lat.
+//
+// Cells are never deleted: a grid revision (Store.ReviseCells) retires the cells it replaces.
+// A retired cell keeps its code, key, geometry and history and stays readable, but the spatial
+// index no longer answers it (CellAt, lookups), and its code comes back only through another
+// revision of its area.
 type Cell struct {
 	Key      Key
 	Code     GridCode
 	Name     string
 	Geometry orb.MultiPolygon // always a MultiPolygon; rings closed, exterior first, holes after
 	Area     float64          // m², computed from Geometry (geodesic), never taken from input
+	Status   CellStatus       // CellActive (the zero value) or CellRetired
+	Retired  time.Time        // when it was retired; zero while active
 	Version  int64            // starts at 1, +1 on each change
 	Updated  time.Time
+}
+
+// CellStatus is whether a cell is part of the current grid.
+type CellStatus uint8
+
+const (
+	CellActive  CellStatus = iota // part of the current grid
+	CellRetired                   // replaced by a grid revision; kept with its history
+)
+
+// String returns "active" or "retired".
+func (s CellStatus) String() string {
+	if s == CellRetired {
+		return "retired"
+	}
+	return "active"
+}
+
+// ParseCellStatus accepts "active" and "retired".
+func ParseCellStatus(s string) (CellStatus, error) {
+	switch s {
+	case "active":
+		return CellActive, nil
+	case "retired":
+		return CellRetired, nil
+	}
+	return 0, Errorf(Invalid, CodeInvalidStatus, "a cell's status is active or retired, not %q", s)
 }
 
 // Status is a component's state (管理部件状态, GB/T 47678.5 Table 2).

@@ -53,6 +53,7 @@ type Report struct {
 	Rejected  int  // features refused
 	Unchanged int  // valid records equal to the stored ones, left as they are (no new version)
 	Moved     int  // components moved to another cell by a grid revision
+	Retired   int  // cells retired by a grid revision (mode replace)
 	Stored    bool // whether anything was written
 	DryRun    bool // the import only checked and counted: nothing was written
 	Problems  []Problem

@@ -44,6 +44,12 @@ type Service struct {
 
 	// MaxProblems caps the problems kept in one report (the counts stay exact).
 	MaxProblems int
+	// MaxCellArea is the largest cell area (m²) a census or a write accepts (cell_too_large):
+	// 0 means DefaultMaxCellArea (1 km²), a negative value no limit.
+	MaxCellArea float64
+	// Boundaries, when set, are the district outlines a census checks its cells against
+	// (warning cell_outside_district); without them no boundary check happens.
+	Boundaries DistrictBoundaries
 	// Now is the clock that dates surveyor edits (a component's change_date, in UTC days);
 	// time.Now unless a test pins it.
 	Now func() time.Time

@@ -25,6 +25,9 @@ type ImportOptions struct {
 	// datum arithmetic of its own (spatial.ResolveCRS does). nil: only WGS84 and CGCS2000
 	// are known, anything else is refused with invalid_crs.
 	ResolveCRS func(name string) (CRS, bool)
+	// Area is the grid code prefix (district, street or community) a grid revision replaces:
+	// cells with Mode ModeReplace only.
+	Area string
 }
 
 const progressEvery = 4096
@@ -61,9 +64,13 @@ func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportO
 	if err := CheckActor(opt.Actor); err != nil {
 		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, fmt.Errorf("import %s: %w", k, err)
 	}
-	if opt.Mode == ModeReplace && k != CensusRules {
+	if opt.Mode == ModeReplace && k != CensusRules && k != CensusCells {
 		return Report{Kind: string(k), Mode: opt.Mode}, Errorf(Invalid, CodeInvalidMode,
-			"mode replace is for rules only, not %s", k)
+			"mode replace is for rules and cells (with an area) only, not %s", k)
+	}
+	if opt.Area != "" && k != CensusCells {
+		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, CodeInvalidArea,
+			"an area is given only to revise the grid (cells, mode replace), not with %s", k)
 	}
 	if (k == CensusCells || k == CensusComponents) && opt.Format == "" {
 		br := bufio.NewReaderSize(r, 256<<10) // readFeatures reads through it, not through another

@@ -175,10 +175,10 @@ func TestImportOverlappingCells(t *testing.T) {
 	if cells, _ := e.count(t); cells != 2 {
 		t.Errorf("store holds %d cells, want 2", cells)
 	}
-	// Replacing a stored cell with itself is not an overlap.
+	// Replacing a stored cell with itself is not an overlap, and changes nothing.
 	rep, err = e.importCells(t, square("500103003001001", 106.570, 29.550), "")
-	if err != nil || rep.Updated != 1 {
-		t.Errorf("re-import of a stored cell = %+v, %v; want 1 updated", rep, err)
+	if err != nil || rep.Updated != 0 || rep.Unchanged != 1 || rep.Stored {
+		t.Errorf("re-import of a stored cell = %+v, %v; want 1 unchanged, nothing stored", rep, err)
 	}
 }
 

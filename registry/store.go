@@ -28,10 +28,23 @@ type Store interface {
 	ComponentsByKey(ctx context.Context, keys []Key) ([]Component, error)
 	// History returns every change of the component, oldest first. Returns ErrComponentNotFound.
 	History(ctx context.Context, id ComponentCode) ([]Change, error)
+	// CellHistory returns every change of the cell with code, oldest first: Before is the
+	// After of the entry before it (nil on the first). Returns ErrCellNotFound.
+	CellHistory(ctx context.Context, code GridCode) ([]Revision[Cell], error)
 
 	// PutCells creates cells whose code is new and replaces those whose code exists (keeping
 	// their key, Version+1). It assigns Key, Version and Updated and returns the stored cells.
+	// Cells are stored with the Status and Retired they carry. Each change is recorded in the
+	// cell's history with actor.
 	PutCells(ctx context.Context, cells []Cell, actor string) ([]Cell, error)
+	// ReviseCells applies a grid revision in one transaction: it stores rev.Cells as PutCells
+	// does (active), retires the cells named by rev.Retire (Status CellRetired, Retired and
+	// Updated now, Version+1, op retire in history and feed) and updates rev.Moves as
+	// PutComponents does with the components' Version as the expected version. Errors, after
+	// which nothing is stored: ErrCellNotFound (a code of Retire is not stored), ErrDuplicate
+	// (a code named twice in Cells and Retire), ErrVersionConflict (a moved component changed),
+	// and those of PutCells and PutComponents.
+	ReviseCells(ctx context.Context, rev CellRevision, actor string) (RevisionResult, error)
 	// PutComponents creates components whose ID is new (Key assigned, Version 1; a zero ID is
 	// assigned as district of Cell + Class + next free serial for that district and class) and
 	// updates those whose ID exists (Version+1). Each change is recorded in the history with
@@ -61,10 +74,37 @@ type Store interface {
 	Close() error
 }
 
+// CellRevision is a grid revision (Store.ReviseCells): the cells stored as new or changed, the
+// cells retired, and the components moved to a cell of the new grid (each with its new Cell
+// and the Version it has now). Note goes into the history of every retired cell.
+type CellRevision struct {
+	Area   string
+	Cells  []Cell
+	Retire []GridCode
+	Moves  []Component
+	Note   string
+}
+
+// RevisionResult is what ReviseCells stored: the cells put, the cells retired and the
+// components moved, each as stored now.
+type RevisionResult struct {
+	Cells   []Cell
+	Retired []Cell
+	Moved   []Component
+}
+
 // Overlap is a pair of cells whose interiors intersect, with a point inside both.
 type Overlap struct {
 	A, B  GridCode
 	Point orb.Point
+}
+
+// CellMove is a component that a grid revision moves to another cell.
+type CellMove struct {
+	Key  Key
+	ID   ComponentCode
+	From GridCode
+	To   GridCode
 }
 
 // ComponentRef names a component and its point (lon/lat WGS84/CGCS2000).
@@ -87,7 +127,17 @@ type Index interface {
 	// there is none. A cell being replaced must keep every component located in it, since a
 	// component's Cell is never recomputed when a cell changes.
 	ComponentOutside(cell *Cell) (ref ComponentRef, ok bool)
+	// ApplyCells indexes stored cells: a retired one stops answering CellAt and Overlaps but
+	// stays readable by code.
 	ApplyCells(cells []Cell)
+	// ActiveCodes returns the codes of the active indexed cells under the code prefix, sorted.
+	ActiveCodes(prefix string) []GridCode
+	// PlanRevision decides where the components of an area go when its grid is replaced by
+	// cells: every indexed component (any status) located in an active cell under the prefix
+	// area is moved to the cell of cells that contains its point (judged as CellAt judges:
+	// the smallest code among those whose closed polygon contains it). moves lists those
+	// whose cell changes; stranded those no cell of cells contains.
+	PlanRevision(area string, cells []*Cell) (moves []CellMove, stranded []ComponentRef)
 	ApplyComponents(comps []Component)
 	SetUnits(units []Unit)
 	SetRules(rules []Rule)
@@ -167,4 +217,13 @@ func CheckRuleWrite(rules []Rule, remove []string) error {
 		}
 	}
 	return nil
+}
+
+// DistrictBoundaries are the outlines of administrative districts (loaded at run time with
+// -boundaries; spatial.Boundaries), against which a census checks that a cell lies in the
+// district its code names.
+type DistrictBoundaries interface {
+	// Inside reports whether p (WGS84) lies inside the district's boundary; known is false
+	// when there is no boundary for the district.
+	Inside(district string, p orb.Point) (inside, known bool)
 }

@@ -316,6 +316,14 @@ func (m *memStore) PutCells(context.Context, []registry.Cell, string) ([]registr
 	return nil, fmt.Errorf("memStore is read-only")
 }
 
+func (m *memStore) CellHistory(context.Context, registry.GridCode) ([]registry.Revision[registry.Cell], error) {
+	return nil, registry.ErrCellNotFound
+}
+
+func (m *memStore) ReviseCells(context.Context, registry.CellRevision, string) (registry.RevisionResult, error) {
+	return registry.RevisionResult{}, fmt.Errorf("memStore is read-only")
+}
+
 func (m *memStore) PutComponents(context.Context, []registry.Component, []int64, string) ([]registry.Component, error) {
 	return nil, fmt.Errorf("memStore is read-only")
 }

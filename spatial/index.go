@@ -78,9 +78,12 @@ type snapshot struct {
 	codeSlot map[registry.GridCode]uint32
 	cells    []*cellEntry // copied on each cell batch
 	cellKey  map[registry.Key]uint32
-	cellTree *rtree.RTreeGN[float64, uint32]
-	grid     *cellGrid // answers most point → cell questions without cellTree (cellgrid.go)
-	nCells   int
+	cellTree *rtree.RTreeGN[float64, uint32] // active cells
+	grid     *cellGrid                       // answers most point → cell questions without cellTree (cellgrid.go)
+	nCells   int                             // active cells
+	// retiredTree holds the retired cells by the bound of their geometry, for listings only:
+	// their entries have no shape, so nothing else meets them.
+	retiredTree *rtree.RTreeGN[float64, uint32]
 
 	// components, by slot (= key below directSlots).
 	comps    compTable
@@ -115,18 +118,19 @@ type cellEntry struct {
 func (idx *Index) emptySnapshot() *snapshot {
 	idx.maintIDs = map[string]uint32{"": 0}
 	return &snapshot{
-		codes:    []registry.GridCode{""},
-		codeSlot: map[registry.GridCode]uint32{},
-		cells:    []*cellEntry{nil},
-		cellKey:  map[registry.Key]uint32{},
-		cellTree: &rtree.RTreeGN[float64, uint32]{},
-		compTree: &rtree.RTreeGN[float32, compItem]{},
-		bigSlot:  map[registry.Key]uint32{},
-		classes:  []string{""},
-		classID:  map[string]uint16{"": 0},
-		maints:   []string{""},
-		units:    compileUnits(nil),
-		rules:    compileRules(nil, compileUnits(nil)),
+		codes:       []registry.GridCode{""},
+		codeSlot:    map[registry.GridCode]uint32{},
+		cells:       []*cellEntry{nil},
+		cellKey:     map[registry.Key]uint32{},
+		cellTree:    &rtree.RTreeGN[float64, uint32]{},
+		retiredTree: &rtree.RTreeGN[float64, uint32]{},
+		compTree:    &rtree.RTreeGN[float32, compItem]{},
+		bigSlot:     map[registry.Key]uint32{},
+		classes:     []string{""},
+		classID:     map[string]uint16{"": 0},
+		maints:      []string{""},
+		units:       compileUnits(nil),
+		rules:       compileRules(nil, compileUnits(nil)),
 	}
 }
 
@@ -192,8 +196,10 @@ func (idx *Index) build(ctx context.Context, s registry.Store) (*snapshot, error
 func (idx *Index) Ready() bool { return idx.load().ready }
 
 // ApplyCells indexes cells after the store committed them: a cell whose code is indexed is
-// replaced (its key and code stay), others are added. Cells are never removed. The batch
-// copies the cell slot table once (O(cells)); cell imports are rare.
+// replaced (its key and code stay), others are added. Cells are never removed: a retired cell
+// (registry.CellRetired) stays readable through Cell, CellByKey and CellsWithinStatus, but
+// CellAt, lookups, Overlaps and CellsWithin no longer meet it. The batch copies the cell slot
+// table once (O(cells)); cell imports are rare.
 func (idx *Index) ApplyCells(cells []registry.Cell) {
 	if len(cells) == 0 {
 		return
@@ -250,13 +256,14 @@ type Stats struct {
 	Cells, Components, Units, Rules int
 }
 
-// Stats returns the counts of the current snapshot. Components include retired ones.
+// Stats returns the counts of the current snapshot. Cells are the active ones; components
+// include retired ones.
 func (idx *Index) Stats() Stats {
 	s := idx.load()
 	return Stats{Cells: s.nCells, Components: s.nComps, Units: len(s.units.list), Rules: len(s.rules.source)}
 }
 
-// Cell returns the indexed cell with code.
+// Cell returns the indexed cell with code, active or retired (see its Status).
 func (idx *Index) Cell(code registry.GridCode) (*registry.Cell, bool) {
 	s := idx.load()
 	sl, ok := s.codeSlot[code]
@@ -271,11 +278,14 @@ func (idx *Index) Cell(code registry.GridCode) (*registry.Cell, bool) {
 // is indexed.
 func (idx *Index) HasCells(prefix string) bool {
 	s := idx.load()
-	if sl, ok := s.codeSlot[registry.GridCode(prefix)]; ok && int(sl) < len(s.cells) && s.cells[sl] != nil {
+	active := func(sl int) bool {
+		return sl < len(s.cells) && s.cells[sl] != nil && s.cells[sl].cell.Status != registry.CellRetired
+	}
+	if sl, ok := s.codeSlot[registry.GridCode(prefix)]; ok && active(int(sl)) {
 		return true
 	}
 	for sl, code := range s.codes {
-		if sl < len(s.cells) && s.cells[sl] != nil && strings.HasPrefix(string(code), prefix) {
+		if active(sl) && strings.HasPrefix(string(code), prefix) {
 			return true
 		}
 	}

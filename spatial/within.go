@@ -196,21 +196,32 @@ func (s *snapshot) withinPlan(f *filter, b orb.Bound) ([]classTree, bool) {
 	return trees, float64(len(trees)-1)*withinTreeCost < float64(n-size)*share
 }
 
-// CellsWithin returns the cells whose polygon's bounding box meets the closed box b, in
+// CellsWithin returns the active cells whose polygon's bounding box meets the closed box b, in
 // ascending Key after cursor, at most limit (≤ 0: all); next is 0 when there are no more.
 // Cells stored without a key (0) are not listed. Errors: registry.ErrInvalidInput.
 func (idx *Index) CellsWithin(b orb.Bound, limit int, cursor registry.Key) ([]*registry.Cell, registry.Key, error) {
+	return idx.CellsWithinStatus(b, true, false, limit, cursor)
+}
+
+// CellsWithinStatus is CellsWithin for the active cells, the retired ones, or both.
+func (idx *Index) CellsWithinStatus(b orb.Bound, active, retired bool, limit int, cursor registry.Key) ([]*registry.Cell, registry.Key, error) {
 	if !validBound(b) {
 		return nil, 0, registry.ErrInvalidInput
 	}
 	s := idx.load()
 	h := newKeyHeap(limit)
-	s.cellTree.Search(b.Min, b.Max, func(_, _ [2]float64, slot uint32) bool {
+	push := func(_, _ [2]float64, slot uint32) bool {
 		if k := s.cells[slot].cell.Key; k > cursor {
 			h.push(keySlot{k, slot})
 		}
 		return true
-	})
+	}
+	if active {
+		s.cellTree.Search(b.Min, b.Max, push)
+	}
+	if retired && s.retiredTree != nil {
+		s.retiredTree.Search(b.Min, b.Max, push)
+	}
 	ks, next := h.page(limit)
 	out := make([]*registry.Cell, len(ks))
 	for i, x := range ks {

@@ -57,6 +57,9 @@ func (w *writer) codeSlotFor(code registry.GridCode) uint32 {
 	return sl
 }
 
+// putCell indexes c in its code's slot. An active cell goes into the cell tree and the grid;
+// a retired one keeps its entry (Index.Cell answers it) but has no shape, so that CellAt,
+// Overlaps and the grid never meet it, and goes into the tree of retired cells instead.
 func (w *writer) putCell(c *registry.Cell) {
 	s := w.s
 	slot := w.codeSlotFor(c.Code)
@@ -72,11 +75,15 @@ func (w *writer) putCell(c *registry.Cell) {
 	}
 	if !w.cellTree {
 		s.cellTree = s.cellTree.Copy()
+		s.retiredTree = s.retiredTree.Copy()
 		w.cellTree = true
 	}
 	e := &cellEntry{cell: *c, district: c.Code.District()}
 	e.cell.Geometry = orb.Clone(c.Geometry).(orb.MultiPolygon)
-	e.shape = newShape(e.cell.Geometry)
+	retired := c.Status == registry.CellRetired
+	if !retired {
+		e.shape = newShape(e.cell.Geometry)
+	}
 	if !e.shape.empty() {
 		w.gridDirty = append(w.gridDirty, e.shape.bound)
 	}
@@ -85,21 +92,46 @@ func (w *writer) putCell(c *registry.Cell) {
 			s.cellTree.Delete(old.shape.bound.Min, old.shape.bound.Max, slot)
 			w.gridDirty = append(w.gridDirty, old.shape.bound)
 		}
+		if old.cell.Status == registry.CellRetired {
+			if b, ok := geomBound(old.cell.Geometry); ok {
+				s.retiredTree.Delete(b.Min, b.Max, slot)
+			}
+		} else {
+			s.nCells--
+		}
 		if old.cell.Key != c.Key && old.cell.Key != 0 {
 			w.cellKeyMap()
 			delete(s.cellKey, old.cell.Key)
 		}
-	} else {
+	}
+	if !retired {
 		s.nCells++
 	}
 	s.cells[slot] = e
 	if !e.shape.empty() {
 		s.cellTree.Insert(e.shape.bound.Min, e.shape.bound.Max, slot)
 	}
+	if retired {
+		if b, ok := geomBound(e.cell.Geometry); ok {
+			s.retiredTree.Insert(b.Min, b.Max, slot)
+		}
+	}
 	if c.Key != 0 && s.cellKey[c.Key] != slot {
 		w.cellKeyMap()
 		s.cellKey[c.Key] = slot
 	}
+}
+
+// geomBound is the bound of a cell's geometry; ok is false when it has no point.
+func geomBound(mp orb.MultiPolygon) (orb.Bound, bool) {
+	for _, p := range mp {
+		for _, r := range p {
+			if len(r) > 0 {
+				return mp.Bound(), true
+			}
+		}
+	}
+	return orb.Bound{}, false
 }
 
 func (w *writer) cellKeyMap() {

@@ -28,13 +28,17 @@ type importConfig struct {
 	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
 	Actor   string      // -actor, recorded in the component history
 	CRS     string      // -crs wgs84|cgcs2000|gcj02|bd09; "" the file's crs member, else WGS84
+	Area    string      // -area: the district, street or community a grid revision (-mode replace) replaces
+	Cells   cellFlags   // -max-cell-area, -boundaries, -boundaries-crs
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
 	c.Store.register(fs, "embedded store file, created when missing")
 	c.Classes.register(fs)
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
-	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
+	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features; replace: the file is the whole set (rules; cells of -area)")
+	fs.StringVar(&c.Area, "area", "", "with -kind cells -mode replace: the grid code prefix (district 6 digits, street 9, community 12) whose grid the file replaces")
+	c.Cells.register(fs)
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells, components, units' areas): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
@@ -60,6 +64,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mode, err := registry.ParseMode(cfg.Mode)
 	if err != nil {
 		return &usageError{"import: -mode: " + err.(*registry.Error).Message}
+	}
+	if registry.Census(cfg.Kind) == registry.CensusCells && mode == registry.ModeReplace {
+		if err := registry.CheckRevisionArea(cfg.Area); err != nil {
+			return &usageError{"import: -area: " + err.(*registry.Error).Message}
+		}
+		if len(paths) > 1 {
+			return &usageError{"import: a grid revision (-mode replace) takes one file: the area's whole new grid"}
+		}
+	} else if cfg.Area != "" {
+		return &usageError{"import: -area is for a grid revision: -kind cells -mode replace"}
 	}
 	switch registry.Format(cfg.Format) {
 	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
@@ -87,11 +101,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	svc := registry.NewService(st, importIndex{idx}, cat, log)
+	if err := cfg.Cells.apply("import", svc); err != nil {
+		return err
+	}
 
 	failed := 0
 	for _, path := range paths {
 		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path,
-			CRS: crs, ResolveCRS: spatial.ResolveCRS}
+			CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: cfg.Area}
 		var bar *progressbar.ProgressBar
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)
@@ -188,6 +205,9 @@ func printReport(w io.Writer, name string, rep *registry.Report) {
 	extra := ""
 	if rep.Deleted > 0 {
 		extra += fmt.Sprintf(", deleted %d", rep.Deleted)
+	}
+	if rep.Retired > 0 {
+		extra += fmt.Sprintf(", retired %d", rep.Retired)
 	}
 	if rep.Moved > 0 {
 		extra += fmt.Sprintf(", moved %d", rep.Moved)

@@ -43,6 +43,7 @@ type serveConfig struct {
 	TLSCert         string // -tls-cert: serve HTTPS (and HTTP/2) with this certificate
 	TLSKey          string // -tls-key: its private key
 	CORSOrigins     string // -cors-origins: comma-separated origins, or *; "" sends no CORS headers
+	Cells           cellFlags
 }
 
 // httpLimits are the flags that bound what a client can hold of the server.
@@ -126,6 +127,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of -tls-cert")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", os.Getenv("CITYGRID_CORS_ORIGINS"),
 		"origins whose web pages may call the API (CORS), comma-separated (https://map.example.cn,https://*.example.cn), or * for any; default none (CITYGRID_CORS_ORIGINS)")
+	c.Cells.register(fs)
 	fs.StringVar(&c.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"),
 		"debug, info, warn or error; successful requests are logged at debug (CITYGRID_LOG_LEVEL)")
 }
@@ -207,6 +209,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.store = st
 	idx := spatial.New(spatial.Options{SnapRadius: m.Config.SnapRadius})
 	svc := registry.NewService(st, idx, cat, m.Log)
+	if err := m.Config.Cells.apply("serve", svc); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

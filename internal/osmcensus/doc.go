@@ -62,7 +62,8 @@
 //
 // Cell codes follow GB/T 47678.3's 6+3+3+3 layout with a fictitious district: Liechtenstein
 // (and any non-Chinese extract) has no GB/T 2260 code, so District defaults to 990001, which
-// no real county uses. Streets are blocks of BlockCols lattice columns (001 westmost),
+// no real county uses (citygrid refuses it as unknown_district: set District to a real code
+// to import the files). Streets are blocks of BlockCols lattice columns (001 westmost),
 // communities blocks of BlockRows rows (001 northmost) within a street, and the serial
 // counts west→east, north→south inside the block (001…), as Beijing's DB11/T 2157 numbers
 // cells. Component identifiers are District + class + a serial per class in node-id order.

@@ -25,6 +25,14 @@
 //	rules          rule ID                → rule record
 //	unit_history   uvarint(len(ID)) ID seq(8) → history entry of a unit (unit.go)
 //	rule_history   uvarint(len(ID)) ID seq(8) → history entry of a rule
+//	cell_history   cell Key (8) + seq (8) → cell revision: version(1) op(1) time actor note,
+//	                                        then the cell record after the change; the entry
+//	                                        before it holds the before-image. A cell stored
+//	                                        before cells kept history gets a seq 0 entry with
+//	                                        its state when it first changes
+//
+// A cell record ends, for a retired cell only, with its status (1) and retired time: an
+// active cell's record is the one earlier builds wrote.
 //
 // Keys come from the per-kind sequences in meta, start at 1, are never reused and stay at or
 // below registry.MaxKey (2^53-1).
@@ -102,10 +110,11 @@ var (
 	bucketRules        = []byte("rules")
 	bucketUnitHistory  = []byte("unit_history")
 	bucketRuleHistory  = []byte("rule_history")
+	bucketCellHistory  = []byte("cell_history") // cell Key + seq → op, time, actor, note, the cell after
 
 	allBuckets = [][]byte{bucketMeta, bucketCells, bucketCellCodes, bucketComponents,
 		bucketComponentIDs, bucketHistory, bucketChanges, bucketSerials, bucketUnits, bucketRules,
-		bucketUnitHistory, bucketRuleHistory}
+		bucketUnitHistory, bucketRuleHistory, bucketCellHistory}
 
 	metaSchema       = []byte("schema")
 	metaCellSeq      = []byte("seq/cell")

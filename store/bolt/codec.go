@@ -338,7 +338,8 @@ func decodeHistory(key, hk, hv []byte) (registry.Change, error) {
 }
 
 // appendCell: version(1) Version(varint) Updated(time) Area(float64) Code Name (strings)
-// Geometry.
+// Geometry, then for a retired cell only: Status(1) Retired(time). An active cell's record is
+// the one stores written before cells could retire hold.
 func appendCell(b []byte, c *registry.Cell) []byte {
 	b = append(b, recordVersion)
 	b = binary.AppendVarint(b, c.Version)
@@ -346,7 +347,12 @@ func appendCell(b []byte, c *registry.Cell) []byte {
 	b = appendFloat(b, c.Area)
 	b = appendString(b, string(c.Code))
 	b = appendString(b, c.Name)
-	return appendGeometry(b, c.Geometry)
+	b = appendGeometry(b, c.Geometry)
+	if c.Status != registry.CellActive || !c.Retired.IsZero() {
+		b = append(b, byte(c.Status))
+		b = appendTime(b, c.Retired)
+	}
+	return b
 }
 
 func decodeCell(c *registry.Cell, key, v []byte) error {
@@ -362,6 +368,13 @@ func decodeCell(c *registry.Cell, key, v []byte) error {
 	c.Code = registry.GridCode(r.str())
 	c.Name = r.str()
 	c.Geometry = r.geometry()
+	if len(r.b) > 0 && !r.bad {
+		c.Status = registry.CellStatus(r.byte1())
+		c.Retired = r.time()
+		if c.Status > registry.CellRetired {
+			r.fail()
+		}
+	}
 	if r.bad || len(r.b) != 0 {
 		return errCorrupt
 	}

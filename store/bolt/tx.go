@@ -27,6 +27,7 @@ type wtx struct {
 	comps, ids, history, changes    *bbolt.Bucket
 	serials, units, rules           *bbolt.Bucket
 	unitHistory, ruleHistory        *bbolt.Bucket
+	cellHistory                     *bbolt.Bucket
 	cellSeq, componentSeq, changeSq uint64
 	arena                           arena
 
@@ -60,6 +61,7 @@ func (s *Store) update(ctx context.Context, fn func(*wtx) error) error {
 			unitHistory: tx.Bucket(bucketUnitHistory),
 			ruleHistory: tx.Bucket(bucketRuleHistory),
 		}
+		w.cellHistory = tx.Bucket(bucketCellHistory)
 		w.cells.FillPercent = fillMostly
 		w.comps.FillPercent = fillMostly
 		w.history.FillPercent = fillMostly

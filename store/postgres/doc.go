@@ -14,14 +14,18 @@
 // point, so the WGS84 coordinates citygrid handles are stored as they are, bit for bit:
 // geometry goes in and out as EWKB (go-geom), never through text.
 //
-// # Schema (migrations/0001_init.sql, 0002_runs.sql, 0004_unit_rule_history.sql)
+// # Schema (migrations/0001_init.sql, 0002_runs.sql, 0003_cell_history.sql, 0004_unit_rule_history.sql)
 //
 // Plain column names that a GIS officer reads without a manual; empty strings are stored as
 // NULL and read back as "". Times are timestamptz, kept to the microsecond.
 //
 //	cells              key bigint unique (from cell_key_seq), code text primary key, name,
 //	                   area_m2 double precision (geodesic m²), geom geometry(MultiPolygon,4490),
-//	                   version, updated
+//	                   version, updated, status text (active, retired), retired timestamptz
+//	cell_history       cell_key, seq, time, actor, op (create, update, retire), note, and the
+//	                   cell after the change (name, area_m2, geom, status, retired, version,
+//	                   updated); primary key (cell_key, seq). An entry's before-image is the
+//	                   row before it; cells stored before version 3 start with a seq 0 row
 //	components         key bigint primary key (from component_key_seq), id bigint unique
 //	                   (the 17 digits; a 16-digit legacy identifier is below 10^16),
 //	                   legacy_id bigint unique null, class, legacy_class, name, status text
@@ -64,8 +68,8 @@
 // v_components shows them as dates in Asia/Shanghai.
 //
 // Views for QGIS and other GIS clients, each with a unique integer key and one geometry
-// column, to open as layers as they are: v_cells, v_components, v_units (geom is the unit's
-// own area). component_names lists every name (id, legacy_id, alias) a component answers to,
+// column, to open as layers as they are: v_cells (the active cells: the current grid),
+// v_components, v_units (geom is the unit's own area). component_names lists every name (id, legacy_id, alias) a component answers to,
 // as bigint.
 //
 // # Keys and the change sequence

@@ -248,6 +248,14 @@ func TestMigrateFromVersion1(t *testing.T) {
 		}
 	}
 
+	// The cell's history begins with its state at the migration (version 3's seq 0 row); the
+	// cell is active.
+	ch, err := s.CellHistory(ctx, "110105001001001")
+	if err != nil || len(ch) != 1 || ch[0].Seq != 0 || ch[0].Op != registry.OpCreate || ch[0].Before != nil ||
+		ch[0].After == nil || ch[0].After.Version != 2 || ch[0].After.Name != "one" || ch[0].After.Status != registry.CellActive {
+		t.Errorf("history of the version 1 cell = %+v, %v; want one entry, its state at version 2", ch, err)
+	}
+
 	// Pages of any size, across runs and the gap at seq 10, are slices of the whole.
 	for _, limit := range []int{1, 2, 3} {
 		var paged []registry.FeedEntry
