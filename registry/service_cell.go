@@ -29,11 +29,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if f.Err != nil {
-			sink.add(*f.Err)
-			return nil
-		}
-		c, probs := DecodeCell(f)
+		c, probs := DecodeCell(f) // a reader's f.Err too, named by the feature's code
 		if len(probs) > 0 {
 			sink.addAll(probs)
 			return nil

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/paulmach/orb"
 )
 
 // importComponents reads components from r, computes each one's cell from its point, and
@@ -39,11 +41,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 				return err
 			}
 		}
-		if f.Err != nil {
-			sink.add(*f.Err)
-			return nil
-		}
-		c, probs := DecodeComponent(f, s.catalog)
+		c, probs := DecodeComponent(f, s.catalog) // a reader's f.Err too, named by the feature's id
 		if len(probs) > 0 {
 			sink.addAll(probs)
 			return nil
@@ -137,8 +135,15 @@ func (s *Service) locate(c *Component, index int) *Problem {
 		if code == CodeInternal {
 			code = CodeOutsideGrid
 		}
-		return &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
+		p := &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
 			Message: fmt.Sprintf("component at %s lies outside every grid cell", fmtPoint(c.Point))}
+		if cell, err := s.index.CellAt(orb.Point{c.Point[1], c.Point[0]}); err == nil {
+			p.Hint = fmt.Sprintf("the coordinates look swapped: as lon %s, lat %s the point lies in cell %s; write longitude first",
+				fmtCoord(c.Point[1]), fmtCoord(c.Point[0]), cell.Code)
+		} else {
+			p.Hint = CoordHint(c.Point[0], c.Point[1])
+		}
+		return p
 	}
 	c.Cell = cell.Code
 	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {

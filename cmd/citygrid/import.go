@@ -144,8 +144,9 @@ func newBar(w io.Writer, path string) *progressbar.ProgressBar {
 	)
 }
 
-// printReport writes a validation report: one row per problem, then one per warning (feature
-// index, id, field, code, message), then the totals.
+// printReport writes a validation report: one row per problem, then one per warning (0-based
+// index, 1-based feature number as QGIS counts it, id, field, code, message and hint), then
+// the totals.
 func printReport(w io.Writer, name string, rep *registry.Report) {
 	fmt.Fprintf(w, "%s: %s, %s mode\n", name, rep.Kind, rep.Mode)
 	printProblems(w, "PROBLEM", rep.Problems)
@@ -174,13 +175,17 @@ func printProblems(w io.Writer, what string, ps []registry.Problem) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "FEATURE\tID\tFIELD\t%s\tMESSAGE\n", what)
+	fmt.Fprintf(tw, "INDEX\tFEATURE\tID\tFIELD\t%s\tMESSAGE\n", what)
 	for _, p := range ps {
-		idx := strconv.Itoa(p.Index)
+		idx, num := strconv.Itoa(p.Index), strconv.Itoa(p.Feature())
 		if p.Index < 0 {
-			idx = "-" // the whole input
+			idx, num = "-", "-" // the whole input
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idx, dash(p.ID), dash(p.Field), p.Code, oneLine(p.Message))
+		msg := p.Message
+		if p.Hint != "" {
+			msg += " (" + p.Hint + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", idx, num, dash(p.ID), dash(p.Field), p.Code, oneLine(msg))
 	}
 	tw.Flush()
 }
