@@ -73,8 +73,8 @@ func (s *Server) handleCensus(c *gin.Context) error {
 		rep, err = s.svc.Import(ctx, kind, body.f, opt)
 		return err
 	})
-	if errors.Is(err, registry.ErrImportRejected) {
-		return &rejectedError{report: rep}
+	if errors.Is(err, registry.ErrImportRejected) || errors.Is(err, registry.ErrEmptyCensus) {
+		return &rejectedError{report: rep, err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
 		return s.census.errTimeout()

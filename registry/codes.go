@@ -43,6 +43,7 @@ const (
 	CodeClassImmutable       = "class_immutable"        // a PATCH that changes a component's class (its identifier encodes it)
 	CodeOverlappingCells     = "overlapping_cells"      // a cell that overlaps another cell
 	CodeImportRejected       = "import_rejected"        // a census import that stored nothing; 422 with the report (ErrImportRejected)
+	CodeEmptyCensus          = "empty_census"           // a census document with no features or entries; 422 with the report (ErrEmptyCensus)
 
 	// CodeInvalidUnit: Service.PutUnit of a unit without an id, a name or a type. Not answered
 	// over HTTP, which checks the entry as a units document first (missing_field).

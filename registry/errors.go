@@ -88,4 +88,5 @@ var (
 	ErrVersionConflict = &Error{Kind: Conflict, Code: CodeVersionConflict, Message: "the record was changed by someone else; reload and retry"}
 	ErrDuplicate       = &Error{Kind: Conflict, Code: CodeDuplicate, Message: "a record with this identifier already exists"}
 	ErrImportRejected  = &Error{Kind: Invalid, Code: CodeImportRejected, Message: "the census import was rejected; see the report"}
+	ErrEmptyCensus     = &Error{Kind: Invalid, Code: CodeEmptyCensus, Message: "the census holds no features (or entries): nothing to import"}
 )

@@ -226,9 +226,8 @@ func TestFollowKeepsNodesInStep(t *testing.T) {
 			_, err := w.svc.PutUnit(ctx, registry.Unit{ID: "lamps", Name: "路灯所", Type: registry.UnitPublicService, Parent: "yz", Phone: "023-1"}, 0)
 			return err
 		}},
-		{"rules cleared by A", func() *node { return a }, func(w *node) error {
-			_, err := w.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{})
-			return err
+		{"rule deleted by A", func() *node { return a }, func(w *node) error {
+			return w.svc.DeleteRule(ctx, "r1")
 		}},
 		{"unit deleted by B", func() *node { return b }, func(w *node) error {
 			return w.svc.DeleteUnit(ctx, "lamps")

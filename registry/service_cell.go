@@ -97,9 +97,19 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 			valid = append(valid, c)
 		}
 	}
-	var stored []Cell
-	err = s.commit(func() error {
-		if stored, err = s.store.PutCells(ctx, valid, opt.Actor); err != nil {
+	for i := range valid { // counted before the write, so that a dry run counts the same
+		switch _, err := s.store.Cell(ctx, valid[i].Code); {
+		case err == nil:
+			rep.Updated++
+		case errors.Is(err, ErrCellNotFound):
+			rep.Created++
+		default:
+			return rep, fmt.Errorf("import cells: %w", err)
+		}
+	}
+	err = s.write(&rep, opt, func() error {
+		stored, err := s.store.PutCells(ctx, valid, opt.Actor)
+		if err != nil {
 			return err
 		}
 		s.index.ApplyCells(stored)
@@ -108,15 +118,8 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import cells: %w", err)
 	}
-	rep.Stored = true
-	for _, c := range stored { // the store starts a cell at version 1 and bumps it on replace
-		if c.Version == 1 {
-			rep.Created++
-		} else {
-			rep.Updated++
-		}
-	}
-	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
+	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected,
+		"dry_run", rep.DryRun, "actor", opt.Actor)
 	return rep, nil
 }
 

@@ -100,9 +100,15 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		blocks[k] = nil // garbage from here on
 	}
 
-	var stored []Component
-	err = s.commit(func() error {
-		if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
+	// Components equal to their stored records are left as they are: no new version, no
+	// history or feed entry.
+	valid, err = s.dropUnchanged(ctx, valid, &rep)
+	if err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
+	}
+	err = s.write(&rep, opt, func() error {
+		stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
+		if err != nil {
 			return err
 		}
 		s.index.ApplyComponents(stored)
@@ -111,16 +117,83 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
-	rep.Stored = true
-	for _, c := range stored {
-		if c.Version == 1 {
+	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
+		"rejected", rep.Rejected, "dry_run", rep.DryRun, "actor", opt.Actor)
+	return rep, nil
+}
+
+// dropUnchanged counts the valid components of an import as created, updated or unchanged
+// (from the stored records their identifiers name) and returns those that must be written:
+// the created and the updated, in order, in place of comps.
+func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Report) ([]Component, error) {
+	out := comps[:0]
+	for i := range comps {
+		c := &comps[i]
+		if i%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		cur, found, err := s.storedComponent(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !found:
 			rep.Created++
-		} else {
+		case SameStoredComponent(&cur, c):
+			rep.Unchanged++
+			continue
+		default:
 			rep.Updated++
 		}
+		out = append(out, *c)
 	}
-	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
-	return rep, nil
+	return out, nil
+}
+
+// storedComponent returns the stored record that c's identifier (or else its legacy
+// identifier) names; found is false when there is none, or c has no identifier yet.
+func (s *Service) storedComponent(ctx context.Context, c *Component) (cur Component, found bool, err error) {
+	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+		if id.IsZero() {
+			continue
+		}
+		cur, err = s.store.Component(ctx, id)
+		switch {
+		case err == nil:
+			return cur, true, nil
+		case !errors.Is(err, ErrComponentNotFound):
+			return Component{}, false, err
+		}
+	}
+	return Component{}, false, nil
+}
+
+// SameStoredComponent reports whether importing c again would leave the stored record cur as
+// it is: every field a census sets is equal, once the identifiers c leaves to the store are
+// filled in as Store.PutComponents fills them (a zero LegacyID and LegacyClass keep the
+// stored ones; a record named by its legacy identifier keeps its ID). Key, Version, Updated
+// and UpdatedBy, which belong to the store, are ignored; dates compare as instants.
+func SameStoredComponent(cur, c *Component) bool {
+	x := *c
+	if x.ID.IsZero() || x.ID == cur.LegacyID && !cur.ID.IsZero() {
+		x.ID = cur.ID
+	}
+	if x.LegacyID.IsZero() {
+		x.LegacyID = cur.LegacyID
+		if x.LegacyClass == "" {
+			x.LegacyClass = cur.LegacyClass
+		}
+	}
+	x.Key, x.Version, x.Updated, x.UpdatedBy = cur.Key, cur.Version, cur.Updated, cur.UpdatedBy
+	if x.CensusDate.Equal(cur.CensusDate) {
+		x.CensusDate = cur.CensusDate
+	}
+	if x.ChangeDate.Equal(cur.ChangeDate) {
+		x.ChangeDate = cur.ChangeDate
+	}
+	return x == *cur
 }
 
 // importBlock is how many decoded components importComponents keeps per block.

@@ -12,9 +12,13 @@ import (
 type ImportOptions struct {
 	Mode     Mode
 	Actor    string         // who imports; recorded in the history
-	Progress func(read int) // called every few thousand features with the number read so far
+	Progress func(read int) // called every few thousand features with the number read (and validated) so far
 	Format   Format         // of cells and components; "" detects it from Name and the content
 	Name     string         // the file's name, whose extension tells the format when Format is ""
+	// DryRun checks and counts without writing: the report is the one a real import would
+	// give (created, updated, unchanged, deleted, every problem), with DryRun set and Stored
+	// false; nothing is stored, no history or change-feed entry is made.
+	DryRun bool
 }
 
 const progressEvery = 4096
@@ -105,7 +109,8 @@ func (ps *problemSink) addAll(ps2 []Problem) {
 }
 
 // finish decides whether the valid part may be stored: strict mode stores nothing when any
-// feature was rejected (or a whole-input problem was found).
+// feature was rejected (or a whole-input problem was found); an empty census stores nothing
+// (rejectedErr then answers ErrEmptyCensus).
 func (ps *problemSink) finish(total int) (store bool) {
 	rep := ps.rep
 	sortProblems(rep.Problems)
@@ -127,7 +132,12 @@ func (ps *problemSink) finish(total int) (store bool) {
 	return rep.Valid > 0
 }
 
+// rejectedErr is the error of an import that stores nothing: ErrEmptyCensus for a census
+// without features, ErrImportRejected when features were refused, nil otherwise.
 func rejectedErr(rep *Report) error {
+	if rep.Total == 0 && len(rep.Problems) == 0 {
+		return ErrEmptyCensus
+	}
 	if rep.Stored || len(rep.Problems) == 0 && rep.Rejected == 0 {
 		return nil
 	}
@@ -135,6 +145,22 @@ func rejectedErr(rep *Report) error {
 		return nil
 	}
 	return ErrImportRejected
+}
+
+// write is where every census import writes: write runs the store write and the index update
+// (through commit), unless the import is a dry run, which stops here with nothing written and
+// rep.DryRun set. The counts of rep must be final before write is called: a dry run reports
+// what a real run would. On success rep.Stored is set.
+func (s *Service) write(rep *Report, opt ImportOptions, write func() error) error {
+	if opt.DryRun {
+		rep.DryRun = true
+		return nil
+	}
+	if err := s.commit(write); err != nil {
+		return err
+	}
+	rep.Stored = true
+	return nil
 }
 
 // interner shares repeated strings (units, sources, names) between imported records.

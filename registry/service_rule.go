@@ -38,9 +38,8 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 				Message: fmt.Sprintf("unit %q is not a known unit", ru.Unit)})
 		}
 	}
-	// An empty, valid document is an empty rule set: it clears the rules.
-	clearAll := len(rules) == 0 && len(rep.Problems) == 0
-	if !sink.finish(len(rules)) && !clearAll {
+	// An empty document is refused (ErrEmptyCensus): it never clears the rules.
+	if !sink.finish(len(rules)) {
 		return rep, rejectedErr(&rep)
 	}
 	var valid []Rule
@@ -73,17 +72,6 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 	for _, ru := range set {
 		inSet[ru.ID] = true
 	}
-	var reloadErr error
-	err = s.commit(func() error {
-		if _, err := s.store.PutRules(ctx, set, true); err != nil {
-			return err
-		}
-		reloadErr = s.reloadRules(ctx)
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("import rules: %w", err)
-	}
 	stored := make(map[string]bool, len(old))
 	for _, o := range old {
 		stored[o.ID] = true
@@ -98,7 +86,17 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 			rep.Created++
 		}
 	}
-	rep.Stored = true
+	var reloadErr error
+	err = s.write(&rep, opt, func() error {
+		if _, err := s.store.PutRules(ctx, set, true); err != nil {
+			return err
+		}
+		reloadErr = s.reloadRules(ctx)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import rules: %w", err)
+	}
 	return rep, reloadErr
 }
 

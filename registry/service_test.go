@@ -273,12 +273,15 @@ func TestUnitsAndRules(t *testing.T) {
 	if err := e.svc.DeleteUnit(ctx, "lamps"); registry.ErrorCode(err) != "unit_in_use" {
 		t.Errorf("DeleteUnit(lamps) = %v, want unit_in_use", err)
 	}
-	// Importing a rule set replaces the old one.
-	if _, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); err != nil {
-		t.Fatal(err)
+	// An empty rules document is refused and deletes nothing.
+	if _, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{}); !errors.Is(err, registry.ErrEmptyCensus) {
+		t.Fatalf("Import(empty rules) = %v, want empty_census", err)
 	}
-	if n := len(e.idx.Rules()); n != 0 {
-		t.Errorf("rules after importing an empty set = %d, want 0", n)
+	if n := len(e.idx.Rules()); n != 1 {
+		t.Errorf("rules after importing an empty document = %d, want 1", n)
+	}
+	if err := e.svc.DeleteRule(ctx, "r1"); err != nil {
+		t.Fatal(err)
 	}
 	if err := e.svc.DeleteUnit(ctx, "lamps"); err != nil {
 		t.Errorf("DeleteUnit(lamps) after its rule went = %v", err)

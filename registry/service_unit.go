@@ -52,8 +52,15 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 			valid = append(valid, u)
 		}
 	}
+	for _, u := range valid {
+		if stored := has(stored, u.ID); stored {
+			rep.Updated++
+		} else {
+			rep.Created++
+		}
+	}
 	var reloadErr error
-	err = s.commit(func() error {
+	err = s.write(&rep, opt, func() error {
 		if _, err := s.store.PutUnits(ctx, valid); err != nil {
 			return err
 		}
@@ -63,14 +70,6 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import units: %w", err)
 	}
-	for _, u := range valid {
-		if stored := has(stored, u.ID); stored {
-			rep.Updated++
-		} else {
-			rep.Created++
-		}
-	}
-	rep.Stored = true
 	return rep, reloadErr
 }
 
