@@ -73,4 +73,5 @@ var cases = []struct {
 	{"CancelledContext", testCancelledContext},
 	{"ChangeSeqIncreasing", testChangeSeqIncreasing},
 	{"ChangeFeed", testChangeFeed},
+	{"ImportUnchanged", testImportUnchanged},
 }
