@@ -14,6 +14,7 @@ import (
 func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusCells), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
+	sink.rejects = opt.Rejected
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -31,13 +32,11 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		}
 		c, probs := DecodeCell(f) // a reader's f.Err too, named by the feature's code
 		if len(probs) > 0 {
-			sink.addAll(probs)
-			return nil
+			return sink.reject(f, probs...)
 		}
 		if first, dup := seen[c.Code]; dup {
-			sink.add(Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: CodeDuplicateCode,
+			return sink.reject(f, Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: CodeDuplicateCode,
 				Message: fmt.Sprintf("cell code %s already appears at feature %d", c.Code, first)})
-			return nil
 		}
 		seen[c.Code] = f.Index
 		cells = append(cells, c)
@@ -76,7 +75,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		default:
 			continue
 		}
-		sink.add(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: CodeOverlappingCells,
+		sink.addLate(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: CodeOverlappingCells,
 			Message: fmt.Sprintf("cell %s overlaps cell %s, e.g. at %s", cells[victim].Code, other, fmtPoint(o.Point))})
 	}
 	for i := range cells {
@@ -84,7 +83,18 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 			continue
 		}
 		if p := s.strands(&cells[i], idxOf[i]); p != nil {
-			sink.add(*p)
+			sink.addLate(*p)
+		}
+	}
+	if len(sink.late) > 0 {
+		at := make(map[int]int, len(sink.late)) // input index → position in cells
+		for i, x := range idxOf {
+			if _, ok := sink.late[x]; ok {
+				at[x] = i
+			}
+		}
+		if err := sink.flushLate(func(x int) *Feature { return cellFeature(&cells[at[x]], x) }); err != nil {
+			return rep, fmt.Errorf("import cells: %w", err)
 		}
 	}
 
@@ -121,6 +131,12 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected,
 		"dry_run", rep.DryRun, "actor", opt.Actor)
 	return rep, nil
+}
+
+// cellFeature is a decoded cell as the census feature at input index x (its code, name and
+// geometry), for ImportOptions.Rejected.
+func cellFeature(c *Cell, x int) *Feature {
+	return &Feature{Index: x, Geometry: c.Geometry, Props: map[string]string{"code": c.Code.String(), "name": c.Name}}
 }
 
 // strands returns the problem of a cell replacement that would leave a component located in

@@ -18,6 +18,7 @@ import (
 func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusComponents), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
+	sink.rejects = opt.Rejected
 	in := interner{}
 	// Held for the whole import: the cells each component is located in must not change
 	// between validation and the write. Readers never take this lock.
@@ -43,21 +44,18 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		}
 		c, probs := DecodeComponent(f, s.catalog) // a reader's f.Err too, named by the feature's id
 		if len(probs) > 0 {
-			sink.addAll(probs)
-			return nil
+			return sink.reject(f, probs...)
 		}
 		if p := s.locate(&c, f.Index); p != nil {
-			sink.add(*p)
-			return nil
+			return sink.reject(f, *p)
 		}
 		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
 			if id.IsZero() {
 				continue
 			}
 			if first, dup := seen[id]; dup {
-				sink.add(Problem{Index: f.Index, ID: id.String(), Field: "id", Code: CodeDuplicateID,
+				return sink.reject(f, Problem{Index: f.Index, ID: id.String(), Field: "id", Code: CodeDuplicateID,
 					Message: fmt.Sprintf("identifier %s already appears at feature %d", id, first)})
-				return nil
 			}
 		}
 		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {

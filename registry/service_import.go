@@ -15,6 +15,13 @@ type ImportOptions struct {
 	Progress func(read int) // called every few thousand features with the number read (and validated) so far
 	Format   Format         // of cells and components; "" detects it from Name and the content
 	Name     string         // the file's name, whose extension tells the format when Format is ""
+	// Rejected, when set, is called with every feature of a cells or components census that
+	// is refused, as read (f and its Props are valid only during the call; Geometry is nil
+	// when it could not be read), with all its problems, even beyond the report's cap. A
+	// feature refused after reading (an overlapping cell) comes rebuilt from what was decoded.
+	// An error stops the import. Callers spool the features (citygrid import -rejected, the
+	// census route's ?rejected=geojson).
+	Rejected func(f *Feature, probs []Problem) error
 	// DryRun checks and counts without writing: the report is the one a real import would
 	// give (created, updated, unchanged, deleted, every problem), with DryRun set and Stored
 	// false; nothing is stored, no history or change-feed entry is made.
@@ -87,6 +94,8 @@ type problemSink struct {
 	rep      *Report
 	max      int
 	rejected map[int]bool
+	rejects  func(*Feature, []Problem) error // ImportOptions.Rejected
+	late     map[int][]Problem               // problems found after reading, by feature index, for rejects
 }
 
 func newSink(rep *Report, max int) *problemSink {
@@ -100,6 +109,44 @@ func (ps *problemSink) add(p Problem) {
 	if ps.max <= 0 || len(ps.rep.Problems) < ps.max {
 		ps.rep.Problems = append(ps.rep.Problems, p)
 	}
+}
+
+// reject adds the problems of feature f and hands f to ImportOptions.Rejected.
+func (ps *problemSink) reject(f *Feature, probs ...Problem) error {
+	ps.addAll(probs)
+	if ps.rejects == nil {
+		return nil
+	}
+	return ps.rejects(f, probs)
+}
+
+// addLate adds a problem of a feature found after reading; flushLate then hands the feature
+// to ImportOptions.Rejected.
+func (ps *problemSink) addLate(p Problem) {
+	ps.add(p)
+	if ps.rejects != nil && p.Index >= 0 {
+		if ps.late == nil {
+			ps.late = make(map[int][]Problem)
+		}
+		ps.late[p.Index] = append(ps.late[p.Index], p)
+	}
+}
+
+// flushLate hands every feature with problems from addLate, in input order, to
+// ImportOptions.Rejected; feature rebuilds the feature at an input index.
+func (ps *problemSink) flushLate(feature func(index int) *Feature) error {
+	idx := make([]int, 0, len(ps.late))
+	for i := range ps.late {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		if err := ps.rejects(feature(i), ps.late[i]); err != nil {
+			return err
+		}
+	}
+	ps.late = nil
+	return nil
 }
 
 func (ps *problemSink) addAll(ps2 []Problem) {
