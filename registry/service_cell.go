@@ -117,7 +117,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 			return rep, fmt.Errorf("import cells: %w", err)
 		}
 	}
-	err = s.write(&rep, opt, func() error {
+	err = s.write(&rep, opt, len(valid), func() error {
 		stored, err := s.store.PutCells(ctx, valid, opt.Actor)
 		if err != nil {
 			return err

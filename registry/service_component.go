@@ -104,7 +104,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
-	err = s.write(&rep, opt, func() error {
+	err = s.write(&rep, opt, len(valid), func() error {
 		stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
 		if err != nil {
 			return err

@@ -12,7 +12,8 @@ import (
 type ImportOptions struct {
 	Mode     Mode
 	Actor    string         // who imports; recorded in the history
-	Progress func(read int) // called every few thousand features with the number read (and validated) so far
+	Progress func(read int) // called every few thousand features with the number read and checked so far, and once at the end of reading
+	Storing  func(n int)    // called when checking is over and the n valid records are being written (not in a dry run)
 	Format   Format         // of cells and components; "" detects it from Name and the content
 	Name     string         // the file's name, whose extension tells the format when Format is ""
 	// Rejected, when set, is called with every feature of a cells or components census that
@@ -194,14 +195,17 @@ func rejectedErr(rep *Report) error {
 	return ErrImportRejected
 }
 
-// write is where every census import writes: write runs the store write and the index update
-// (through commit), unless the import is a dry run, which stops here with nothing written and
-// rep.DryRun set. The counts of rep must be final before write is called: a dry run reports
-// what a real run would. On success rep.Stored is set.
-func (s *Service) write(rep *Report, opt ImportOptions, write func() error) error {
+// write is where every census import writes: write runs the store write of n records and the
+// index update (through commit), unless the import is a dry run, which stops here with
+// nothing written and rep.DryRun set. The counts of rep must be final before write is
+// called: a dry run reports what a real run would. On success rep.Stored is set.
+func (s *Service) write(rep *Report, opt ImportOptions, n int, write func() error) error {
 	if opt.DryRun {
 		rep.DryRun = true
 		return nil
+	}
+	if opt.Storing != nil {
+		opt.Storing(n)
 	}
 	if err := s.commit(write); err != nil {
 		return err

@@ -87,7 +87,7 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	var reloadErr error
-	err = s.write(&rep, opt, func() error {
+	err = s.write(&rep, opt, len(set), func() error {
 		if _, err := s.store.PutRules(ctx, set, true); err != nil {
 			return err
 		}

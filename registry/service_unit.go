@@ -60,7 +60,7 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	var reloadErr error
-	err = s.write(&rep, opt, func() error {
+	err = s.write(&rep, opt, len(valid), func() error {
 		if _, err := s.store.PutUnits(ctx, valid); err != nil {
 			return err
 		}
