@@ -9,9 +9,9 @@ import (
 	"citygrid/registry"
 )
 
-// ProblemsProperty is the property under which WriteRejected lists a feature's problems.
-// A census reader treats it as any property it does not know, so a fixed file imports again.
-const ProblemsProperty = "citygrid_problems"
+// ProblemsProperty is the property under which WriteRejected lists a feature's problems
+// (registry.ProblemsProperty). The census decoders ignore it, so a fixed file imports again.
+const ProblemsProperty = registry.ProblemsProperty
 
 // WriteRejected writes a census feature that an import refused, as it was read, with its
 // problems: the feature "id", the geometry (null when it could not be read, or has a
