@@ -125,29 +125,71 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 // the created and the updated, in order, in place of comps.
 func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Report) ([]Component, error) {
 	out := comps[:0]
-	for i := range comps {
-		c := &comps[i]
-		if i%progressEvery == 0 {
-			if err := ctx.Err(); err != nil {
+	batch, _ := s.store.(ComponentsByIDReader)
+	var ids []ComponentCode
+	for from := 0; from < len(comps); from += storedBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		part := comps[from:min(from+storedBatch, len(comps))]
+		var byID, byLegacy []Component
+		var okID, okLegacy []bool
+		if batch != nil {
+			var err error
+			ids = ids[:0]
+			for i := range part {
+				ids = append(ids, part[i].ID)
+			}
+			if byID, okID, err = batch.ComponentsByID(ctx, ids); err != nil {
+				return nil, err
+			}
+			ids = ids[:0]
+			for i := range part {
+				ids = append(ids, part[i].LegacyID)
+			}
+			if byLegacy, okLegacy, err = batch.ComponentsByID(ctx, ids); err != nil {
 				return nil, err
 			}
 		}
-		cur, found, err := s.storedComponent(ctx, c)
-		if err != nil {
-			return nil, err
+		for i := range part {
+			c := &part[i]
+			var cur Component
+			var found bool
+			switch {
+			case batch == nil:
+				var err error
+				if cur, found, err = s.storedComponent(ctx, c); err != nil {
+					return nil, err
+				}
+			case okID[i]:
+				cur, found = byID[i], true
+			case okLegacy[i]:
+				cur, found = byLegacy[i], true
+			}
+			switch {
+			case !found:
+				rep.Created++
+			case SameStoredComponent(&cur, c):
+				rep.Unchanged++
+				continue
+			default:
+				rep.Updated++
+			}
+			out = append(out, *c)
 		}
-		switch {
-		case !found:
-			rep.Created++
-		case SameStoredComponent(&cur, c):
-			rep.Unchanged++
-			continue
-		default:
-			rep.Updated++
-		}
-		out = append(out, *c)
 	}
 	return out, nil
+}
+
+// storedBatch is how many components dropUnchanged looks up at once.
+const storedBatch = 8192
+
+// ComponentsByIDReader is what a Store may implement to look many identifiers up at once
+// (store/postgres does: one query instead of one per identifier). ComponentsByID returns, for
+// each of ids, the stored component it names as Store.Component would, and whether there is
+// one (false for a zero identifier).
+type ComponentsByIDReader interface {
+	ComponentsByID(ctx context.Context, ids []ComponentCode) ([]Component, []bool, error)
 }
 
 // storedComponent returns the stored record that c's identifier (or else its legacy
