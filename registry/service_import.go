@@ -204,6 +204,9 @@ func (s *Service) write(rep *Report, opt ImportOptions, n int, write func() erro
 		rep.DryRun = true
 		return nil
 	}
+	if n == 0 {
+		return nil // every valid record is unchanged: nothing to write, Stored stays false
+	}
 	if opt.Storing != nil {
 		opt.Storing(n)
 	}

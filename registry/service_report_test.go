@@ -212,7 +212,7 @@ func TestImportUnchangedComponents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Unchanged != 2 || again.Created != 0 || again.Updated != 0 {
+	if again.Unchanged != 2 || again.Created != 0 || again.Updated != 0 || again.Stored {
 		t.Errorf("re-import = created %d, updated %d, unchanged %d; want 0, 0, 2", again.Created, again.Updated, again.Unchanged)
 	}
 	if s := e.lastSeq(t); s != seq {

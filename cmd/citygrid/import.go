@@ -246,6 +246,8 @@ func printReport(w io.Writer, name string, rep *registry.Report) {
 		stored = "dry run, nothing stored"
 	case rep.Stored:
 		stored = "stored"
+	case rep.Valid > 0 && rep.Unchanged == rep.Valid:
+		stored = "nothing changed"
 	}
 	extra := ""
 	if rep.Deleted > 0 {
