@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +299,46 @@ func TestImportEmptyCensus(t *testing.T) {
 				t.Errorf("report %+v: want nothing stored, total 0", rep)
 			}
 		})
+	}
+}
+
+// TestImportRejectedFeatures: ImportOptions.Rejected gets every refused feature once, with
+// all its problems: as read for a problem found while reading, rebuilt from the decoded cell
+// for one found after (an overlap), and beyond the report's cap.
+func TestImportRejectedFeatures(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.MaxProblems = 1
+	doc := square("500103003001009", 106.5705, 29.5505) + "\n" + // overlaps both cells
+		`{"type":"Feature","properties":{"code":"500103003001010","material":"x"},"geometry":{"type":"Point","coordinates":[1,2]}}` + "\n" +
+		square("500103003001011", 106.580, 29.550) + "\n"
+	type got struct {
+		index int
+		code  string
+		geom  bool
+		probs []string
+	}
+	var rejected []got
+	opt := registry.ImportOptions{Format: registry.FormatNDJSON, Mode: registry.ModePartial, Actor: "t",
+		Rejected: func(f *registry.Feature, probs []registry.Problem) error {
+			g := got{index: f.Index, code: f.Props["code"], geom: f.Geometry != nil}
+			for _, p := range probs {
+				g.probs = append(g.probs, p.Code)
+			}
+			rejected = append(rejected, g)
+			return nil
+		}}
+	rep, err := e.svc.Import(context.Background(), registry.CensusCells, strings.NewReader(doc), opt)
+	if err != nil || rep.Created != 1 || rep.Rejected != 2 || len(rep.Problems) != 1 {
+		t.Fatalf("import = %+v, %v; want 1 created, 2 rejected, 1 problem in the capped report", rep, err)
+	}
+	want := []got{
+		{1, "500103003001010", true, []string{"invalid_geometry_type"}},
+		{0, "500103003001009", true, []string{"overlapping_cells", "overlapping_cells"}}, // it overlaps both cells
+	}
+	if fmt.Sprint(rejected) != fmt.Sprint(want) {
+		t.Errorf("rejected features = %v, want %v", rejected, want)
 	}
 }
