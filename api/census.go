@@ -2,41 +2,106 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
 
 func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 	r.POST("/census/:kind", s.wrap(s.handleCensus))
+	r.GET("/jobs/:id", s.wrap(s.handleJob))
 	r.GET("/export/:kind", s.wrap(s.handleExport))
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=][&format=geojson|ndjson|csv][&crs=]:
+// censusParams are the query parameters of a census upload beyond mode and format.
+type censusParams struct {
+	dryRun   bool // ?dry_run=true: check and report, store nothing
+	rejected bool // ?rejected=geojson: answer the refused features as GeoJSON, with the report
+	async    bool // ?async=true or Prefer: respond-async: answer 202 with a job to poll
+}
+
+func parseCensusParams(c *gin.Context, kind registry.Census) (censusParams, error) {
+	var p censusParams
+	bad := func(format string, args ...any) error {
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, format, args...)
+	}
+	boolParam := func(name string) (bool, error) {
+		v, ok := c.GetQuery(name)
+		if !ok {
+			return false, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, bad("%s must be true or false, not %q", name, v)
+		}
+		return b, nil
+	}
+	var err error
+	if p.dryRun, err = boolParam("dry_run"); err != nil {
+		return p, err
+	}
+	if p.async, err = boolParam("async"); err != nil {
+		return p, err
+	}
+	for _, pref := range c.Request.Header.Values("Prefer") {
+		for _, tok := range strings.Split(pref, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "respond-async") {
+				p.async = true
+			}
+		}
+	}
+	if v, ok := c.GetQuery("rejected"); ok {
+		switch {
+		case v != "geojson":
+			return p, bad("rejected must be geojson, not %q", v)
+		case kind != registry.CensusCells && kind != registry.CensusComponents:
+			return p, bad("rejected=geojson is for cells and components, not %s", kind)
+		case p.async:
+			return p, bad("rejected=geojson answers the features themselves; it cannot be combined with async")
+		}
+		p.rejected = true
+	}
+	return p, nil
+}
+
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=][&format=geojson|ndjson|csv][&crs=][&dry_run=true][&rejected=geojson][&async=true]:
 // a census import with the same semantics and report as `citygrid import` (area: the grid code
 // prefix a grid revision of cells, mode=replace, replaces). crs (cells, components, and units'
 // areas) is the coordinate system of the file's coordinates, converted to WGS84 as they are
 // read; a GeoJSON crs member is honoured (registry.ImportOptions.CRS). 200 with the
-// report when something was stored; 422 import_rejected with the report when nothing was.
-// The format of cells and components comes from ?format=, else Content-Type
-// (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
-// else the body's first bytes.
+// report when something was stored (or, with dry_run, would be); 422 import_rejected (or
+// empty_census) with the report when nothing was. The format of cells and components comes
+// from ?format=, else Content-Type (application/geo+json, application/geo+json-seq or
+// application/x-ndjson, text/csv), else the body's first bytes.
+//
+// With rejected=geojson the answer (200 or 422 as above) is an application/geo+json
+// FeatureCollection of the refused features, each with its problems under
+// "citygrid_problems", and the report as its foreign member "report". With async=true (or
+// Prefer: respond-async) the upload is read, then answered at once with 202, a Location
+// /api/v1/jobs/{id} and the job (see handleJob), and imported in the background.
 func (s *Server) handleCensus(c *gin.Context) error {
 	kind := registry.Census(c.Param("kind"))
 	if !kind.Valid() {
 		return &httpError{status: http.StatusNotFound, code: registry.CodeNotFound, detail: "census kinds are cells, components, units and rules"}
 	}
 	mode, err := registry.ParseMode(c.Query("mode"))
+	if err != nil {
+		return err
+	}
+	params, err := parseCensusParams(c, kind)
 	if err != nil {
 		return err
 	}
@@ -49,11 +114,23 @@ func (s *Server) handleCensus(c *gin.Context) error {
 			return err
 		}
 	}
+	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), DryRun: params.dryRun,
+		CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: c.Query("area")}
+	if kind == registry.CensusCells || kind == registry.CensusComponents {
+		if opt.Format, err = censusFormat(c); err != nil {
+			return err
+		}
+	}
 	release, err := s.census.queue.admit()
 	if err != nil {
 		return err
 	}
-	defer release()
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
 	// The upload is bounded as a whole by its context: reading the body, waiting for its turn
 	// and the import. Connection deadlines bound only reading the body (pacedBody) and writing
 	// the answer: over HTTP/2 a write deadline passing would reset the stream, and so cancel
@@ -75,50 +152,104 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	// The body is read: over HTTP/1 a read deadline passing from now on would cancel the
 	// request's context; the upload's context still ends it.
 	_ = rc.SetReadDeadline(time.Time{})
+	var size int64
+	if fi, err := body.f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	prog := registry.NewProgress(size)
+	opt = prog.Options(opt)
+	if params.async {
+		job := s.census.jobs.add(kind, prog)
+		released = true // the job holds its place in the queue until it ends
+		go s.runJob(job, body, opt, release)
+		c.Header("Location", "/api/v1/jobs/"+job.id)
+		answer()
+		return writeJSON(c, http.StatusAccepted, "application/json; charset=utf-8", job.view())
+	}
 	defer body.remove()
-	opt := registry.ImportOptions{Mode: mode, Actor: actor(c), CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: c.Query("area")}
-	if kind == registry.CensusCells || kind == registry.CensusComponents {
-		if opt.Format, err = censusFormat(c); err != nil {
+	var rejects *rejectSpool
+	if params.rejected {
+		if rejects, err = s.census.newRejectSpool(); err != nil {
 			return err
 		}
+		defer rejects.remove()
+		opt.Rejected = rejects.w.WriteRejected
 	}
 	var rep registry.Report
 	err = s.census.queue.run(ctx, func() error {
-		rep, err = s.svc.Import(ctx, kind, body.f, opt)
+		prog.Start()
+		defer prog.Finish()
+		rep, err = s.svc.Import(ctx, kind, prog.Reader(body.f), opt)
 		return err
 	})
-	if errors.Is(err, registry.ErrImportRejected) {
-		return &rejectedError{report: rep}
-	}
-	if errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+	status := http.StatusOK
+	switch {
+	case errors.Is(err, registry.ErrImportRejected) || errors.Is(err, registry.ErrEmptyCensus):
+		if rejects == nil {
+			return &rejectedError{report: rep, err: err}
+		}
+		status = http.StatusUnprocessableEntity
+	case errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() == nil:
 		return s.census.errTimeout()
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	answer()
+	if rejects != nil {
+		return rejects.answer(c, status, &rep)
+	}
 	return okJSON(c, toReportJSON(&rep))
 }
 
-// censusCRS reads ?crs= of a census upload: its canonical name, "" when not given. A rules
-// document has no coordinates to convert: it refuses crs.
-func censusCRS(c *gin.Context, kind registry.Census) (string, error) {
-	raw, given := c.GetQuery("crs")
-	if !given {
-		return "", nil
-	}
-	if kind == registry.CensusRules {
-		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
-			"crs is taken by census imports of cells, components and units; a rules document has no coordinates to convert")
-	}
-	if strings.TrimSpace(raw) == "" {
-		return "", nil
-	}
-	crs, err := spatial.ParseCRS(raw)
+// rejectSpool is where a census upload with ?rejected=geojson writes its refused features as
+// they are found, so that they are never all in memory.
+type rejectSpool struct {
+	f *os.File
+	w *geojson.CensusWriter
+}
+
+func (u *censusUploads) newRejectSpool() (*rejectSpool, error) {
+	f, err := u.createSpool()
 	if err != nil {
-		return "", registry.ErrInvalidCRS
+		return nil, fmt.Errorf("spool rejected features: %w", err)
 	}
-	return crs.String(), nil
+	return &rejectSpool{f: f, w: geojson.NewCensusWriter(f)}, nil
+}
+
+func (r *rejectSpool) remove() {
+	r.f.Close()
+	os.Remove(r.f.Name())
+}
+
+// collectionHead is how every CensusWriter collection begins.
+const collectionHead = `{"type":"FeatureCollection",`
+
+// answer writes the FeatureCollection of the refused features with rep as its foreign
+// member "report", streamed from the spool.
+func (r *rejectSpool) answer(c *gin.Context, status int, rep *registry.Report) error {
+	if err := r.w.Close(); err != nil {
+		return fmt.Errorf("spool rejected features: %w", err)
+	}
+	size, err := r.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("spool rejected features: %w", err)
+	}
+	head := make([]byte, len(collectionHead))
+	if _, err := r.f.ReadAt(head, 0); err != nil || string(head) != collectionHead {
+		return fmt.Errorf("spool rejected features: the spool does not start with %s (%v)", collectionHead, err)
+	}
+	rj, err := json.Marshal(toReportJSON(rep))
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Header("Content-Type", "application/geo+json")
+	w := c.Writer
+	_, _ = w.WriteString(collectionHead + `"report":`)
+	_, _ = w.Write(rj)
+	_, _ = w.WriteString(",")
+	_, err = io.Copy(w, io.NewSectionReader(r.f, int64(len(collectionHead)), size-int64(len(collectionHead))))
+	return err
 }
 
 // censusUploads is what the census route keeps: its queue, its limits, and where it spools.
@@ -131,6 +262,8 @@ type censusUploads struct {
 
 	// createSpool creates an upload's temporary file; tests replace it.
 	createSpool func() (*os.File, error)
+
+	jobs *jobTable // the uploads answered with a job (async)
 }
 
 func newCensusUploads(cfg Config) *censusUploads {
@@ -149,6 +282,7 @@ func newCensusUploads(cfg Config) *censusUploads {
 		createSpool: func() (*os.File, error) {
 			return os.CreateTemp("", "citygrid-census-*")
 		},
+		jobs: newJobTable(),
 	}
 	if u.minRate <= 0 {
 		u.minRate = DefaultUploadMinRate
@@ -340,4 +474,25 @@ func censusFormat(c *gin.Context) (registry.Format, error) {
 		}
 	}
 	return "", nil
+}
+
+// censusCRS reads ?crs= of a census upload: its canonical name, "" when not given. A rules
+// document has no coordinates to convert: it refuses crs.
+func censusCRS(c *gin.Context, kind registry.Census) (string, error) {
+	raw, given := c.GetQuery("crs")
+	if !given {
+		return "", nil
+	}
+	if kind == registry.CensusRules {
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
+			"crs is taken by census imports of cells, components and units; a rules document has no coordinates to convert")
+	}
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	crs, err := spatial.ParseCRS(raw)
+	if err != nil {
+		return "", registry.ErrInvalidCRS
+	}
+	return crs.String(), nil
 }

@@ -2,7 +2,8 @@
 // registry.Service (writes, which keep the index in step with the store).
 //
 // Routes live under /api/v1 — lookup, nearest, components, cells, classes, units, rules,
-// census, export and the change feed (changes.go) — plus /healthz, /readyz and /metrics;
+// census (with its background jobs, jobs.go), export and the change feed (changes.go) — plus
+// /healthz, /readyz and /metrics;
 // each file registers its resource's routes at its top. Geometry is GeoJSON (RFC 7946) in
 // WGS84 lon/lat unless ?crs=gcj02|bd09|cgcs2000|wgs84 asks for another datum: every route
 // with coordinates takes it (crsRoutes), for what it reads and what it answers, and the

@@ -43,11 +43,13 @@ type reportJSON struct {
 }
 
 type problemLine struct {
-	Index   int    `json:"index"` // 0-based feature index; -1 for the whole input
+	Index   int    `json:"index"`   // 0-based feature index; -1 for the whole input
+	Feature int    `json:"feature"` // 1-based feature number as QGIS counts it; 0 for the whole input
 	ID      string `json:"id,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
 }
 
 func toReportJSON(r *registry.Report) reportJSON {
@@ -63,7 +65,7 @@ func toReportJSON(r *registry.Report) reportJSON {
 func problemLines(ps []registry.Problem) []problemLine {
 	out := make([]problemLine, len(ps))
 	for i, p := range ps {
-		out[i] = problemLine{Index: p.Index, ID: p.ID, Field: p.Field, Code: p.Code, Message: p.Message}
+		out[i] = problemLine{Index: p.Index, Feature: p.Feature(), ID: p.ID, Field: p.Field, Code: p.Code, Message: p.Message, Hint: p.Hint}
 	}
 	return out
 }

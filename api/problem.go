@@ -36,14 +36,21 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.code + ": " + e.detail }
 
-// rejectedError carries the report of a census import that stored nothing.
+// rejectedError carries the report of a census import that stored nothing: err is
+// registry.ErrImportRejected or registry.ErrEmptyCensus (nil means the former).
 type rejectedError struct {
 	report registry.Report
+	err    error
 }
 
-func (e *rejectedError) Error() string { return registry.ErrImportRejected.Error() }
+func (e *rejectedError) Error() string { return e.Unwrap().Error() }
 
-func (e *rejectedError) Unwrap() error { return registry.ErrImportRejected }
+func (e *rejectedError) Unwrap() error {
+	if e.err == nil {
+		return registry.ErrImportRejected
+	}
+	return e.err
+}
 
 // Problems the HTTP layer finds on its own, before a handler runs.
 var (
@@ -67,7 +74,7 @@ func statusOf(err error) (status int, code, detail string) {
 	}
 	var re *registry.Error
 	if errors.As(err, &re) {
-		if re.Code == registry.CodeImportRejected {
+		if re.Code == registry.CodeImportRejected || re.Code == registry.CodeEmptyCensus {
 			// The request was well formed; its content was not acceptable.
 			return http.StatusUnprocessableEntity, re.Code, re.Message
 		}

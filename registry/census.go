@@ -15,6 +15,11 @@ const (
 	FormatCSV     Format = "csv"     // header row; lon/lat columns or a wkt column
 )
 
+// ProblemsProperty is the property under which a rejected-features file (citygrid import
+// -rejected, the census route's ?rejected=geojson) lists each feature's problems. The census
+// readers hand it over like any property; decoders must not take it for data.
+const ProblemsProperty = "citygrid_problems"
+
 // Feature is one raw census record as read from a file, before validation.
 type Feature struct {
 	Index    int               // 0-based position in the input

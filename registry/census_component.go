@@ -344,6 +344,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		if !ValidPoint(g) {
 			p := geomProblem(CodeInvalidCoordinates, "point %s: %s", pointText(g), coordRangeMsg)
 			add(compGeometry, p.Code, "%s", p.Message)
+			probs[len(probs)-1].Hint = CoordHint(g[0], g[1])
 		}
 		c.Point = g
 	case nil:

@@ -163,7 +163,9 @@ func csvPoint(lonText, latText string, index int) (orb.Geometry, *Problem) {
 	}
 	p := orb.Point{lon, lat}
 	if !ValidPoint(p) {
-		return nil, bad("lon %s, lat %s: %s", lonText, latText, coordRangeMsg)
+		p := bad("lon %s, lat %s: %s", lonText, latText, coordRangeMsg)
+		p.Hint = CoordHint(lon, lat)
+		return nil, p
 	}
 	return p, nil
 }

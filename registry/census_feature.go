@@ -58,10 +58,13 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 			f.ID = string(p.blob[idStart:idEnd]) // name the feature in its problem if the id was read
 		}
 		f.Err = &Problem{Index: index, ID: f.ID, Code: code, Message: msg}
-		if code == CodeInvalidGeometry || code == CodeInvalidCoordinates {
-			f.Err.Field = "geometry"
-		}
 		f.Geometry = nil
+		if code == CodeInvalidGeometry || code == CodeInvalidCoordinates {
+			// The rest of the feature was read: its properties stay, so that the problem can
+			// name the feature by its id or code property, and a rejected-features file keep them.
+			f.Err.Field = "geometry"
+			return
+		}
 		clear(p.props)
 		clear(p.raw)
 		f.Raw = nil
@@ -201,6 +204,7 @@ func (p *featureParser) parse(data []byte, index int, f *Feature) {
 		g, prob := p.geometry(data[geomStart:geomEnd], 0)
 		if prob != nil {
 			fail(prob.Code, prob.Message)
+			f.Err.Hint = prob.Hint
 			return
 		}
 		f.Geometry = g

@@ -245,7 +245,8 @@ func (c *coordReader) position() (orb.Point, bool) {
 	pt := orb.Point(v)
 	if !ValidPoint(pt) && c.prob == nil {
 		c.prob = &Problem{Field: "geometry", Code: CodeInvalidCoordinates,
-			Message: fmt.Sprintf("position [%s, %s]: %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg)}
+			Message: fmt.Sprintf("position [%s, %s]: %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg),
+			Hint:    CoordHint(v[0], v[1])}
 	}
 	return pt, true
 }

@@ -261,6 +261,9 @@ func (w *wktParser) position() orb.Point {
 	p := orb.Point(v)
 	if !ValidPoint(p) {
 		w.fail(CodeInvalidCoordinates, "position (%s %s): %s", fmtCoord(v[0]), fmtCoord(v[1]), coordRangeMsg)
+		if w.prob.Hint == "" && w.prob.Code == CodeInvalidCoordinates {
+			w.prob.Hint = CoordHint(v[0], v[1])
+		}
 	}
 	return p
 }

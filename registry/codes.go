@@ -43,6 +43,7 @@ const (
 	CodeClassImmutable       = "class_immutable"        // a PATCH that changes a component's class (its identifier encodes it)
 	CodeOverlappingCells     = "overlapping_cells"      // a cell that overlaps another cell
 	CodeImportRejected       = "import_rejected"        // a census import that stored nothing; 422 with the report (ErrImportRejected)
+	CodeEmptyCensus          = "empty_census"           // a census document with no features or entries; 422 with the report (ErrEmptyCensus)
 
 	// CodeInvalidUnit: Service.PutUnit of a unit without an id, a name or a type. Not answered
 	// over HTTP, which checks the entry as a units document first (missing_field).
@@ -140,8 +141,7 @@ const (
 	// a grid revision (cells, mode replace) without an area or with one that is not a district,
 	// street or community code (6, 9 or 12 digits).
 	CodeInvalidArea = "invalid_area"
-	CodeUnknownArea         = "unknown_area"          // a rule area that no stored grid cell's code is or starts with
-	CodeEmptyCensus         = "empty_census"          // a census document without a single record (the import is rejected, 422)
+	CodeUnknownArea = "unknown_area" // a rule area that no stored grid cell's code is or starts with
 
 	// Warnings about the whole input.
 	CodeCRSOverridden = "crs_overridden" // a lon/lat GeoJSON crs member (EPSG:4326…) read as the gcj02 or bd09 the import asked for

@@ -46,7 +46,11 @@
 // JSON document for units and rules. Every feature is validated (DecodeCell, DecodeComponent,
 // DecodeUnits, DecodeRules, the catalogue, the grid) and the outcome is a Report listing each
 // Problem by feature. Strict mode (the default) stores nothing when any feature is invalid;
-// partial mode stores the valid ones. An import that stores nothing is ErrImportRejected.
+// partial mode stores the valid ones. An import that stores nothing is ErrImportRejected
+// (ErrEmptyCensus for a document without features). ImportOptions make it a dry run (every
+// import writes through one hook, Service.write, which a dry run stops at), hand each refused
+// feature over (Rejected), and report progress (Progress follows it in records); valid
+// components equal to the stored ones are left as they are (SameStoredComponent).
 //
 // # Store and Index
 //

@@ -94,4 +94,5 @@ var (
 	// was given no version to apply to.
 	ErrPreconditionRequired = &Error{Kind: Precondition, Code: CodePreconditionRequired, Message: `the record exists: send If-Match with its ETag (or *) so that concurrent edits are detected`}
 	ErrImportRejected       = &Error{Kind: Invalid, Code: CodeImportRejected, Message: "the census import was rejected; see the report"}
+	ErrEmptyCensus          = &Error{Kind: Invalid, Code: CodeEmptyCensus, Message: "the census holds no features (or entries): nothing to import"}
 )

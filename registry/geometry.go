@@ -100,6 +100,7 @@ func checkRing(ring orb.Ring, label string) (orb.Ring, *Problem) {
 	for i, p := range ring {
 		if !ValidPoint(p) {
 			pr := geomProblem(CodeInvalidCoordinates, "%s position %d (%s): %s", label, i, pointText(p), coordRangeMsg)
+			pr.Hint = CoordHint(p[0], p[1])
 			return nil, &pr
 		}
 	}

@@ -25,18 +25,32 @@ func ParseMode(s string) (Mode, error) {
 // Problem is one line of a validation report.
 type Problem struct {
 	Index   int    // 0-based feature (or document entry) index in the input; -1 for the whole input
-	ID      string // the feature's id or code, when it had one
+	ID      string // the feature's id or code, when it had one (even when its geometry is bad)
 	Field   string // "geometry", "code", "class", …; "" for the whole feature
 	Code    string // stable snake_case problem code, e.g. "unclosed_ring"
 	Message string
+	Hint    string // what the input looks like instead, when it can be told (swapped or projected coordinates); may be ""
+}
+
+// Feature is the problem's feature number as QGIS counts it: 1-based (Index+1), the row of
+// the attribute table in file order, and the OGR/QGIS feature id of a CSV layer (a CSV's data
+// line number minus one: the header is line 1). 0 for a problem about the whole input.
+func (p Problem) Feature() int {
+	if p.Index < 0 {
+		return 0
+	}
+	return p.Index + 1
 }
 
 // Err is the problem as the error a single write answers with: Invalid, with the problem's
-// code, and its field before the message.
+// code, and its field before the message (and its hint after).
 func (p Problem) Err() *Error {
 	msg := p.Message
 	if p.Field != "" {
 		msg = p.Field + ": " + msg
+	}
+	if p.Hint != "" {
+		msg += " (" + p.Hint + ")"
 	}
 	return &Error{Kind: Invalid, Code: p.Code, Message: msg}
 }

@@ -132,6 +132,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import cells: %w", Errorf(Invalid, CodeInvalidArea, "an area (%s) is given only with mode replace, to revise its grid", opt.Area))
 	}
 	sink := newSink(&rep, s.MaxProblems)
+	sink.rejects = opt.Rejected
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -147,24 +148,17 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if f.Err != nil {
-			sink.add(*f.Err)
-			return nil
-		}
-		c, probs := DecodeCell(f)
+		c, probs := DecodeCell(f) // a reader's f.Err too, named by the feature's code
 		if len(probs) > 0 {
-			sink.addAll(probs)
-			return nil
+			return sink.reject(f, probs...)
 		}
 		if first, dup := seen[c.Code]; dup {
-			sink.add(Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: CodeDuplicateCode,
+			return sink.reject(f, Problem{Index: f.Index, ID: c.Code.String(), Field: "code", Code: CodeDuplicateCode,
 				Message: fmt.Sprintf("cell code %s already appears at feature %d", c.Code, first)})
-			return nil
 		}
 		seen[c.Code] = f.Index
 		if probs := s.checkCell(&c, f.Index, area); len(probs) > 0 {
-			sink.addAll(probs)
-			return nil
+			return sink.reject(f, probs...)
 		}
 		cells = append(cells, c)
 		idxOf = append(idxOf, f.Index)
@@ -206,7 +200,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		if replace && !aNew != !bNew && strings.HasPrefix(string(other), area) {
 			continue
 		}
-		sink.add(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: CodeOverlappingCells,
+		sink.addLate(Problem{Index: idxOf[victim], ID: cells[victim].Code.String(), Field: "geometry", Code: CodeOverlappingCells,
 			Message: fmt.Sprintf("cell %s overlaps cell %s, e.g. at %s", cells[victim].Code, other, fmtPoint(o.Point))})
 	}
 	unchanged := make([]bool, len(cells))
@@ -219,8 +213,19 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		}
 		if !replace {
 			if p := s.strands(&cells[i], idxOf[i]); p != nil {
-				sink.add(*p)
+				sink.addLate(*p)
 			}
+		}
+	}
+	if len(sink.late) > 0 {
+		at := make(map[int]int, len(sink.late)) // input index → position in cells
+		for i, x := range idxOf {
+			if _, ok := sink.late[x]; ok {
+				at[x] = i
+			}
+		}
+		if err := sink.flushLate(func(x int) *Feature { return cellFeature(&cells[at[x]], x) }); err != nil {
+			return rep, fmt.Errorf("import cells: %w", err)
 		}
 	}
 	for i := range cells {
@@ -263,16 +268,22 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 			keep[c.Code] = true
 		}
 	}
+	for i := range valid { // counted before the write, so that a dry run counts the same
+		switch _, err := s.store.Cell(ctx, valid[i].Code); {
+		case err == nil:
+			rep.Updated++
+		case errors.Is(err, ErrCellNotFound):
+			rep.Created++
+		default:
+			return rep, fmt.Errorf("import cells: %w", err)
+		}
+	}
 	if replace {
-		return s.reviseCells(ctx, &rep, area, valid, keep, plan, opt.Actor)
+		return s.reviseCells(ctx, &rep, opt, area, valid, keep, plan)
 	}
-	if len(valid) == 0 {
-		s.log.InfoContext(ctx, "cells imported", "created", 0, "updated", 0, "unchanged", rep.Unchanged, "rejected", rep.Rejected, "actor", opt.Actor)
-		return rep, nil
-	}
-	var stored []Cell
-	err = s.commit(func() error {
-		if stored, err = s.store.PutCells(ctx, valid, opt.Actor); err != nil {
+	err = s.write(&rep, opt, len(valid), func() error {
+		stored, err := s.store.PutCells(ctx, valid, opt.Actor)
+		if err != nil {
 			return err
 		}
 		s.index.ApplyCells(stored)
@@ -281,22 +292,22 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import cells: %w", err)
 	}
-	rep.Stored = true
-	for _, c := range stored { // the store starts a cell at version 1 and bumps it on replace
-		if c.Version == 1 {
-			rep.Created++
-		} else {
-			rep.Updated++
-		}
-	}
-	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "rejected", rep.Rejected, "actor", opt.Actor)
+	s.log.InfoContext(ctx, "cells imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "rejected", rep.Rejected,
+		"dry_run", rep.DryRun, "actor", opt.Actor)
 	return rep, nil
+}
+
+// cellFeature is a decoded cell as the census feature at input index x (its code, name and
+// geometry), for ImportOptions.Rejected.
+func cellFeature(c *Cell, x int) *Feature {
+	return &Feature{Index: x, Geometry: c.Geometry, Props: map[string]string{"code": c.Code.String(), "name": c.Name}}
 }
 
 // reviseCells stores a validated grid revision of area: cells (new or changed), the retirement
 // of the area's active cells that the file does not keep, and the moves of plan, in one store
 // transaction; the index follows after the commit, cells first.
-func (s *Service) reviseCells(ctx context.Context, rep *Report, area string, cells []Cell, keep map[GridCode]bool, plan []CellMove, actor string) (Report, error) {
+func (s *Service) reviseCells(ctx context.Context, rep *Report, opt ImportOptions, area string, cells []Cell, keep map[GridCode]bool, plan []CellMove) (Report, error) {
+	actor := opt.Actor
 	var retire []GridCode
 	for _, code := range s.index.ActiveCodes(area) {
 		if !keep[code] {
@@ -318,12 +329,9 @@ func (s *Service) reviseCells(ctx context.Context, rep *Report, area string, cel
 		}
 		moves = comps
 	}
-	if len(cells) == 0 && len(retire) == 0 && len(moves) == 0 {
-		s.log.InfoContext(ctx, "grid revised", "area", area, "unchanged", rep.Unchanged, "actor", actor)
-		return *rep, nil
-	}
+	rep.Retired, rep.Moved = len(retire), len(moves) // counted before the write, so that a dry run counts the same
 	var res RevisionResult
-	err := s.commit(func() error {
+	err := s.write(rep, opt, len(cells)+len(retire)+len(moves), func() error {
 		var err error
 		res, err = s.store.ReviseCells(ctx, CellRevision{Area: area, Cells: cells, Retire: retire, Moves: moves,
 			Note: "grid revision of " + area}, actor)
@@ -337,16 +345,12 @@ func (s *Service) reviseCells(ctx context.Context, rep *Report, area string, cel
 	if err != nil {
 		return *rep, fmt.Errorf("revise cells of %s: %w", area, err)
 	}
-	rep.Stored = true
-	for _, c := range res.Cells {
-		if c.Version == 1 {
-			rep.Created++
-		} else {
-			rep.Updated++
-		}
+	if rep.Stored && (len(res.Retired) != rep.Retired || len(res.Moved) != rep.Moved) {
+		s.log.WarnContext(ctx, "grid revision counts differ from the plan", "area", area,
+			"retired", len(res.Retired), "planned_retired", rep.Retired, "moved", len(res.Moved), "planned_moved", rep.Moved)
+		rep.Retired, rep.Moved = len(res.Retired), len(res.Moved)
 	}
-	rep.Retired, rep.Moved = len(res.Retired), len(res.Moved)
-	s.log.InfoContext(ctx, "grid revised", "area", area, "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
+	s.log.InfoContext(ctx, "grid revised", "area", area, "dry_run", rep.DryRun, "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
 		"retired", rep.Retired, "moved", rep.Moved, "actor", actor)
 	return *rep, nil
 }

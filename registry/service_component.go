@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/paulmach/orb"
 )
 
 // importComponents reads components from r, computes each one's cell from its point, and
@@ -17,6 +19,7 @@ import (
 func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportOptions) (Report, error) {
 	rep := Report{Kind: string(CensusComponents), Mode: modeOr(opt.Mode)}
 	sink := newSink(&rep, s.MaxProblems)
+	sink.rejects = opt.Rejected
 	in := interner{}
 	// Held for the whole import: the cells each component is located in must not change
 	// between validation and the write. Readers never take this lock.
@@ -40,27 +43,20 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 				return err
 			}
 		}
-		if f.Err != nil {
-			sink.add(*f.Err)
-			return nil
-		}
-		c, probs := DecodeComponent(f, s.catalog)
+		c, probs := DecodeComponent(f, s.catalog) // a reader's f.Err too, named by the feature's id
 		if len(probs) > 0 {
-			sink.addAll(probs)
-			return nil
+			return sink.reject(f, probs...)
 		}
 		if p := s.locate(&c, f.Index); p != nil {
-			sink.add(*p)
-			return nil
+			return sink.reject(f, *p)
 		}
 		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
 			if id.IsZero() {
 				continue
 			}
 			if first, dup := seen[id]; dup {
-				sink.add(Problem{Index: f.Index, ID: id.String(), Field: "id", Code: CodeDuplicateID,
+				return sink.reject(f, Problem{Index: f.Index, ID: id.String(), Field: "id", Code: CodeDuplicateID,
 					Message: fmt.Sprintf("identifier %s already appears at feature %d", id, first)})
-				return nil
 			}
 		}
 		for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
@@ -103,9 +99,15 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		blocks[k] = nil // garbage from here on
 	}
 
-	var stored []Component
-	err = s.commit(func() error {
-		if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
+	// Components equal to their stored records are left as they are: no new version, no
+	// history or feed entry.
+	valid, err = s.dropUnchanged(ctx, valid, &rep)
+	if err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
+	}
+	err = s.write(&rep, opt, len(valid), func() error {
+		stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
+		if err != nil {
 			return err
 		}
 		s.index.ApplyComponents(stored)
@@ -114,16 +116,125 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
-	rep.Stored = true
-	for _, c := range stored {
-		if c.Version == 1 {
-			rep.Created++
-		} else {
-			rep.Updated++
+	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged,
+		"rejected", rep.Rejected, "dry_run", rep.DryRun, "actor", opt.Actor)
+	return rep, nil
+}
+
+// dropUnchanged counts the valid components of an import as created, updated or unchanged
+// (from the stored records their identifiers name) and returns those that must be written:
+// the created and the updated, in order, in place of comps.
+func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Report) ([]Component, error) {
+	out := comps[:0]
+	batch, _ := s.store.(ComponentsByIDReader)
+	var ids []ComponentCode
+	for from := 0; from < len(comps); from += storedBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		part := comps[from:min(from+storedBatch, len(comps))]
+		var byID, byLegacy []Component
+		var okID, okLegacy []bool
+		if batch != nil {
+			var err error
+			ids = ids[:0]
+			for i := range part {
+				ids = append(ids, part[i].ID)
+			}
+			if byID, okID, err = batch.ComponentsByID(ctx, ids); err != nil {
+				return nil, err
+			}
+			ids = ids[:0]
+			for i := range part {
+				ids = append(ids, part[i].LegacyID)
+			}
+			if byLegacy, okLegacy, err = batch.ComponentsByID(ctx, ids); err != nil {
+				return nil, err
+			}
+		}
+		for i := range part {
+			c := &part[i]
+			var cur Component
+			var found bool
+			switch {
+			case batch == nil:
+				var err error
+				if cur, found, err = s.storedComponent(ctx, c); err != nil {
+					return nil, err
+				}
+			case okID[i]:
+				cur, found = byID[i], true
+			case okLegacy[i]:
+				cur, found = byLegacy[i], true
+			}
+			switch {
+			case !found:
+				rep.Created++
+			case SameStoredComponent(&cur, c):
+				rep.Unchanged++
+				continue
+			default:
+				rep.Updated++
+			}
+			out = append(out, *c)
 		}
 	}
-	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
-	return rep, nil
+	return out, nil
+}
+
+// storedBatch is how many components dropUnchanged looks up at once.
+const storedBatch = 8192
+
+// ComponentsByIDReader is what a Store may implement to look many identifiers up at once
+// (store/postgres does: one query instead of one per identifier). ComponentsByID returns, for
+// each of ids, the stored component it names as Store.Component would, and whether there is
+// one (false for a zero identifier).
+type ComponentsByIDReader interface {
+	ComponentsByID(ctx context.Context, ids []ComponentCode) ([]Component, []bool, error)
+}
+
+// storedComponent returns the stored record that c's identifier (or else its legacy
+// identifier) names; found is false when there is none, or c has no identifier yet.
+func (s *Service) storedComponent(ctx context.Context, c *Component) (cur Component, found bool, err error) {
+	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {
+		if id.IsZero() {
+			continue
+		}
+		cur, err = s.store.Component(ctx, id)
+		switch {
+		case err == nil:
+			return cur, true, nil
+		case !errors.Is(err, ErrComponentNotFound):
+			return Component{}, false, err
+		}
+	}
+	return Component{}, false, nil
+}
+
+// SameStoredComponent reports whether importing c again would leave the stored record cur as
+// it is: every field a census sets is equal, once the identifiers c leaves to the store are
+// filled in as Store.PutComponents fills them (a zero LegacyID and LegacyClass keep the
+// stored ones; a record named by its legacy identifier keeps its ID). Key, Version, Updated
+// and UpdatedBy, which belong to the store, are ignored; dates compare as instants.
+func SameStoredComponent(cur, c *Component) bool {
+	x := *c
+	if x.ID.IsZero() || x.ID == cur.LegacyID && !cur.ID.IsZero() {
+		x.ID = cur.ID
+	}
+	if x.LegacyID.IsZero() {
+		x.LegacyID = cur.LegacyID
+		if x.LegacyClass == "" {
+			x.LegacyClass = cur.LegacyClass
+		}
+	}
+	x.Key, x.Version, x.Updated, x.UpdatedBy = cur.Key, cur.Version, cur.Updated, cur.UpdatedBy
+	if x.CensusDate.Equal(cur.CensusDate) {
+		x.CensusDate = cur.CensusDate
+	}
+	if x.ChangeDate.Equal(cur.ChangeDate) {
+		x.ChangeDate = cur.ChangeDate
+	}
+	return x == *cur
 }
 
 // importBlock is how many decoded components importComponents keeps per block.
@@ -138,8 +249,15 @@ func (s *Service) locate(c *Component, index int) *Problem {
 		if code == CodeInternal {
 			code = CodeOutsideGrid
 		}
-		return &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
+		p := &Problem{Index: index, ID: c.ID.String(), Field: "geometry", Code: code,
 			Message: fmt.Sprintf("component at %s lies outside every grid cell", fmtPoint(c.Point))}
+		if cell, err := s.index.CellAt(orb.Point{c.Point[1], c.Point[0]}); err == nil {
+			p.Hint = fmt.Sprintf("the coordinates look swapped: as lon %s, lat %s the point lies in cell %s; write longitude first",
+				fmtCoord(c.Point[1]), fmtCoord(c.Point[0]), cell.Code)
+		} else {
+			p.Hint = CoordHint(c.Point[0], c.Point[1])
+		}
+		return p
 	}
 	c.Cell = cell.Code
 	for _, id := range [2]ComponentCode{c.ID, c.LegacyID} {

@@ -12,7 +12,8 @@ import (
 type ImportOptions struct {
 	Mode     Mode
 	Actor    string         // who imports; recorded in the history
-	Progress func(read int) // called every few thousand features with the number read so far
+	Progress func(read int) // called every few thousand features with the number read and checked so far, and once at the end of reading
+	Storing  func(n int)    // called when checking is over and the n valid records are being written (not in a dry run)
 	Format   Format         // of cells and components; "" detects it from Name and the content
 	Name     string         // the file's name, whose extension tells the format when Format is ""
 	// CRS names the coordinate system of the input's coordinates (cells and components) as
@@ -28,6 +29,17 @@ type ImportOptions struct {
 	// Area is the grid code prefix (district, street or community) a grid revision replaces:
 	// cells with Mode ModeReplace only.
 	Area string
+	// Rejected, when set, is called with every feature of a cells or components census that
+	// is refused, as read (f and its Props are valid only during the call; Geometry is nil
+	// when it could not be read), with all its problems, even beyond the report's cap. A
+	// feature refused after reading (an overlapping cell) comes rebuilt from what was decoded.
+	// An error stops the import. Callers spool the features (citygrid import -rejected, the
+	// census route's ?rejected=geojson).
+	Rejected func(f *Feature, probs []Problem) error
+	// DryRun checks and counts without writing: the report is the one a real import would
+	// give (created, updated, unchanged, deleted, every problem), with DryRun set and Stored
+	// false; nothing is stored, no history or change-feed entry is made.
+	DryRun bool
 }
 
 const progressEvery = 4096
@@ -100,6 +112,8 @@ type problemSink struct {
 	rep      *Report
 	max      int
 	rejected map[int]bool
+	rejects  func(*Feature, []Problem) error // ImportOptions.Rejected
+	late     map[int][]Problem               // problems found after reading, by feature index, for rejects
 }
 
 func newSink(rep *Report, max int) *problemSink {
@@ -115,6 +129,44 @@ func (ps *problemSink) add(p Problem) {
 	}
 }
 
+// reject adds the problems of feature f and hands f to ImportOptions.Rejected.
+func (ps *problemSink) reject(f *Feature, probs ...Problem) error {
+	ps.addAll(probs)
+	if ps.rejects == nil {
+		return nil
+	}
+	return ps.rejects(f, probs)
+}
+
+// addLate adds a problem of a feature found after reading; flushLate then hands the feature
+// to ImportOptions.Rejected.
+func (ps *problemSink) addLate(p Problem) {
+	ps.add(p)
+	if ps.rejects != nil && p.Index >= 0 {
+		if ps.late == nil {
+			ps.late = make(map[int][]Problem)
+		}
+		ps.late[p.Index] = append(ps.late[p.Index], p)
+	}
+}
+
+// flushLate hands every feature with problems from addLate, in input order, to
+// ImportOptions.Rejected; feature rebuilds the feature at an input index.
+func (ps *problemSink) flushLate(feature func(index int) *Feature) error {
+	idx := make([]int, 0, len(ps.late))
+	for i := range ps.late {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		if err := ps.rejects(feature(i), ps.late[i]); err != nil {
+			return err
+		}
+	}
+	ps.late = nil
+	return nil
+}
+
 func (ps *problemSink) addAll(ps2 []Problem) {
 	for _, p := range ps2 {
 		ps.add(p)
@@ -122,7 +174,8 @@ func (ps *problemSink) addAll(ps2 []Problem) {
 }
 
 // finish decides whether the valid part may be stored: strict mode stores nothing when any
-// feature was rejected (or a whole-input problem was found).
+// feature was rejected (or a whole-input problem was found); an empty census stores nothing
+// (rejectedErr then answers ErrEmptyCensus).
 func (ps *problemSink) finish(total int) (store bool) {
 	rep := ps.rep
 	sortProblems(rep.Problems)
@@ -144,7 +197,12 @@ func (ps *problemSink) finish(total int) (store bool) {
 	return rep.Valid > 0
 }
 
+// rejectedErr is the error of an import that stores nothing: ErrEmptyCensus for a census
+// without features, ErrImportRejected when features were refused, nil otherwise.
 func rejectedErr(rep *Report) error {
+	if rep.Total == 0 && len(rep.Problems) == 0 {
+		return ErrEmptyCensus
+	}
 	if rep.Stored || len(rep.Problems) == 0 && rep.Rejected == 0 {
 		return nil
 	}
@@ -152,6 +210,28 @@ func rejectedErr(rep *Report) error {
 		return nil
 	}
 	return ErrImportRejected
+}
+
+// write is where every census import writes: write runs the store write of n records and the
+// index update (through commit), unless the import is a dry run, which stops here with
+// nothing written and rep.DryRun set. The counts of rep must be final before write is
+// called: a dry run reports what a real run would. On success rep.Stored is set.
+func (s *Service) write(rep *Report, opt ImportOptions, n int, write func() error) error {
+	if opt.DryRun {
+		rep.DryRun = true
+		return nil
+	}
+	if n == 0 {
+		return nil // every valid record is unchanged: nothing to write, Stored stays false
+	}
+	if opt.Storing != nil {
+		opt.Storing(n)
+	}
+	if err := s.commit(write); err != nil {
+		return err
+	}
+	rep.Stored = true
+	return nil
 }
 
 // interner shares repeated strings (units, sources, names) between imported records.

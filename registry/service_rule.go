@@ -31,9 +31,6 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import rules: %w", err)
 	}
 	sink.addAll(probs)
-	if len(rules) == 0 {
-		sink.add(emptyDocument(CensusRules))
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	units, err := s.store.Units(ctx)
@@ -49,6 +46,7 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 			sink.add(*p)
 		}
 	}
+	// An empty document is refused (ErrEmptyCensus): it never clears the rules.
 	if !sink.finish(len(rules)) {
 		return rep, rejectedErr(&rep)
 	}
@@ -81,20 +79,6 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 			}
 		}
 	}
-	if len(changed)+len(remove) > 0 {
-		var reloadErr error
-		err = s.commit(func() error {
-			if _, err := s.store.PutRules(ctx, changed, remove, actorOr(opt.Actor)); err != nil {
-				return err
-			}
-			reloadErr = s.reloadRules(ctx)
-			return nil
-		})
-		if err != nil {
-			return rep, fmt.Errorf("import rules: %w", err)
-		}
-		err = reloadErr
-	}
 	for _, ru := range changed {
 		if byID[ru.ID] != nil {
 			rep.Updated++
@@ -103,8 +87,18 @@ func (s *Service) importRules(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	rep.Deleted = len(remove)
-	rep.Stored = true
-	return rep, err
+	var reloadErr error
+	err = s.write(&rep, opt, len(changed)+len(remove), func() error {
+		if _, err := s.store.PutRules(ctx, changed, remove, actorOr(opt.Actor)); err != nil {
+			return err
+		}
+		reloadErr = s.reloadRules(ctx)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import rules: %w", err)
+	}
+	return rep, reloadErr
 }
 
 // ruleRefProblem checks what a rule names against the registry: its unit must be one of

@@ -276,7 +276,7 @@ func TestUnitsAndRules(t *testing.T) {
 	// An empty rules document removes nothing, in any mode; replace with another rule does.
 	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial, registry.ModeReplace} {
 		rep, err := e.svc.Import(ctx, registry.CensusRules, strings.NewReader(`{"rules":[]}`), registry.ImportOptions{Mode: mode})
-		if !errors.Is(err, registry.ErrImportRejected) || rep.Stored || len(rep.Problems) != 1 || rep.Problems[0].Code != "empty_census" {
+		if !errors.Is(err, registry.ErrEmptyCensus) || rep.Stored || rep.Total != 0 {
 			t.Errorf("Import(empty rules, %s) = %+v, %v; want rejected with empty_census", mode, rep, err)
 		}
 		if n := len(e.idx.Rules()); n != 1 {

@@ -20,9 +20,6 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 		return rep, fmt.Errorf("import units: %w", err)
 	}
 	sink.addAll(probs)
-	if len(units) == 0 {
-		sink.add(emptyDocument(CensusUnits))
-	}
 	if err := unitsToWGS84(units, opt, &rep); err != nil {
 		return rep, fmt.Errorf("import units: %w", err)
 	}
@@ -71,22 +68,6 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 		}
 		changed = append(changed, u)
 	}
-	if len(changed) > 0 {
-		var reloadErr error
-		err = s.commit(func() error {
-			if _, err := s.store.PutUnits(ctx, changed, actorOr(opt.Actor)); err != nil {
-				return err
-			}
-			reloadErr = s.reloadUnits(ctx)
-			return nil
-		})
-		if err != nil {
-			return rep, fmt.Errorf("import units: %w", err)
-		}
-		if reloadErr != nil {
-			err = reloadErr
-		}
-	}
 	for _, u := range changed {
 		if byID[u.ID] != nil {
 			rep.Updated++
@@ -94,8 +75,18 @@ func (s *Service) importUnits(ctx context.Context, r io.Reader, opt ImportOption
 			rep.Created++
 		}
 	}
-	rep.Stored = true
-	return rep, err
+	var reloadErr error
+	err = s.write(&rep, opt, len(changed), func() error {
+		if _, err := s.store.PutUnits(ctx, changed, actorOr(opt.Actor)); err != nil {
+			return err
+		}
+		reloadErr = s.reloadUnits(ctx)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import units: %w", err)
+	}
+	return rep, reloadErr
 }
 
 func has(units []Unit, id string) bool {
@@ -331,11 +322,4 @@ func (s *Service) DeleteUnit(ctx context.Context, id string, version int64, acto
 // deleted; ErrUnitNotFound when there was never such a unit.
 func (s *Service) UnitHistory(ctx context.Context, id string) ([]Revision[Unit], error) {
 	return s.store.UnitHistory(ctx, id)
-}
-
-// emptyDocument is the problem of a census document without records: nothing to import is
-// never taken as "remove everything" (a rules document in replace mode) nor as a success.
-func emptyDocument(k Census) Problem {
-	return Problem{Index: -1, Code: CodeEmptyCensus,
-		Message: fmt.Sprintf("the %s document holds no %s: nothing was imported and nothing was removed", k, k)}
 }

@@ -27,24 +27,15 @@ func urEnv(t *testing.T) *testEnv {
 	if _, err := e.importCells(t, twoCells, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.importDoc(t, registry.CensusUnits, urUnits, ""); err != nil {
+	if _, err := e.importURDoc(t, registry.CensusUnits, urUnits, ""); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (e *testEnv) importDoc(t *testing.T, k registry.Census, doc string, mode registry.Mode) (registry.Report, error) {
+func (e *testEnv) importURDoc(t *testing.T, k registry.Census, doc string, mode registry.Mode) (registry.Report, error) {
 	t.Helper()
 	return e.svc.Import(context.Background(), k, strings.NewReader(doc), registry.ImportOptions{Mode: mode, Actor: "registrar"})
-}
-
-func (e *testEnv) lastSeq(t *testing.T) uint64 {
-	t.Helper()
-	seq, err := e.store.LastSeq(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return seq
 }
 
 // TestRuleWithoutOrderGoesLast: a rule that states no order is tried after every rule that
@@ -53,7 +44,7 @@ func TestRuleWithoutOrderGoesLast(t *testing.T) {
 	e := urEnv(t)
 	doc := `[{"id":"a-any","class":"*","unit":"cgj","reason":"no order"},
 	 {"id":"z-lamps","order":1000,"class":"01","unit":"lamps","reason":"order 1000"}]`
-	if _, err := e.importDoc(t, registry.CensusRules, doc, ""); err != nil {
+	if _, err := e.importURDoc(t, registry.CensusRules, doc, ""); err != nil {
 		t.Fatal(err)
 	}
 	if ids := ruleIDs(e.idx.Rules()); !slices.Equal(ids, []string{"z-lamps", "a-any"}) {
@@ -99,7 +90,7 @@ func TestRuleAreaMustExist(t *testing.T) {
 		{"", true},                 // everywhere
 	} {
 		doc := `[{"id":"r","order":1,"class":"01","area":"` + tt.area + `","unit":"lamps"}]`
-		rep, err := e.importDoc(t, registry.CensusRules, doc, registry.ModeStrict)
+		rep, err := e.importURDoc(t, registry.CensusRules, doc, registry.ModeStrict)
 		if tt.ok != (err == nil) || !tt.ok && (len(rep.Problems) != 1 || rep.Problems[0].Code != "unknown_area" || rep.Problems[0].Field != "area") {
 			t.Errorf("import rule with area %q = %+v, %v; want ok %v (else unknown_area)", tt.area, rep, err, tt.ok)
 		}
@@ -116,7 +107,7 @@ func TestRuleAreaMustExist(t *testing.T) {
 	}
 	// Partial: the rule with a known area is stored, the other reported.
 	doc := `[{"id":"ok","class":"01","area":"500103003","unit":"lamps"},{"id":"bad","class":"01","area":"110105","unit":"lamps"}]`
-	rep, err := e.importDoc(t, registry.CensusRules, doc, registry.ModePartial)
+	rep, err := e.importURDoc(t, registry.CensusRules, doc, registry.ModePartial)
 	if err != nil || rep.Created != 1 || rep.Rejected != 1 || rep.Problems[0].ID != "bad" || rep.Problems[0].Code != "unknown_area" {
 		t.Errorf("partial import = %+v, %v; want ok stored, bad rejected with unknown_area", rep, err)
 	}
@@ -133,7 +124,7 @@ func TestUnitsReimportUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	seq := e.lastSeq(t)
-	rep, err := e.importDoc(t, registry.CensusUnits, urUnits, "")
+	rep, err := e.importURDoc(t, registry.CensusUnits, urUnits, "")
 	if err != nil || rep.Unchanged != 4 || rep.Created+rep.Updated != 0 || !rep.Stored {
 		t.Errorf("re-import = %+v, %v; want 4 unchanged", rep, err)
 	}
@@ -147,7 +138,7 @@ func TestUnitsReimportUnchanged(t *testing.T) {
 	if h, err := e.svc.UnitHistory(ctx, "lamps"); err != nil || len(h) != 1 {
 		t.Errorf("history of lamps = %d entries, %v; want the create only", len(h), err)
 	}
-	rep, err = e.importDoc(t, registry.CensusUnits, strings.Replace(urUnits, "路灯管理所", "路灯管理处", 1), "")
+	rep, err = e.importURDoc(t, registry.CensusUnits, strings.Replace(urUnits, "路灯管理所", "路灯管理处", 1), "")
 	if err != nil || rep.Unchanged != 3 || rep.Updated != 1 {
 		t.Errorf("import with one renamed unit = %+v, %v; want 3 unchanged, 1 updated", rep, err)
 	}
@@ -156,8 +147,8 @@ func TestUnitsReimportUnchanged(t *testing.T) {
 		t.Errorf("history of lamps = %+v, %v; want an update of the name by registrar", h, err)
 	}
 	for _, doc := range []string{`[]`, `{"units":[]}`} {
-		rep, err := e.importDoc(t, registry.CensusUnits, doc, registry.ModePartial)
-		if !errors.Is(err, registry.ErrImportRejected) || len(rep.Problems) != 1 || rep.Problems[0].Code != "empty_census" {
+		rep, err := e.importURDoc(t, registry.CensusUnits, doc, registry.ModePartial)
+		if !errors.Is(err, registry.ErrEmptyCensus) || rep.Total != 0 || rep.Stored {
 			t.Errorf("import %s = %+v, %v; want rejected with empty_census", doc, rep, err)
 		}
 	}
@@ -168,12 +159,12 @@ func TestRulesReimportUnchanged(t *testing.T) {
 	e := urEnv(t)
 	ctx := context.Background()
 	doc := `[{"id":"r1","order":1,"class":"01","area":"500103003","unit":"lamps"},{"id":"r2","class":"*","unit":"cgj"}]`
-	if _, err := e.importDoc(t, registry.CensusRules, doc, ""); err != nil {
+	if _, err := e.importURDoc(t, registry.CensusRules, doc, ""); err != nil {
 		t.Fatal(err)
 	}
 	seq := e.lastSeq(t)
 	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial, registry.ModeReplace} {
-		rep, err := e.importDoc(t, registry.CensusRules, doc, mode)
+		rep, err := e.importURDoc(t, registry.CensusRules, doc, mode)
 		if err != nil || rep.Unchanged != 2 || rep.Created+rep.Updated+rep.Deleted != 0 {
 			t.Errorf("re-import (%s) = %+v, %v; want 2 unchanged", mode, rep, err)
 		}

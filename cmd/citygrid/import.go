@@ -11,25 +11,29 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"citygrid/geojson"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
 
 // importConfig holds the flags of `citygrid import`.
 type importConfig struct {
-	Store   storeFlags  // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
-	Classes catalogFlag // -classes, CITYGRID_CLASSES
-	Kind    string      // -kind cells|components|units|rules
-	Mode    string      // -mode strict|partial
-	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
-	Actor   string      // -actor, recorded in the component history
-	CRS     string      // -crs wgs84|cgcs2000|gcj02|bd09; "" the file's crs member, else WGS84
-	Area    string      // -area: the district, street or community a grid revision (-mode replace) replaces
-	Cells   cellFlags   // -max-cell-area, -boundaries, -boundaries-crs
+	Store    storeFlags  // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	Classes  catalogFlag // -classes, CITYGRID_CLASSES
+	Kind     string      // -kind cells|components|units|rules
+	Mode     string      // -mode strict|partial|replace
+	Format   string      // -format geojson|ndjson|csv; "" detects from the name and content
+	Actor    string      // -actor, recorded in the component history
+	CRS      string      // -crs wgs84|cgcs2000|gcj02|bd09; "" the file's crs member, else WGS84
+	Area     string      // -area: the district, street or community a grid revision (-mode replace) replaces
+	Cells    cellFlags   // -max-cell-area, -boundaries, -boundaries-crs
+	DryRun   bool        // -dry-run: check and report, store nothing
+	Rejected string      // -rejected FILE: write the refused features there as GeoJSON
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
@@ -42,6 +46,8 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells, components, units' areas): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
+	fs.BoolVar(&c.DryRun, "dry-run", false, "check every file and print the report of what would change; store nothing")
+	fs.StringVar(&c.Rejected, "rejected", "", "write the refused features (cells, components) with their problems to this GeoJSON `file`, to fix and import again")
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,6 +86,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
 	}
+	kind := registry.Census(cfg.Kind)
+	if cfg.Rejected != "" && kind != registry.CensusCells && kind != registry.CensusComponents {
+		return &usageError{fmt.Sprintf("import: -rejected is for cells and components, not %s", kind)}
+	}
 
 	crs, err := importCRS(cfg.CRS, registry.Census(cfg.Kind))
 	if err != nil {
@@ -105,19 +115,22 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
+	var rejects *rejectedFile
+	if cfg.Rejected != "" {
+		if rejects, err = createRejected(cfg.Rejected); err != nil {
+			return err
+		}
+		defer rejects.abandon()
+	}
 	failed := 0
 	for _, path := range paths {
 		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path,
-			CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: cfg.Area}
-		var bar *progressbar.ProgressBar
-		if isTerminal(stderr) {
-			bar = newBar(stderr, path)
+			CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: cfg.Area, DryRun: cfg.DryRun}
+		if rejects != nil {
+			opt.Rejected = rejects.w.WriteRejected
 		}
-		rep, err := importPath(ctx, svc, registry.Census(cfg.Kind), path, opt, bar)
-		if bar != nil {
-			_ = bar.Finish() // clears the bar's line
-		}
-		rejected := errors.Is(err, registry.ErrImportRejected)
+		rep, err := importPath(ctx, svc, kind, path, opt, stderr)
+		rejected := errors.Is(err, registry.ErrImportRejected) || errors.Is(err, registry.ErrEmptyCensus)
 		if err != nil && !rejected {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
@@ -127,6 +140,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if mode != registry.ModePartial {
 				break // later files may depend on this one (components on cells, rules on units)
 			}
+		}
+	}
+	if rejects != nil {
+		if err := rejects.close(); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {
@@ -151,20 +169,60 @@ func importCRS(name string, kind registry.Census) (string, error) {
 	return crs.String(), nil
 }
 
-// importPath imports one census file through svc. A nil bar shows no progress.
-func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, bar *progressbar.ProgressBar) (registry.Report, error) {
+// rejectedFile is the -rejected file: one GeoJSON FeatureCollection with the refused features
+// of every file imported, written as they are found (never held in memory).
+type rejectedFile struct {
+	f    *os.File
+	w    *geojson.CensusWriter
+	done bool
+}
+
+func createRejected(path string) (*rejectedFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: -rejected: %w", err)
+	}
+	return &rejectedFile{f: f, w: geojson.NewCensusWriter(f)}, nil
+}
+
+// close ends the collection and the file.
+func (r *rejectedFile) close() error {
+	r.done = true
+	err := r.w.Close()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("import: -rejected %s: %w", r.f.Name(), err)
+	}
+	return nil
+}
+
+// abandon ends the file if close was not reached (an import failed): what was written stays
+// a valid collection.
+func (r *rejectedFile) abandon() {
+	if !r.done {
+		_ = r.close()
+	}
+}
+
+// importPath imports one census file through svc, with a progress bar on stderr when it is a
+// terminal.
+func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, stderr io.Writer) (registry.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return registry.Report{Kind: string(kind)}, err
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if bar != nil {
+	if isTerminal(stderr) {
+		var size int64
 		if fi, err := f.Stat(); err == nil {
-			bar.ChangeMax64(fi.Size())
+			size = fi.Size()
 		}
-		pr := progressbar.NewReader(f, bar)
-		r = &pr
+		bar := newRecordBar(stderr, path, size)
+		defer bar.finish()
+		r, opt = bar.p.Reader(f), bar.options(opt)
 	}
 	return svc.Import(ctx, kind, r, opt)
 }
@@ -174,19 +232,51 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func newBar(w io.Writer, path string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("import "+path),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100_000_000), // 100 ms
-		progressbar.OptionClearOnFinish(),
-	)
+// recordBar shows an import's progress in records: records checked, their rate, and an ETA
+// against the total estimated from the bytes read so far; then the records being stored.
+type recordBar struct {
+	bar  *progressbar.ProgressBar
+	p    *registry.Progress
+	path string
 }
 
-// printReport writes a validation report: one row per problem, then one per warning (feature
-// index, id, field, code, message), then the totals.
+func newRecordBar(w io.Writer, path string, size int64) *recordBar {
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("import "+path+": checking"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("records"),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	return &recordBar{bar: bar, p: registry.NewProgress(size), path: path}
+}
+
+// options returns opt with the bar following its progress.
+func (b *recordBar) options(opt registry.ImportOptions) registry.ImportOptions {
+	opt.Progress = func(int) {
+		s := b.p.Snapshot()
+		if s.Estimated > 0 {
+			b.bar.ChangeMax64(s.Estimated)
+		}
+		_ = b.bar.Set64(s.Records)
+	}
+	opt.Storing = func(n int) {
+		b.bar.Describe(fmt.Sprintf("import %s: storing %d records", b.path, n))
+	}
+	return b.p.Options(opt)
+}
+
+func (b *recordBar) finish() {
+	b.p.Finish()
+	_ = b.bar.Finish() // clears the bar's line
+}
+
+// printReport writes a validation report: one row per problem, then one per warning (0-based
+// index, 1-based feature number as QGIS counts it, id, field, code, message and hint), then
+// the totals.
 func printReport(w io.Writer, name string, rep *registry.Report) {
 	crs := ""
 	if rep.CRS != "" && rep.CRS != "wgs84" {
@@ -201,6 +291,8 @@ func printReport(w io.Writer, name string, rep *registry.Report) {
 		stored = "dry run, nothing stored"
 	case rep.Stored:
 		stored = "stored"
+	case rep.Valid > 0 && rep.Unchanged == rep.Valid:
+		stored = "nothing changed"
 	}
 	extra := ""
 	if rep.Deleted > 0 {
@@ -222,13 +314,17 @@ func printProblems(w io.Writer, what string, ps []registry.Problem) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "FEATURE\tID\tFIELD\t%s\tMESSAGE\n", what)
+	fmt.Fprintf(tw, "INDEX\tFEATURE\tID\tFIELD\t%s\tMESSAGE\n", what)
 	for _, p := range ps {
-		idx := strconv.Itoa(p.Index)
+		idx, num := strconv.Itoa(p.Index), strconv.Itoa(p.Feature())
 		if p.Index < 0 {
-			idx = "-" // the whole input
+			idx, num = "-", "-" // the whole input
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", idx, dash(p.ID), dash(p.Field), p.Code, oneLine(p.Message))
+		msg := p.Message
+		if p.Hint != "" {
+			msg += " (" + p.Hint + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", idx, num, dash(p.ID), dash(p.Field), p.Code, oneLine(msg))
 	}
 	tw.Flush()
 }

@@ -81,4 +81,5 @@ var cases = []struct {
 	{"CancelledContext", testCancelledContext},
 	{"ChangeSeqIncreasing", testChangeSeqIncreasing},
 	{"ChangeFeed", testChangeFeed},
+	{"ImportUnchanged", testImportUnchanged},
 }
