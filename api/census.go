@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"citygrid/ogr"
 	"citygrid/registry"
 )
 
@@ -68,9 +69,33 @@ func (s *Server) handleCensus(c *gin.Context) error {
 			return err
 		}
 	}
+	if opt.Encoding, err = censusEncoding(c); err != nil {
+		return err
+	}
+	// A zipped Shapefile or a GeoPackage is converted by ogr2ogr (package ogr) once its
+	// import's turn has come, and read as GeoJSONSeq.
+	layer := c.Query("layer")
+	gis, err := body.gis()
+	switch {
+	case err != nil:
+		return err
+	case gis && opt.Format == "" && kind != registry.CensusCells && kind != registry.CensusComponents:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "a Shapefile (zip) or GeoPackage holds cells or components, not %s", kind)
+	case layer != "" && !gis:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "layer is for a GeoPackage or a zipped Shapefile, and the body is neither")
+	}
 	var rep registry.Report
 	err = s.census.queue.run(ctx, func() error {
-		rep, err = s.svc.Import(ctx, kind, body.f, opt)
+		var in io.Reader = body.f
+		if gis && opt.Format == "" {
+			conv, err := ogr.Open(ctx, body.f.Name(), ogr.Options{Layer: layer, Encoding: opt.Encoding})
+			if err != nil {
+				return err
+			}
+			defer conv.Close()
+			in, opt.Format = conv, registry.FormatNDJSON
+		}
+		rep, err = s.svc.Import(ctx, kind, in, opt)
 		return err
 	})
 	if errors.Is(err, registry.ErrImportRejected) {
@@ -267,6 +292,18 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// gis reports whether the spooled body is a zip (a zipped Shapefile) or a GeoPackage, by its
+// first bytes, and rewinds it.
+func (sp *spooled) gis() (bool, error) {
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(sp.f, head)
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return false, fmt.Errorf("spool census upload: %w", err)
+	}
+	_, ok := ogr.Detect("", head[:n])
+	return ok, nil
+}
+
 // remove closes and deletes the file.
 func (sp *spooled) remove() {
 	sp.f.Close()
@@ -281,15 +318,30 @@ func deadline(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
+// censusEncoding is the text encoding a census request names in ?encoding= or the charset of
+// its Content-Type; "" (detect) when neither does.
+func censusEncoding(c *gin.Context) (registry.Encoding, error) {
+	if v, ok := c.GetQuery("encoding"); ok {
+		return registry.ParseEncoding(v)
+	}
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if _, params, err := mime.ParseMediaType(ct); err == nil && params["charset"] != "" {
+			return registry.ParseEncoding(params["charset"])
+		}
+	}
+	return registry.EncodingAuto, nil
+}
+
 // censusFormat picks the census format a request names in ?format= or its Content-Type; ""
 // leaves it to Service.Import, which detects it from the body's first bytes.
 func censusFormat(c *gin.Context) (registry.Format, error) {
 	switch f := registry.Format(c.Query("format")); f {
-	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV, registry.FormatTSV:
 		return f, nil
-	case "":
+	case "", "shp", "gpkg", "zip":
+		// The body's first bytes tell a zip or a GeoPackage (handleCensus).
 	default:
-		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson or csv, not %q", string(f))
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson, csv, tsv, shp (a zip) or gpkg, not %q", string(f))
 	}
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -301,6 +353,8 @@ func censusFormat(c *gin.Context) (registry.Format, error) {
 				return registry.FormatNDJSON, nil
 			case "text/csv":
 				return registry.FormatCSV, nil
+			case "text/tab-separated-values":
+				return registry.FormatTSV, nil
 			}
 		}
 	}

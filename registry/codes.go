@@ -71,6 +71,9 @@ const (
 	CodeStoreUnavailable = "store_unavailable" // the database cannot be reached; nothing changed, retry (503, ErrStoreUnavailable)
 	CodeCommitUnknown    = "commit_unknown"    // the connection broke while committing: the write may be stored (503, ErrCommitUnknown)
 	CodeInternal         = "internal"          // anything unclassified (500; ErrorCode of an error that is not an *Error)
+	// CodeConverterMissing: a Shapefile or GeoPackage import needs GDAL's ogr2ogr, which is not
+	// installed (503; the message names the Debian package, gdal-bin).
+	CodeConverterMissing = "converter_missing"
 )
 
 // Census report problems: what a reader, a decoder or an import finds wrong with one record.
@@ -122,6 +125,12 @@ const (
 	CodeInvalidSupervisor   = "invalid_supervisor"    // a supervisor that is not an admin department
 	CodeInvalidClassPattern = "invalid_class_pattern" // a rule class that is not *, NN, NN*, NNNN or NNNNN
 	CodeInvalidArea         = "invalid_area"          // a rule area that is not a code prefix of 6, 9, 12, 14 or 15 characters
+)
+
+// Census report warnings: what an import fixed up or guessed, refusing nothing.
+const (
+	CodeEncodingDetected = "encoding_detected" // a CSV that is not UTF-8 was read as GB18030 (GBK); give the encoding to say otherwise
+	CodeClassCodePadded  = "class_code_padded" // a class that lost its leading zero (Excel: 1037) was read as the one catalogue class it can be (01037)
 )
 
 // HTTP-level codes: raised by package api for what only HTTP has (routes, methods, headers,

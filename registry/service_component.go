@@ -43,6 +43,9 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 			sink.add(*f.Err)
 			return nil
 		}
+		if w := PadClassCode(f, s.catalog); w != nil {
+			rep.Warnings = append(rep.Warnings, *w)
+		}
 		c, probs := DecodeComponent(f, s.catalog)
 		if len(probs) > 0 {
 			sink.addAll(probs)

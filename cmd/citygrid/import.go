@@ -15,18 +15,21 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"citygrid/ogr"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
 
 // importConfig holds the flags of `citygrid import`.
 type importConfig struct {
-	Store   storeFlags  // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
-	Classes catalogFlag // -classes, CITYGRID_CLASSES
-	Kind    string      // -kind cells|components|units|rules
-	Mode    string      // -mode strict|partial
-	Format  string      // -format geojson|ndjson|csv; "" detects from the name and content
-	Actor   string      // -actor, recorded in the component history
+	Store    storeFlags  // -pg (CITYGRID_PG_URL) or -db (CITYGRID_DB)
+	Classes  catalogFlag // -classes, CITYGRID_CLASSES
+	Kind     string      // -kind cells|components|units|rules
+	Mode     string      // -mode strict|partial
+	Format   string      // -format geojson|ndjson|csv|tsv; "" detects from the name and content
+	Actor    string      // -actor, recorded in the component history
+	Encoding string      // -encoding utf-8|gbk|gb18030 of a CSV/TSV or a Shapefile's .dbf; "" detects it
+	Layer    string      // -layer NAME of a GeoPackage (or a Shapefile in a zip)
 }
 
 func (c *importConfig) register(fs *flag.FlagSet) {
@@ -34,7 +37,9 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	c.Classes.register(fs)
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
-	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
+	fs.StringVar(&c.Format, "format", "", "geojson, ndjson, csv or tsv (cells and components); default: from the file name and content (.shp, .gpkg and .zip are read with GDAL's ogr2ogr)")
+	fs.StringVar(&c.Encoding, "encoding", "", "utf-8, gbk or gb18030: the text encoding of a CSV/TSV or of a Shapefile's .dbf without .cpg; default: detected")
+	fs.StringVar(&c.Layer, "layer", "", "the layer of a GeoPackage (default: its first layer with a geometry), or the Shapefile of a zip holding several")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 }
 
@@ -60,9 +65,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{"import: -mode: " + err.(*registry.Error).Message}
 	}
 	switch registry.Format(cfg.Format) {
-	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV, registry.FormatTSV:
 	default:
-		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
+		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson, csv or tsv", cfg.Format)}
+	}
+	enc, err := registry.ParseEncoding(cfg.Encoding)
+	if err != nil {
+		return &usageError{"import: -encoding: " + err.(*registry.Error).Message}
 	}
 
 	cat, err := cfg.Classes.load()
@@ -83,12 +92,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	failed := 0
 	for _, path := range paths {
-		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path}
+		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path, Encoding: enc}
+		gis := ogr.Options{Layer: cfg.Layer, Encoding: enc}
 		var bar *progressbar.ProgressBar
 		if isTerminal(stderr) {
 			bar = newBar(stderr, path)
 		}
-		rep, err := importPath(ctx, svc, registry.Census(cfg.Kind), path, opt, bar)
+		rep, err := importPath(ctx, svc, registry.Census(cfg.Kind), path, opt, gis, bar)
 		if bar != nil {
 			_ = bar.Finish() // clears the bar's line
 		}
@@ -110,13 +120,35 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// importPath imports one census file through svc. A nil bar shows no progress.
-func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, bar *progressbar.ProgressBar) (registry.Report, error) {
+// importPath imports one census file through svc. A Shapefile, GeoPackage or zip (of cells
+// or components) is converted by ogr2ogr (package ogr) with gis and read as GeoJSONSeq. A nil
+// bar shows no progress.
+func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, gis ogr.Options, bar *progressbar.ProgressBar) (registry.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return registry.Report{Kind: string(kind)}, err
 	}
 	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if _, isGIS := ogr.Detect(path, head[:n]); isGIS && opt.Format == "" {
+		if kind != registry.CensusCells && kind != registry.CensusComponents {
+			return registry.Report{Kind: string(kind)}, &usageError{fmt.Sprintf("import: %s: a Shapefile or GeoPackage holds cells or components, not %s", path, kind)}
+		}
+		rc, err := ogr.Open(ctx, path, gis)
+		if err != nil {
+			return registry.Report{Kind: string(kind)}, err
+		}
+		defer rc.Close()
+		opt.Format = registry.FormatNDJSON
+		return svc.Import(ctx, kind, rc, opt)
+	}
+	if gis.Layer != "" {
+		return registry.Report{Kind: string(kind)}, &usageError{fmt.Sprintf("import: -layer is for a GeoPackage or a zip, and %s is neither", path)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return registry.Report{Kind: string(kind)}, err
+	}
 	var r io.Reader = f
 	if bar != nil {
 		if fi, err := f.Stat(); err == nil {
