@@ -181,7 +181,6 @@ func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) 
 			filepath.Base(src.path), strings.TrimSuffix(filepath.Base(src.path), filepath.Ext(src.path)))
 	}
 	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Env = append(os.Environ(), "CPL_LOG=OFF")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		done()
