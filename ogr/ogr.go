@@ -124,25 +124,27 @@ func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) 
 	}
 	src := source{kind: kind, path: abs}
 	var cleanup func()
-	switch kind {
-	case Zip:
-		if err := src.inZip(opt.Layer); err != nil {
-			return nil, err
+	if ext := "." + string(kind); kind != Shapefile && !strings.EqualFold(filepath.Ext(abs), ext) {
+		// GDAL tells a GeoPackage and a /vsizip/ archive by their extension; a spooled
+		// upload has none: GDAL opens a link that has it.
+		dir, err := os.MkdirTemp("", "citygrid-ogr-*")
+		if err != nil {
+			return nil, fmt.Errorf("ogr: %w", err)
 		}
-	case GeoPackage:
-		if !strings.EqualFold(filepath.Ext(abs), ".gpkg") {
-			// GDAL's GeoPackage driver wants the extension; a spooled upload has none.
-			dir, err := os.MkdirTemp("", "citygrid-ogr-*")
-			if err != nil {
-				return nil, fmt.Errorf("ogr: %w", err)
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			link := filepath.Join(dir, "upload.gpkg")
-			if err := os.Symlink(abs, link); err != nil {
+		cleanup = func() { os.RemoveAll(dir) }
+		link := filepath.Join(dir, "upload"+ext)
+		if err := os.Symlink(abs, link); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("ogr: %w", err)
+		}
+		src.path = link
+	}
+	if kind == Zip {
+		if err := src.inZip(opt.Layer); err != nil {
+			if cleanup != nil {
 				cleanup()
-				return nil, fmt.Errorf("ogr: %w", err)
 			}
-			src.path, src.gdal = link, link
+			return nil, err
 		}
 	}
 	if src.gdal == "" {
@@ -431,13 +433,23 @@ type reader struct {
 	name    string
 	cleanup func()
 
-	once sync.Once
-	err  error // the outcome of Wait, once the output ended
+	once  sync.Once
+	err   error // the outcome of Wait, once the output ended
+	ended bool  // the output ended: Read returns err or io.EOF from now on
 }
 
+// Read reads the converted features. Once the output has ended it keeps returning the
+// same outcome (io.EOF or ogr2ogr's error): a bufio.Reader reads again after an error.
 func (r *reader) Read(p []byte) (int, error) {
+	if r.ended {
+		if r.err != nil {
+			return 0, r.err
+		}
+		return 0, io.EOF
+	}
 	n, err := r.out.Read(p)
 	if err == io.EOF {
+		r.ended = true
 		if werr := r.wait(); werr != nil {
 			return n, werr
 		}
@@ -500,7 +512,7 @@ func (t *tailBuffer) text(err error) string {
 	var lines []string
 	for _, l := range strings.Split(string(t.b), "\n") {
 		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "Warning ") {
+		if l == "" || strings.HasPrefix(l, "Warning ") || strings.HasPrefix(l, "-> ") || l == "FAILURE:" {
 			continue
 		}
 		lines = append(lines, l)

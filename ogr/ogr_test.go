@@ -250,6 +250,9 @@ func TestOpenErrors(t *testing.T) {
 	emptyZip := filepath.Join(dir, "empty.zip")
 	ogrtest.Zip(t, filepath.Join(dir, "nothing.shp"), emptyZip)
 	text := write("cells.txt", "code,wkt\n")
+	write("junk.shp", "not a shapefile at all")
+	junkZip := filepath.Join(dir, "junk-upload") // a spooled upload: no extension
+	ogrtest.Zip(t, filepath.Join(dir, "junk.shp"), junkZip)
 	broken := write("broken.gpkg", "SQLite format 3\x00 and then nothing")
 
 	for _, tt := range []struct {
@@ -263,11 +266,16 @@ func TestOpenErrors(t *testing.T) {
 		{"not a zip", notZip, ogr.Options{}, registry.CodeInvalidInput, "not a readable zip"},
 		{"zip without shapefile", emptyZip, ogr.Options{}, registry.CodeInvalidInput, "no .shp"},
 		{"broken geopackage", broken, ogr.Options{}, registry.CodeInvalidInput, "ogrinfo"},
+		{"broken shapefile in a zip", junkZip, ogr.Options{}, registry.CodeInvalidInput, "ogr2ogr could not convert junk-upload"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rc, err := ogr.Open(context.Background(), tt.path, tt.opt)
 			if err == nil {
 				_, err = io.ReadAll(rc)
+				// The failure stays: a reader that reads again after an error gets it again.
+				if _, again := rc.Read(make([]byte, 8)); again != err {
+					t.Errorf("Read after the failure = %v, want the failure again", again)
+				}
 				rc.Close()
 			}
 			if registry.ErrorCode(err) != tt.code || !strings.Contains(err.Error(), tt.msg) {
