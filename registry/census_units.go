@@ -314,7 +314,9 @@ func readDocument(r io.Reader, key string) ([]json.RawMessage, []Problem, error)
 	if len(data) > maxDocumentBytes {
 		return nil, nil, Errorf(TooLarge, CodeTooLarge, "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
 	}
-	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
+	data = bytes.TrimPrefix(data, utf8BOM)
+	text := data // a CSV keeps its trailing empty cells
+	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, nil, Errorf(Invalid, CodeInvalidInput, "the %s document is empty", key)
 	}
@@ -337,7 +339,7 @@ func readDocument(r io.Reader, key string) ([]json.RawMessage, []Problem, error)
 			return nil, nil, Errorf(Invalid, CodeInvalidInput, "%s document: %q is not an array: %v", key, key, err)
 		}
 	default:
-		return documentCSV(data, key)
+		return documentCSV(bytes.TrimLeft(text, "\r\n"), key)
 	}
 	// An entry that is not UTF-8 is that entry's problem; bytes outside every entry are the
 	// document's.
