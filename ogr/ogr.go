@@ -468,11 +468,12 @@ func (r *reader) wait() error {
 			r.err = r.ctx.Err()
 		default:
 			msg := r.stderr.text(err)
-			code := registry.CodeInvalidInput
-			if strings.Contains(msg, "coordinate transformation") || strings.Contains(msg, "Failed to create coordinate") {
-				code = registry.CodeInvalidCRS
+			if r.stderr.contains("coordinate operations", "coordinate transformation") {
+				r.err = registry.Errorf(registry.Invalid, registry.CodeInvalidCRS,
+					"the coordinate system of %s (its .prj) cannot be transformed to WGS84 lon/lat: %s", r.name, msg)
+				return
 			}
-			r.err = registry.Errorf(registry.Invalid, code, "ogr2ogr could not convert %s: %s", r.name, msg)
+			r.err = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "ogr2ogr could not convert %s: %s", r.name, msg)
 		}
 	})
 	return r.err
@@ -503,6 +504,18 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 		t.b = t.b[len(t.b)-t.max:]
 	}
 	return len(p), nil
+}
+
+// contains reports whether what was written holds any of subs.
+func (t *tailBuffer) contains(subs ...string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, sub := range subs {
+		if bytes.Contains(t.b, []byte(sub)) {
+			return true
+		}
+	}
+	return false
 }
 
 // text is the stderr's lines that are not warnings, on one line, or err's text when none.

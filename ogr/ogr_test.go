@@ -254,6 +254,11 @@ func TestOpenErrors(t *testing.T) {
 	junkZip := filepath.Join(dir, "junk-upload") // a spooled upload: no extension
 	ogrtest.Zip(t, filepath.Join(dir, "junk.shp"), junkZip)
 	broken := write("broken.gpkg", "SQLite format 3\x00 and then nothing")
+	// A site grid in metres: a .prj no transform leads from to WGS84.
+	src := write("one.geojson", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"500103001001001"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[100,0],[100,100],[0,0]]]}}]}`)
+	site := filepath.Join(dir, "site.shp")
+	ogrtest.Shapefile(t, src, site)
+	write("site.prj", `LOCAL_CS["site grid",UNIT["metre",1]]`)
 
 	for _, tt := range []struct {
 		name, path string
@@ -266,6 +271,7 @@ func TestOpenErrors(t *testing.T) {
 		{"not a zip", notZip, ogr.Options{}, registry.CodeInvalidInput, "not a readable zip"},
 		{"zip without shapefile", emptyZip, ogr.Options{}, registry.CodeInvalidInput, "no .shp"},
 		{"broken geopackage", broken, ogr.Options{}, registry.CodeInvalidInput, "ogrinfo"},
+		{"a .prj without a transform", site, ogr.Options{}, registry.CodeInvalidCRS, "cannot be transformed to WGS84"},
 		{"broken shapefile in a zip", junkZip, ogr.Options{}, registry.CodeInvalidInput, "ogr2ogr could not convert junk-upload"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

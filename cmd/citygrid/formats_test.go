@@ -69,6 +69,24 @@ func TestImportShapefileGeoPackage(t *testing.T) {
 		})
 	}
 
+	t.Run("projected without .prj", func(t *testing.T) {
+		// Without its .prj nothing tells the metres of zone 35 from degrees: the import
+		// refuses them as coordinates out of range, as it does for any projected file.
+		for _, ext := range []string{".shp", ".shx", ".dbf", ".cpg"} {
+			b, err := os.ReadFile(at("cells_4523" + ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(at("noprj"+ext), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := citygrid(t, "import", "-db", filepath.Join(t.TempDir(), "citygrid.db"), "-kind", "cells", at("noprj.shp"))
+		if r.code != 1 || !strings.Contains(r.stdout, "invalid_coordinates") || !strings.Contains(r.stdout, "nothing stored") {
+			t.Errorf("import without .prj: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "citygrid.db")
 		for _, tt := range []struct {
