@@ -49,7 +49,16 @@ func features(t *testing.T, r io.Reader, f registry.Format, key string) map[stri
 		for k, v := range ft.Props {
 			props[k] = v
 		}
-		out[props[key]] = ogrtest.Feature{Key: props[key], Props: props, Coords: coords(nil, ft.Geometry)}
+		g := ft.Geometry
+		if _, ok := g.(orb.Point); !ok {
+			// As the registry stores it: RFC 7946 ring orientation, whatever the file had.
+			mp, probs := registry.ValidatePolygonal(g)
+			if len(probs) > 0 {
+				t.Errorf("feature %s: %+v", props[key], probs)
+			}
+			g = mp
+		}
+		out[props[key]] = ogrtest.Feature{Key: props[key], Props: props, Coords: coords(nil, g)}
 		return nil
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -428,4 +430,32 @@ func FuzzDecodeUnitsCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeTextSharedData: China's administrative code table (AreaCity, 43,118 rows, UTF-8
+// with BOM; ../shared/data/SOURCES.md) reads unchanged as UTF-8, and its GB18030 form, as a
+// Chinese office's export would be, is detected and decodes back to the same text.
+func TestDecodeTextSharedData(t *testing.T) {
+	path := filepath.Join("..", "..", "shared", "data", "admin-codes", "areacity_ok_data_level4.csv")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared data: %v", err)
+		}
+		t.Skipf("shared data not available: %v", err)
+	}
+	r, enc := registry.DecodeText(bytes.NewReader(raw), "")
+	got, err := io.ReadAll(r)
+	if err != nil || enc != registry.EncodingUTF8 || !bytes.Equal(got, raw) {
+		t.Errorf("UTF-8 table: encoding %q, unchanged %v, %v", enc, bytes.Equal(got, raw), err)
+	}
+	text := strings.TrimPrefix(string(raw), "\uFEFF")
+	if !strings.Contains(text, "渝中区") {
+		t.Fatal("the table lacks 渝中区")
+	}
+	r, enc = registry.DecodeText(strings.NewReader(gb18030(t, text)), "")
+	got, err = io.ReadAll(r)
+	if err != nil || enc != registry.EncodingGB18030 || string(got) != text {
+		t.Errorf("GB18030 table: encoding %q, equal to the original %v, %v", enc, string(got) == text, err)
+	}
 }
