@@ -21,12 +21,15 @@ func (s *Server) registerCensusRoutes(r *gin.RouterGroup) {
 	r.GET("/export/:kind", s.wrap(s.handleExport))
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial][&format=geojson|ndjson|csv]:
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial]
+// [&format=geojson|ndjson|csv|tsv|shp|gpkg][&encoding=utf-8|gbk|gb18030][&layer=NAME]:
 // a census import with the same semantics and report as `citygrid import`. 200 with the
 // report when something was stored; 422 import_rejected with the report when nothing was.
 // The format of cells and components comes from ?format=, else Content-Type
-// (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv),
-// else the body's first bytes.
+// (application/geo+json, application/geo+json-seq or application/x-ndjson, text/csv,
+// text/tab-separated-values), else the body's first bytes: a zip (a zipped Shapefile) or a
+// GeoPackage goes through ogr2ogr (package ogr). A CSV/TSV's encoding comes from ?encoding=,
+// else the charset of Content-Type, else detection (registry.DecodeText).
 func (s *Server) handleCensus(c *gin.Context) error {
 	kind := registry.Census(c.Param("kind"))
 	if !kind.Valid() {
@@ -83,6 +86,8 @@ func (s *Server) handleCensus(c *gin.Context) error {
 		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "a Shapefile (zip) or GeoPackage holds cells or components, not %s", kind)
 	case layer != "" && !gis:
 		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "layer is for a GeoPackage or a zipped Shapefile, and the body is neither")
+	case !gis && isGISFormat(c.Query("format")):
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format=%s, but the body is neither a zip (a zipped Shapefile) nor a GeoPackage", c.Query("format"))
 	}
 	var rep registry.Report
 	err = s.census.queue.run(ctx, func() error {
@@ -318,6 +323,9 @@ func deadline(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
+// isGISFormat reports whether a census ?format= names a file ogr2ogr converts.
+func isGISFormat(f string) bool { return f == "shp" || f == "gpkg" || f == "zip" }
+
 // censusEncoding is the text encoding a census request names in ?encoding= or the charset of
 // its Content-Type; "" (detect) when neither does.
 func censusEncoding(c *gin.Context) (registry.Encoding, error) {
@@ -338,8 +346,10 @@ func censusFormat(c *gin.Context) (registry.Format, error) {
 	switch f := registry.Format(c.Query("format")); f {
 	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV, registry.FormatTSV:
 		return f, nil
-	case "", "shp", "gpkg", "zip":
+	case "":
+	case "shp", "gpkg", "zip":
 		// The body's first bytes tell a zip or a GeoPackage (handleCensus).
+		return "", nil
 	default:
 		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson, csv, tsv, shp (a zip) or gpkg, not %q", string(f))
 	}

@@ -66,6 +66,7 @@ func TestCensusShapefileGeoPackage(t *testing.T) {
 		{"layer of a text body", "/api/v1/census/cells?layer=x", readFixture(t, "cells"), "invalid_input"},
 		{"geopackage of units", "/api/v1/census/units", read("comps.gpkg"), "invalid_input"},
 		{"unknown encoding", "/api/v1/census/components?encoding=latin1", readFixture(t, "components"), "invalid_input"},
+		{"format gpkg of a text body", "/api/v1/census/cells?format=gpkg", readFixture(t, "cells"), "invalid_format"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := e.do(t, "POST", tt.target, tt.body)

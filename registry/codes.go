@@ -156,7 +156,7 @@ const (
 	CodeInvalidFields        = "invalid_fields"        // lookup fields= naming anything but point, cell, unit, rule (400)
 	CodeInvalidVersion       = "invalid_version"       // a version (property or ?version=) that is not a positive integer (400)
 	CodeInvalidSince         = "invalid_since"         // the change feed's since or Last-Event-ID not a sequence number (400)
-	CodeInvalidFormat        = "invalid_format"        // a census format other than geojson, ndjson or csv (400)
+	CodeInvalidFormat        = "invalid_format"        // a census format other than geojson, ndjson, csv, tsv, shp (a zip) or gpkg, or shp/gpkg for another body (400)
 	CodeInvalidStandard      = "invalid_standard"      // a class standard other than gb47678-2026, legacy or local (400)
 	CodeCodeMismatch         = "code_mismatch"         // a cell body naming another code than the path (400)
 	CodeIDMismatch           = "id_mismatch"           // a unit or rule body naming another id than the path (400)
