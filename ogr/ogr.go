@@ -412,14 +412,14 @@ func pickLayer(ctx context.Context, ogrinfo, path, want string) (string, error) 
 	}
 	if want != "" {
 		for _, l := range layers {
-			if l == want {
+			if l == want && !strings.HasPrefix(l, "-") { // ogr2ogr would take it for an option
 				return l, nil
 			}
 		}
 		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "%s has no layer %q (its layers: %s)", filepath.Base(path), want, strings.Join(layers, ", "))
 	}
-	if len(spatial) == 0 {
-		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "%s has no layer with a geometry", filepath.Base(path))
+	if len(spatial) == 0 || strings.HasPrefix(spatial[0], "-") {
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "%s has no layer with a geometry that ogr2ogr can be given by name", filepath.Base(path))
 	}
 	return spatial[0], nil
 }
