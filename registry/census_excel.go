@@ -49,6 +49,31 @@ func PadClassCode(f *Feature, cat *Catalog) *Problem {
 	return nil
 }
 
+// maxPaddedWarnings is how many class_code_padded warnings an import lists one by one; a
+// sheet whose whole class column lost its zeros gets one more warning counting the rest.
+const maxPaddedWarnings = 100
+
+// paddedClasses collects an import's class_code_padded warnings, up to maxPaddedWarnings.
+type paddedClasses struct{ n int }
+
+// add reports w (from PadClassCode; nil is nothing) in rep, or counts it past the limit.
+func (pc *paddedClasses) add(rep *Report, w *Problem) {
+	if w == nil {
+		return
+	}
+	pc.n++
+	if pc.n <= maxPaddedWarnings {
+		rep.Warnings = append(rep.Warnings, *w)
+	}
+}
+
+// finish adds the warning that counts the padded classes not listed.
+func (pc *paddedClasses) finish(rep *Report) {
+	if more := pc.n - maxPaddedWarnings; more > 0 {
+		rep.Warn(-1, "", "class", CodeClassCodePadded, "%d more classes lost their leading zero and were read with it (the first %d are listed)", more, maxPaddedWarnings)
+	}
+}
+
 // scientific matches a number in scientific notation, as a spreadsheet writes a long code.
 var scientific = regexp.MustCompile(`^[+-]?\d+(\.\d+)?[eE][+-]?\d+$`)
 

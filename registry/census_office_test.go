@@ -459,3 +459,28 @@ func TestDecodeTextSharedData(t *testing.T) {
 		t.Errorf("GB18030 table: encoding %q, equal to the original %v, %v", enc, string(got) == text, err)
 	}
 }
+
+// TestImportPaddedWarningsCapped: a sheet whose whole class column lost its zeros lists the
+// first 100 fixed-up rows and counts the rest in one warning.
+func TestImportPaddedWarningsCapped(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, registry.ModeStrict); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("class,lon,lat\n")
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&b, "1037,%.6f,29.5505\n", 106.5701+float64(i)*0.00001)
+	}
+	rep, err := e.importCSV(t, b.String(), registry.ModeStrict)
+	if err != nil || rep.Created != 150 {
+		t.Fatalf("import = %+v, %v; want 150 created", rep, err)
+	}
+	if len(rep.Warnings) != 101 {
+		t.Fatalf("%d warnings, want 100 listed and 1 counting the rest", len(rep.Warnings))
+	}
+	last := rep.Warnings[100]
+	if last.Code != "class_code_padded" || last.Index != -1 || !strings.Contains(last.Message, "50 more") {
+		t.Errorf("last warning %+v, want class_code_padded at -1 counting 50 more", last)
+	}
+}

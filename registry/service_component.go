@@ -29,6 +29,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	var idxOf []int
 	seen := map[ComponentCode]int{}
 	total := 0
+	var padded paddedClasses // class_code_padded warnings
 	err := ReadFeatures(r, opt.Format, func(f *Feature) error {
 		total++
 		if opt.Progress != nil && total%progressEvery == 0 {
@@ -43,9 +44,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 			sink.add(*f.Err)
 			return nil
 		}
-		if w := PadClassCode(f, s.catalog); w != nil {
-			rep.Warnings = append(rep.Warnings, *w)
-		}
+		padded.add(&rep, PadClassCode(f, s.catalog))
 		c, probs := DecodeComponent(f, s.catalog)
 		if len(probs) > 0 {
 			sink.addAll(probs)
@@ -87,6 +86,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
+	padded.finish(&rep)
 	if opt.Progress != nil {
 		opt.Progress(total)
 	}
