@@ -484,3 +484,31 @@ func TestImportPaddedWarningsCapped(t *testing.T) {
 		t.Errorf("last warning %+v, want class_code_padded at -1 counting 50 more", last)
 	}
 }
+
+// FuzzDetectFormat: sniffing any head never panics and names a known format or fails with an
+// *Error; a tab-separated head is TSV only when it has more tabs than commas.
+func FuzzDetectFormat(f *testing.F) {
+	for _, s := range []string{"编码\t经度\t纬度\n", "lon,lat\n", "{\"type\":\"Feature\"}\n{}", "\x1e{}", "a\tb,c,d\n", "\xEF\xBB\xBF北纬,东经\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		got, err := registry.DetectFormat("upload", head)
+		if err != nil {
+			var re *registry.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("DetectFormat error %v is not an *Error", err)
+			}
+			return
+		}
+		switch got {
+		case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+		case registry.FormatTSV:
+			line, _, _ := bytes.Cut(head, []byte("\n"))
+			if bytes.Count(line, []byte("\t")) <= bytes.Count(line, []byte(",")) {
+				t.Errorf("TSV for a header with no more tabs than commas: %q", line)
+			}
+		default:
+			t.Errorf("DetectFormat = %q", got)
+		}
+	})
+}
