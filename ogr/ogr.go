@@ -283,6 +283,8 @@ func (s *source) encoding(want registry.Encoding) (string, error) {
 		return "CP936", nil
 	case registry.EncodingGB18030:
 		return "GB18030", nil
+	case registry.EncodingUTF16:
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "a .dbf is never UTF-16: name utf-8, gbk or gb18030")
 	}
 	open := func(ext string) (io.ReadCloser, error) { return s.sibling(ext) }
 	if rc, err := open(".cpg"); err == nil {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 )
 
@@ -20,10 +21,11 @@ const (
 	EncodingUTF8    Encoding = "utf-8"   // UTF-8
 	EncodingGBK     Encoding = "gbk"     // GBK (CP936), as Excel on a Chinese Windows saves "CSV"; read as GB18030, its superset
 	EncodingGB18030 Encoding = "gb18030" // GB 18030
+	EncodingUTF16   Encoding = "utf-16"  // UTF-16 with a byte order mark, as Excel saves "Unicode text" (tab-separated); little-endian without one
 )
 
-// ParseEncoding accepts "" (auto), "auto", "utf-8"/"utf8", "gbk"/"cp936"/"gb2312" and
-// "gb18030", in any case. Other names are Invalid invalid_input.
+// ParseEncoding accepts "" (auto), "auto", "utf-8"/"utf8", "gbk"/"cp936"/"gb2312",
+// "gb18030" and "utf-16"/"utf16"/"unicode", in any case. Other names are Invalid invalid_input.
 func ParseEncoding(s string) (Encoding, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
@@ -34,16 +36,19 @@ func ParseEncoding(s string) (Encoding, error) {
 		return EncodingGBK, nil
 	case "gb18030":
 		return EncodingGB18030, nil
+	case "utf-16", "utf16", "unicode", "utf-16le":
+		return EncodingUTF16, nil
 	}
-	return "", Errorf(Invalid, CodeInvalidInput, "encoding must be utf-8, gbk or gb18030, not %q", s)
+	return "", Errorf(Invalid, CodeInvalidInput, "encoding must be utf-8, gbk, gb18030 or utf-16, not %q", s)
 }
 
 // encodingSample is how much of a text file DecodeText looks at to detect its encoding.
 const encodingSample = 1 << 20
 
 // DecodeText returns r's text as UTF-8 and the encoding it was read in. With EncodingAuto it
-// looks at the first MiB: text whose first non-ASCII bytes are valid UTF-8 (or that has none)
-// is UTF-8, anything else is read as GB18030 (a superset of GBK and GB2312). UTF-8 passes
+// looks at the first MiB: a UTF-16 byte order mark means UTF-16 (Excel's "Unicode text");
+// else text whose first non-ASCII bytes are valid UTF-8 (or that has none) is UTF-8, anything
+// else is read as GB18030 (a superset of GBK and GB2312). UTF-8 passes
 // through unchanged, a BOM included, so a file valid as UTF-8 reads exactly as before; bytes
 // that are not UTF-8 later in it stay for the readers to report (invalid_encoding).
 func DecodeText(r io.Reader, enc Encoding) (io.Reader, Encoding) {
@@ -52,12 +57,17 @@ func DecodeText(r io.Reader, enc Encoding) (io.Reader, Encoding) {
 		return r, EncodingUTF8
 	case EncodingGBK, EncodingGB18030:
 		return transform.NewReader(r, simplifiedchinese.GB18030.NewDecoder()), enc
+	case EncodingUTF16:
+		return transform.NewReader(r, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), enc
 	}
 	br, ok := r.(*bufio.Reader)
 	if !ok || br.Size() < encodingSample {
 		br = bufio.NewReaderSize(r, encodingSample)
 	}
 	head, err := br.Peek(encodingSample)
+	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) {
+		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), EncodingUTF16
+	}
 	if looksUTF8(head, err == nil) {
 		return br, EncodingUTF8
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/paulmach/orb"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 
 	"citygrid/registry"
 )
@@ -39,6 +40,20 @@ func gb18030(t testing.TB, s string) string {
 	return b
 }
 
+// utf16 encodes s in UTF-16 with a byte order mark, little- or big-endian.
+func utf16(t testing.TB, little bool, s string) string {
+	t.Helper()
+	order := unicode.BigEndian
+	if little {
+		order = unicode.LittleEndian
+	}
+	b, err := unicode.UTF16(order, unicode.UseBOM).NewEncoder().String(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestParseEncoding(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
@@ -53,6 +68,8 @@ func TestParseEncoding(t *testing.T) {
 		{"cp936", registry.EncodingGBK, ""},
 		{"gb2312", registry.EncodingGBK, ""},
 		{"GB18030", registry.EncodingGB18030, ""},
+		{"UTF-16", registry.EncodingUTF16, ""},
+		{"unicode", registry.EncodingUTF16, ""},
 		{"latin1", "", "invalid_input"},
 		{"big5", "", "invalid_input"},
 	} {
@@ -79,6 +96,9 @@ func TestDecodeText(t *testing.T) {
 		{"gbk detected", gbk(t, text), "", text, registry.EncodingGB18030},
 		{"gbk named", gbk(t, text), registry.EncodingGBK, text, registry.EncodingGBK},
 		{"gb18030 four-byte characters", gb18030(t, "€,𠀀,龘\n"), "", "€,𠀀,龘\n", registry.EncodingGB18030},
+		{"utf-16le with BOM (Excel's Unicode text)", utf16(t, true, "编码\t经度\n"), "", "编码\t经度\n", registry.EncodingUTF16},
+		{"utf-16be with BOM", utf16(t, false, "编码\t经度\n"), "", "编码\t经度\n", registry.EncodingUTF16},
+		{"utf-16 named", utf16(t, true, "a\tb\n"), registry.EncodingUTF16, "a\tb\n", registry.EncodingUTF16},
 		{"utf-8 named keeps bad bytes", gbk(t, text), registry.EncodingUTF8, gbk(t, text), registry.EncodingUTF8},
 		{"utf-8 then a stray byte later stays utf-8", text + strings.Repeat("x", 5000) + "\xff", "", text + strings.Repeat("x", 5000) + "\xff", registry.EncodingUTF8},
 		{"gbk after a megabyte of ascii is not seen", long + gbk(t, "七"), "", long + gbk(t, "七"), registry.EncodingUTF8},
@@ -358,9 +378,10 @@ func TestImportUnitsRulesCSV(t *testing.T) {
 	if err != nil || rep.Created != 2 || len(rep.Warnings) != 1 || rep.Warnings[0].Code != "encoding_detected" {
 		t.Fatalf("units = %+v, %v; want 2 created and encoding_detected", rep, err)
 	}
-	rules := "编码,顺序,类别,单位,说明\nlamps,1,01037,yz-lamps,路灯归路灯所\n"
-	if rep, err = e.svc.Import(ctx, registry.CensusRules, strings.NewReader(rules), registry.ImportOptions{Actor: "t"}); err != nil || rep.Created != 1 {
-		t.Fatalf("rules = %+v, %v; want 1 created", rep, err)
+	// Excel's "Unicode text": tab-separated UTF-16 with a byte order mark.
+	rules := utf16(t, true, "编码\t顺序\t类别\t单位\t说明\r\nlamps\t1\t01037\tyz-lamps\t路灯归路灯所\r\n")
+	if rep, err = e.svc.Import(ctx, registry.CensusRules, strings.NewReader(rules), registry.ImportOptions{Actor: "t"}); err != nil || rep.Created != 1 || len(rep.Warnings) != 0 {
+		t.Fatalf("rules = %+v, %v; want 1 created, no warning", rep, err)
 	}
 	res, err := e.idx.Resolve(orb.Point{106.5705, 29.5505}, "01037")
 	if err != nil || res.RuleID != "lamps" || res.Unit.Name != "渝中区路灯管理所" {
@@ -385,9 +406,9 @@ func FuzzDecodeText(f *testing.F) {
 			if !bytes.Equal(got, data) {
 				t.Errorf("UTF-8 text changed: %q → %q", data, got)
 			}
-		case registry.EncodingGB18030:
+		case registry.EncodingGB18030, registry.EncodingUTF16:
 			if !utf8.Valid(got) {
-				t.Errorf("GB18030 decoded to invalid UTF-8: %q", got)
+				t.Errorf("%s decoded to invalid UTF-8: %q", enc, got)
 			}
 		default:
 			t.Errorf("encoding %q", enc)

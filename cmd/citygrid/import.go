@@ -28,7 +28,7 @@ type importConfig struct {
 	Mode     string      // -mode strict|partial
 	Format   string      // -format geojson|ndjson|csv|tsv; "" detects from the name and content
 	Actor    string      // -actor, recorded in the component history
-	Encoding string      // -encoding utf-8|gbk|gb18030 of a CSV/TSV or a Shapefile's .dbf; "" detects it
+	Encoding string      // -encoding utf-8|gbk|gb18030|utf-16 of a CSV/TSV or a Shapefile's .dbf; "" detects it
 	Layer    string      // -layer NAME of a GeoPackage (or a Shapefile in a zip)
 }
 
@@ -38,7 +38,7 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Kind, "kind", "", "what the files hold: cells, components, units or rules")
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features")
 	fs.StringVar(&c.Format, "format", "", "geojson, ndjson, csv or tsv (cells and components); default: from the file name and content (.shp, .gpkg and .zip are read with GDAL's ogr2ogr)")
-	fs.StringVar(&c.Encoding, "encoding", "", "utf-8, gbk or gb18030: the text encoding of a CSV/TSV or of a Shapefile's .dbf without .cpg; default: detected")
+	fs.StringVar(&c.Encoding, "encoding", "", "utf-8, gbk, gb18030 or utf-16: the text encoding of a CSV/TSV (or utf-8, gbk, gb18030 of a Shapefile's .dbf without .cpg); default: detected")
 	fs.StringVar(&c.Layer, "layer", "", "the layer of a GeoPackage (default: its first layer with a geometry), or the Shapefile of a zip holding several")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 }
