@@ -91,16 +91,18 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	}
 	var rep registry.Report
 	err = s.census.queue.run(ctx, func() error {
-		var in io.Reader = body.f
-		if gis && opt.Format == "" {
-			conv, err := ogr.Open(ctx, body.f.Name(), ogr.Options{Layer: layer, Encoding: opt.Encoding})
-			if err != nil {
-				return err
-			}
-			defer conv.Close()
-			in, opt.Format = conv, registry.FormatNDJSON
+		if !gis || opt.Format != "" {
+			rep, err = s.svc.Import(ctx, kind, body.f, opt)
+			return err
 		}
-		rep, err = s.svc.Import(ctx, kind, in, opt)
+		conv, err := ogr.Open(ctx, body.f.Name(), ogr.Options{Layer: layer, Encoding: opt.Encoding})
+		if err != nil {
+			return err
+		}
+		defer conv.Close()
+		opt.Format = registry.FormatNDJSON
+		rep, err = s.svc.Import(ctx, kind, conv, opt)
+		rep.Warnings = append(conv.Warnings(), rep.Warnings...)
 		return err
 	})
 	if errors.Is(err, registry.ErrImportRejected) {

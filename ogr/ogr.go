@@ -102,7 +102,7 @@ func errMissing(prog string) error {
 // does too, and waits for it. Errors: Unavailable converter_missing (no ogr2ogr), Invalid
 // invalid_input (not a file ogr reads, no such layer, a zip without a Shapefile), Invalid
 // invalid_crs (a coordinate system ogr2ogr cannot transform to WGS84).
-func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) {
+func Open(ctx context.Context, path string, opt Options) (*Reader, error) {
 	prog, info, err := programs(opt.Program)
 	if err != nil {
 		return nil, err
@@ -156,6 +156,7 @@ func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) 
 		}
 	}
 	args := []string{"-f", "GeoJSONSeq", "/vsistdout/", src.gdal}
+	guessed := false
 	if src.isShapefile() {
 		enc, err := src.encoding(opt.Encoding)
 		if err != nil {
@@ -165,6 +166,7 @@ func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) 
 		if enc != "" {
 			args = append(args, "-oo", "ENCODING="+enc)
 		}
+		guessed = opt.Encoding == registry.EncodingAuto && enc == "GB18030"
 	}
 	layer := opt.Layer
 	if kind == GeoPackage || kind == Zip && !src.isShapefile() {
@@ -197,7 +199,7 @@ func Open(ctx context.Context, path string, opt Options) (io.ReadCloser, error) 
 		}
 		return nil, fmt.Errorf("ogr: start ogr2ogr: %w", err)
 	}
-	return &reader{ctx: ctx, cmd: cmd, out: stdout, stderr: stderr, name: filepath.Base(path), cleanup: done}, nil
+	return &Reader{ctx: ctx, cmd: cmd, out: stdout, stderr: stderr, name: filepath.Base(path), cleanup: done, guessed: guessed}, nil
 }
 
 // programs finds ogr2ogr and ogrinfo.
@@ -426,8 +428,8 @@ func pickLayer(ctx context.Context, ogrinfo, path, want string) (string, error) 
 	return spatial[0], nil
 }
 
-// reader is the stdout of a running ogr2ogr.
-type reader struct {
+// Reader is the GeoJSONSeq output of a running ogr2ogr.
+type Reader struct {
 	ctx     context.Context
 	cmd     *exec.Cmd
 	out     io.ReadCloser
@@ -438,11 +440,23 @@ type reader struct {
 	once  sync.Once
 	err   error // the outcome of Wait, once the output ended
 	ended bool  // the output ended: Read returns err or io.EOF from now on
+
+	guessed bool // the .dbf's encoding was guessed as GB18030 from its bytes
+}
+
+// Warnings are what the import report should say about the conversion: a .dbf read as
+// GB18030 because nothing named its encoding (encoding_detected, index -1).
+func (r *Reader) Warnings() []registry.Problem {
+	if !r.guessed {
+		return nil
+	}
+	return []registry.Problem{{Index: -1, Code: registry.CodeEncodingDetected,
+		Message: fmt.Sprintf("%s has no .cpg and its .dbf is not UTF-8: its text was read as GB18030 (GBK); name its encoding (-encoding, ?encoding=) if it is another", r.name)}}
 }
 
 // Read reads the converted features. Once the output has ended it keeps returning the
 // same outcome (io.EOF or ogr2ogr's error): a bufio.Reader reads again after an error.
-func (r *reader) Read(p []byte) (int, error) {
+func (r *Reader) Read(p []byte) (int, error) {
 	if r.ended {
 		if r.err != nil {
 			return 0, r.err
@@ -460,7 +474,7 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 // wait reaps the process once and turns a failure into an error naming the file.
-func (r *reader) wait() error {
+func (r *Reader) wait() error {
 	r.once.Do(func() {
 		err := r.cmd.Wait()
 		r.cleanup()
@@ -482,7 +496,7 @@ func (r *reader) wait() error {
 }
 
 // Close stops the conversion if it still runs and releases what it holds.
-func (r *reader) Close() error {
+func (r *Reader) Close() error {
 	if r.cmd.ProcessState == nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
 	}

@@ -242,6 +242,11 @@ func TestOpenGBK(t *testing.T) {
 		if n := got["500103001001001"].Props["name"]; n != tt.want {
 			t.Errorf("encoding %q: name %q, want %q", tt.enc, n, tt.want)
 		}
+		// Guessing is said in the report; an encoding named is not a guess.
+		w := rc.Warnings()
+		if guessed := len(w) == 1 && w[0].Code == registry.CodeEncodingDetected; guessed != (tt.enc == registry.EncodingAuto) {
+			t.Errorf("encoding %q: warnings %+v", tt.enc, w)
+		}
 	}
 }
 

@@ -141,7 +141,9 @@ func importPath(ctx context.Context, svc *registry.Service, kind registry.Census
 		}
 		defer rc.Close()
 		opt.Format = registry.FormatNDJSON
-		return svc.Import(ctx, kind, rc, opt)
+		rep, err := svc.Import(ctx, kind, rc, opt)
+		rep.Warnings = append(rc.Warnings(), rep.Warnings...)
+		return rep, err
 	}
 	if gis.Layer != "" {
 		return registry.Report{Kind: string(kind)}, &usageError{fmt.Sprintf("import: -layer is for a GeoPackage or a zip, and %s is neither", path)}
