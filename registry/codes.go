@@ -129,7 +129,7 @@ const (
 
 // Census report warnings: what an import fixed up or guessed, refusing nothing.
 const (
-	CodeEncodingDetected = "encoding_detected" // a CSV that is not UTF-8 was read as GB18030 (GBK); give the encoding to say otherwise
+	CodeEncodingDetected = "encoding_detected" // a CSV/TSV (or a .dbf without .cpg) that is not UTF-8 was read as GB18030 (GBK); give the encoding to say otherwise
 	CodeClassCodePadded  = "class_code_padded" // a class that lost its leading zero (Excel: 1037) was read as the one catalogue class it can be (01037)
 )
 
