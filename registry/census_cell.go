@@ -72,7 +72,7 @@ func DecodeCell(f *Feature) (Cell, []Problem) {
 		c.Code = g
 	}
 	if !utf8.ValidString(name) {
-		add("name", CodeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8)")
+		add("name", CodeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8, or name its encoding: -encoding gbk, ?encoding=gbk)")
 	} else if n := utf8.RuneCountInString(name); n > maxCellNameRunes {
 		add("name", CodeTooLong, "name has %d characters, at most %d are allowed", n, maxCellNameRunes)
 	}

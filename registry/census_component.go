@@ -333,7 +333,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 			continue
 		}
 		if !utf8.ValidString(v) {
-			add(fld, CodeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8)", compFieldNames[fld])
+			add(fld, CodeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8, or name its encoding: -encoding gbk, ?encoding=gbk)", compFieldNames[fld])
 			continue
 		}
 		if max := compLimits[fld]; max > 0 {
