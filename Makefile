@@ -21,9 +21,10 @@ run: build ## serve the demo city on ADDR (:8080) from demo/citygrid.db, generat
 	mkdir -p demo
 	./bin/citygrid serve -demo -db demo/citygrid.db -addr $(ADDR)
 
-test: ## go vet, then every test with the race detector (PostgreSQL+PostGIS via scripts/pg-ensure.sh; required under CI=true)
+test: ## go vet, then every test with the race detector (PostgreSQL+PostGIS via scripts/pg-ensure.sh, GDAL via scripts/gdal-ensure.sh; required under CI=true)
 	$(GO) vet ./...
 	@set -e; \
+	scripts/gdal-ensure.sh || { [ "$$CI" != true ] || exit 1; echo "ogr2ogr unavailable: the Shapefile and GeoPackage tests will skip" >&2; }; \
 	env=$$(scripts/pg-ensure.sh) || { [ "$$CI" != true ] || exit 1; echo "PostgreSQL unavailable: its tests will skip" >&2; }; \
 	eval "$$env"; \
 	trap 'sh "$${CITYGRID_PG_STOP_FILE:-/nonexistent}" 2>/dev/null || true' EXIT; \

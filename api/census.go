@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"citygrid/geojson"
+	"citygrid/ogr"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -77,7 +78,8 @@ func parseCensusParams(c *gin.Context, kind registry.Census) (censusParams, erro
 	return p, nil
 }
 
-// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=][&format=geojson|ndjson|csv][&crs=][&dry_run=true][&rejected=geojson][&async=true]:
+// handleCensus serves POST /api/v1/census/{cells|components|units|rules}[?mode=strict|partial|replace][&area=]
+// [&format=geojson|ndjson|csv|tsv|shp|gpkg][&encoding=utf-8|gbk|gb18030][&layer=NAME][&crs=][&dry_run=true][&rejected=geojson][&async=true]:
 // a census import with the same semantics and report as `citygrid import` (area: the grid code
 // prefix a grid revision of cells, mode=replace, replaces). crs (cells, components, and units'
 // areas) is the coordinate system of the file's coordinates, converted to WGS84 as they are
@@ -85,7 +87,10 @@ func parseCensusParams(c *gin.Context, kind registry.Census) (censusParams, erro
 // report when something was stored (or, with dry_run, would be); 422 import_rejected (or
 // empty_census) with the report when nothing was. The format of cells and components comes
 // from ?format=, else Content-Type (application/geo+json, application/geo+json-seq or
-// application/x-ndjson, text/csv), else the body's first bytes.
+// application/x-ndjson, text/csv, text/tab-separated-values), else the body's first bytes: a
+// zip (a zipped Shapefile) or a GeoPackage goes through ogr2ogr (package ogr), of the layer
+// ?layer= names. A CSV/TSV's encoding comes from ?encoding=, else the charset of
+// Content-Type, else detection (registry.DecodeText).
 //
 // With rejected=geojson the answer (200 or 422 as above) is an application/geo+json
 // FeatureCollection of the refused features, each with its problems under
@@ -156,6 +161,23 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	if fi, err := body.f.Stat(); err == nil {
 		size = fi.Size()
 	}
+	if opt.Encoding, err = censusEncoding(c); err != nil {
+		return err
+	}
+	// A zipped Shapefile or a GeoPackage is converted by ogr2ogr (package ogr) once its
+	// import's turn has come, and read as GeoJSONSeq.
+	body.layer = c.Query("layer")
+	if body.isGIS, err = body.gis(); err != nil {
+		return err
+	}
+	switch {
+	case body.isGIS && opt.Format == "" && kind != registry.CensusCells && kind != registry.CensusComponents:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "a Shapefile (zip) or GeoPackage holds cells or components, not %s", kind)
+	case body.layer != "" && !body.isGIS:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "layer is for a GeoPackage or a zipped Shapefile, and the body is neither")
+	case !body.isGIS && isGISFormat(c.Query("format")):
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format=%s, but the body is neither a zip (a zipped Shapefile) nor a GeoPackage", c.Query("format"))
+	}
 	prog := registry.NewProgress(size)
 	opt = prog.Options(opt)
 	if params.async {
@@ -179,7 +201,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	err = s.census.queue.run(ctx, func() error {
 		prog.Start()
 		defer prog.Finish()
-		rep, err = s.svc.Import(ctx, kind, prog.Reader(body.f), opt)
+		rep, err = s.importSpooled(ctx, kind, body, opt, prog)
 		return err
 	})
 	status := http.StatusOK
@@ -335,7 +357,26 @@ func (q *censusQueue) run(ctx context.Context, imp func() error) error {
 
 // spooled is a request body copied to a temporary file.
 type spooled struct {
-	f *os.File
+	f     *os.File
+	isGIS bool   // a zip (a zipped Shapefile) or a GeoPackage, read through ogr2ogr
+	layer string // ?layer=: the GeoPackage layer, or the Shapefile of a zip
+}
+
+// importSpooled imports a spooled census body: a zipped Shapefile or a GeoPackage is
+// converted by ogr2ogr (package ogr) and read as GeoJSONSeq, anything else is read as it is.
+func (s *Server) importSpooled(ctx context.Context, kind registry.Census, body *spooled, opt registry.ImportOptions, prog *registry.Progress) (registry.Report, error) {
+	if !body.isGIS || opt.Format != "" {
+		return s.svc.Import(ctx, kind, prog.Reader(body.f), opt)
+	}
+	conv, err := ogr.Open(ctx, body.f.Name(), ogr.Options{Layer: body.layer, Encoding: opt.Encoding})
+	if err != nil {
+		return registry.Report{Kind: string(kind), Mode: opt.Mode}, err
+	}
+	defer conv.Close()
+	opt.Format = registry.FormatNDJSON
+	rep, err := s.svc.Import(ctx, kind, conv, opt)
+	rep.Warnings = append(conv.Warnings(), rep.Warnings...)
+	return rep, err
 }
 
 // spool copies body to a temporary file and rewinds it; ctx's deadline bounds the reading,
@@ -436,6 +477,18 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// gis reports whether the spooled body is a zip (a zipped Shapefile) or a GeoPackage, by its
+// first bytes, and rewinds it.
+func (sp *spooled) gis() (bool, error) {
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(sp.f, head)
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return false, fmt.Errorf("spool census upload: %w", err)
+	}
+	_, ok := ogr.Detect("", head[:n])
+	return ok, nil
+}
+
 // remove closes and deletes the file.
 func (sp *spooled) remove() {
 	sp.f.Close()
@@ -450,15 +503,35 @@ func deadline(d time.Duration) time.Time {
 	return time.Now().Add(d)
 }
 
+// isGISFormat reports whether a census ?format= names a file ogr2ogr converts.
+func isGISFormat(f string) bool { return f == "shp" || f == "gpkg" || f == "zip" }
+
+// censusEncoding is the text encoding a census request names in ?encoding= or the charset of
+// its Content-Type; "" (detect) when neither does.
+func censusEncoding(c *gin.Context) (registry.Encoding, error) {
+	if v, ok := c.GetQuery("encoding"); ok {
+		return registry.ParseEncoding(v)
+	}
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if _, params, err := mime.ParseMediaType(ct); err == nil && params["charset"] != "" {
+			return registry.ParseEncoding(params["charset"])
+		}
+	}
+	return registry.EncodingAuto, nil
+}
+
 // censusFormat picks the census format a request names in ?format= or its Content-Type; ""
 // leaves it to Service.Import, which detects it from the body's first bytes.
 func censusFormat(c *gin.Context) (registry.Format, error) {
 	switch f := registry.Format(c.Query("format")); f {
-	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+	case registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV, registry.FormatTSV:
 		return f, nil
 	case "":
+	case "shp", "gpkg", "zip":
+		// The body's first bytes tell a zip or a GeoPackage (handleCensus).
+		return "", nil
 	default:
-		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson or csv, not %q", string(f))
+		return "", registry.Errorf(registry.Invalid, registry.CodeInvalidFormat, "format must be geojson, ndjson, csv, tsv, shp (a zip) or gpkg, not %q", string(f))
 	}
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -470,6 +543,8 @@ func censusFormat(c *gin.Context) (registry.Format, error) {
 				return registry.FormatNDJSON, nil
 			case "text/csv":
 				return registry.FormatCSV, nil
+			case "text/tab-separated-values":
+				return registry.FormatTSV, nil
 			}
 		}
 	}

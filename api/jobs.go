@@ -103,7 +103,7 @@ func (s *Server) runJob(j *censusJob, body *spooled, opt registry.ImportOptions,
 	err := s.census.queue.run(ctx, func() error {
 		j.prog.Start()
 		var err error
-		rep, err = s.svc.Import(ctx, j.kind, j.prog.Reader(body.f), opt)
+		rep, err = s.importSpooled(ctx, j.kind, body, opt, j.prog)
 		return err
 	})
 	if errors.Is(err, context.DeadlineExceeded) {

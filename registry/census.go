@@ -12,7 +12,8 @@ type Format string
 const (
 	FormatGeoJSON Format = "geojson" // a GeoJSON FeatureCollection (RFC 7946)
 	FormatNDJSON  Format = "ndjson"  // newline-delimited GeoJSON Features (GeoJSONSeq; RS separators tolerated)
-	FormatCSV     Format = "csv"     // header row; lon/lat columns or a wkt column
+	FormatCSV     Format = "csv"     // header row; lon/lat columns or a wkt column; a header with more tabs than commas is read as TSV
+	FormatTSV     Format = "tsv"     // FormatCSV separated by tabs
 )
 
 // ProblemsProperty is the property under which a rejected-features file (citygrid import
@@ -51,10 +52,13 @@ func DetectFormat(name string, head []byte) (Format, error) { return detectForma
 //   - ndjson: one Feature per line (GeoJSONSeq, RFC 8142: RS prefixes tolerated; blank lines
 //     skipped and not counted in Index). A bad line gives a Feature with Err and reading goes on.
 //   - csv: comma-separated, RFC 4180 quoting, a header row; a leading UTF-8 BOM is skipped.
+//     A header line with more tabs than commas makes it tab-separated (as tsv).
 //     The geometry comes from a wkt (or geometry) column holding WKT/EWKT POINT, MULTIPOINT,
-//     LINESTRING, POLYGON or MULTIPOLYGON, or else from lon/lng/longitude/x and lat/latitude/y
-//     columns (names case-insensitive). Every other named column becomes a property; empty
-//     cells are absent. A row with the wrong number of fields gives Err invalid_row.
+//     LINESTRING, POLYGON or MULTIPOLYGON, or else from lon/lng/long/longitude/x/经度/东经 and
+//     lat/latitude/y/纬度/北纬 columns (names case-insensitive). Every other named column
+//     becomes a property; empty cells are absent. A row with the wrong number of fields gives
+//     Err invalid_row. The text must be UTF-8 here: DecodeText turns GBK into it.
+//   - tsv: as csv, separated by tabs.
 //
 // Property values are text: JSON strings as they are, numbers in their JSON literal form
 // (1.50 stays "1.50"; a code written as a number has lost its leading zeros), booleans

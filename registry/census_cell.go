@@ -67,12 +67,12 @@ func DecodeCell(f *Feature) (Cell, []Problem) {
 	default:
 		g, err := ParseGridCode(ref)
 		if err != nil {
-			add("code", CodeInvalidGridCode, "%q: %s", ref, ErrInvalidGridCode.Message)
+			add("code", CodeInvalidGridCode, "%q: %s%s", ref, ErrInvalidGridCode.Message, excelHint(ref))
 		}
 		c.Code = g
 	}
 	if !utf8.ValidString(name) {
-		add("name", CodeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8)")
+		add("name", CodeInvalidEncoding, "name is not valid UTF-8 (save the file as UTF-8, or name its encoding: -encoding gbk, ?encoding=gbk)")
 	} else if n := utf8.RuneCountInString(name); n > maxCellNameRunes {
 		add("name", CodeTooLong, "name has %d characters, at most %d are allowed", n, maxCellNameRunes)
 	}
@@ -99,7 +99,12 @@ const (
 	cellName
 )
 
-var cellFields = map[string]int8{"code": cellCode, "name": cellName}
+var cellFields = map[string]int8{
+	"code": cellCode, "name": cellName,
+	// The Chinese column names of a grid table (GB/T 47678.3 单元网格标识码) and their short forms.
+	"单元网格标识码": cellCode, "网格编码": cellCode, "网格代码": cellCode, "网格标识码": cellCode, "编码": cellCode, "代码": cellCode, "标识码": cellCode,
+	"网格名称": cellName, "单元网格名称": cellName, "名称": cellName,
+}
 
 // lookupField finds a property name in table, whose keys are lower case, ignoring ASCII case
 // and without allocating (the map lookup on a converted byte slice does not copy).

@@ -44,7 +44,7 @@ var compFieldNames = [compFieldCount]string{
 // A switch rather than a map: it is called for every property of every feature, and
 // hashing showed up as the largest cost of DecodeComponent.
 func compFieldOf(k string) (int8, bool) {
-	var buf [16]byte
+	var buf [32]byte
 	if len(k) > len(buf) {
 		return 0, false
 	}
@@ -56,31 +56,31 @@ func compFieldOf(k string) (int8, bool) {
 		buf[i] = c
 	}
 	switch string(buf[:len(k)]) {
-	case "id", "glbjbsm", "objid":
+	case "id", "glbjbsm", "objid", "编码", "代码", "标识码", "部件编码", "部件标识码", "管理部件标识码":
 		return compID, true
 	case "legacy_id":
 		return compLegacyID, true
-	case "class":
+	case "class", "类别", "部件类别", "小类代码", "类别代码", "小类编码":
 		return compClass, true
-	case "legacy_class":
+	case "legacy_class", "legacy_cla":
 		return compLegacyClass, true
-	case "name", "glbjmc", "objname":
+	case "name", "glbjmc", "objname", "名称", "部件名称", "管理部件名称":
 		return compName, true
-	case "status", "glbjzt", "objstate":
+	case "status", "glbjzt", "objstate", "状态", "部件状态", "管理部件状态":
 		return compStatus, true
-	case "supervisor", "zgbmmc":
+	case "supervisor", "zgbmmc", "主管部门", "主管部门名称":
 		return compSupervisor, true
-	case "owner", "qsdwmc":
+	case "owner", "qsdwmc", "权属单位", "权属单位名称":
 		return compOwner, true
-	case "maintainer", "yhdwmc":
+	case "maintainer", "yhdwmc", "养护单位", "维护单位", "养护单位名称":
 		return compMaintainer, true
-	case "census_date", "csrq", "ordate":
+	case "census_date", "csrq", "ordate", "census_dat", "初始日期", "普查日期":
 		return compCensusDate, true
-	case "change_date", "bgrq", "chdate":
+	case "change_date", "bgrq", "chdate", "change_dat", "变更日期":
 		return compChangeDate, true
-	case "source", "sjly", "datasource":
+	case "source", "sjly", "datasource", "数据来源":
 		return compSource, true
-	case "note", "bz":
+	case "note", "bz", "备注":
 		return compNote, true
 	}
 	return 0, false
@@ -210,11 +210,32 @@ var compFields = func() map[string]int8 {
 		"qsdwmc": compOwner,
 		"yhdwmc": compMaintainer,
 	}
+	for n, f := range compChineseNames {
+		m[n] = f
+	}
 	for i, n := range compFieldNames {
 		m[n] = int8(i)
 	}
 	return m
 }()
+
+// compChineseNames are the Chinese column names (GB/T 47678.5-2026 Table 2's field names
+// and the short forms offices use) and the Shapefile truncations (10 characters) that
+// compFieldOf accepts besides the names above.
+var compChineseNames = map[string]int8{
+	"编码": compID, "代码": compID, "标识码": compID, "部件编码": compID, "部件标识码": compID, "管理部件标识码": compID,
+	"类别": compClass, "部件类别": compClass, "小类代码": compClass, "类别代码": compClass, "小类编码": compClass,
+	"legacy_cla": compLegacyClass,
+	"名称":         compName, "部件名称": compName, "管理部件名称": compName,
+	"状态": compStatus, "部件状态": compStatus, "管理部件状态": compStatus,
+	"主管部门": compSupervisor, "主管部门名称": compSupervisor,
+	"权属单位": compOwner, "权属单位名称": compOwner,
+	"养护单位": compMaintainer, "维护单位": compMaintainer, "养护单位名称": compMaintainer,
+	"census_dat": compCensusDate, "初始日期": compCensusDate, "普查日期": compCensusDate,
+	"change_dat": compChangeDate, "变更日期": compChangeDate,
+	"数据来源": compSource,
+	"备注":   compNote,
+}
 
 // compLimits are the longest values in characters (runes): Table 2's limits, except the
 // name, which Table 2 caps at 30 but real names with a location run longer.
@@ -372,7 +393,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		id, err = ParseComponentCode(idText)
 		switch {
 		case err != nil:
-			add(compID, CodeInvalidComponentCode, "%q: %s", idText, ErrInvalidComponentCode.Message)
+			add(compID, CodeInvalidComponentCode, "%q: %s%s", idText, ErrInvalidComponentCode.Message, excelHint(idText))
 		case classText != "" && id.Class() != classText:
 			add(compID, CodeIDClassMismatch, "identifier %s has class %s, but the class given is %s", idText, id.Class(), classText)
 			id = ComponentCode{}
@@ -434,7 +455,7 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 			continue
 		}
 		if !utf8.ValidString(v) {
-			add(fld, CodeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8)", compFieldNames[fld])
+			add(fld, CodeInvalidEncoding, "%s is not valid UTF-8 (save the file as UTF-8, or name its encoding: -encoding gbk, ?encoding=gbk)", compFieldNames[fld])
 			continue
 		}
 		if max := compLimits[fld]; max > 0 {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,10 +14,25 @@ import (
 )
 
 var (
-	csvLonNames = []string{"lon", "lng", "longitude", "x"}
-	csvLatNames = []string{"lat", "latitude", "y"}
+	csvLonNames = []string{"lon", "lng", "long", "longitude", "x", "经度", "东经"}
+	csvLatNames = []string{"lat", "latitude", "y", "纬度", "北纬"}
 	csvWKTNames = []string{"wkt", "geometry"}
 )
+
+// csvTabSeparated reports whether a header line is tab-separated: it has more tabs than commas.
+func csvTabSeparated(line []byte) bool {
+	return bytes.Count(line, []byte{'\t'}) > bytes.Count(line, []byte{','})
+}
+
+// csvHeaderLine returns the first line of br's content without consuming it (at most 64 KiB).
+func csvHeaderLine(br *bufio.Reader) []byte {
+	head, _ := br.Peek(64 << 10)
+	head = bytes.TrimPrefix(head, utf8BOM)
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	return head
+}
 
 // csvGeometryColumns finds the geometry columns of a header, case-insensitively; -1 when absent.
 func csvGeometryColumns(header []string) (lon, lat, wkt int) {
@@ -41,8 +58,18 @@ func csvGeometryColumns(header []string) (lon, lat, wkt int) {
 	return lon, lat, wkt
 }
 
-func readCSV(r io.Reader, fn func(*Feature) error) error {
+// readCSV reads CSV separated by sep, or when sep is 0 by a comma or, when the header line
+// has more tabs than commas, a tab.
+func readCSV(r *bufio.Reader, sep rune, fn func(*Feature) error) error {
+	if sep == 0 {
+		sep = ','
+		if csvTabSeparated(csvHeaderLine(r)) {
+			sep = '\t'
+		}
+	}
 	cr := csv.NewReader(r)
+	cr.Comma = sep
+	cr.LazyQuotes = sep == '\t' // a TSV quotes nothing: a " is text
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
@@ -71,7 +98,7 @@ func readCSV(r io.Reader, fn func(*Feature) error) error {
 	}
 	lonCol, latCol, wktCol := csvGeometryColumns(names)
 	if wktCol < 0 && (lonCol < 0 || latCol < 0) {
-		return Errorf(Invalid, CodeInvalidInput, "csv header: need lon and lat columns (lon/lng/longitude/x, lat/latitude/y) or a wkt/geometry column, got %q", names)
+		return Errorf(Invalid, CodeInvalidInput, "csv header: need lon and lat columns (lon/lng/long/longitude/x/经度/东经, lat/latitude/y/纬度/北纬) or a wkt/geometry column, got %q", names)
 	}
 	geomCol := func(i int) bool {
 		if wktCol >= 0 {
@@ -137,12 +164,19 @@ func readCSV(r io.Reader, fn func(*Feature) error) error {
 
 // csvRowID names a bad row in its Problem by whichever identifier column it has.
 func csvRowID(props map[string]string) string {
-	for _, k := range [...]string{"id", "code", "GLBJBSM", "ObjID"} {
-		if v := props[k]; v != "" {
+	id := ""
+	for k, v := range props {
+		if v == "" {
+			continue
+		}
+		if f, ok := compFieldOf(k); ok && f == compID {
 			return v
 		}
+		if f, ok := lookupField(k, cellFields); ok && f == cellCode {
+			id = v
+		}
 	}
-	return ""
+	return id
 }
 
 func csvPoint(lonText, latText string, index int) (orb.Geometry, *Problem) {

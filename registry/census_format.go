@@ -25,6 +25,8 @@ func detectFormat(name string, head []byte) (Format, error) {
 		return FormatNDJSON, nil
 	case ".csv":
 		return FormatCSV, nil
+	case ".tsv", ".tab":
+		return FormatTSV, nil
 	}
 	h := bytes.TrimPrefix(head, utf8BOM)
 	h = bytes.TrimLeft(h, " \t\r\n")
@@ -57,14 +59,21 @@ func detectFormat(name string, head []byte) (Format, error) {
 	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
 		line = line[:nl]
 	}
-	if bytes.IndexByte(line, ',') >= 0 {
-		cols := strings.Split(strings.TrimSpace(string(line)), ",")
+	sep, f := byte(','), FormatCSV
+	if csvTabSeparated(line) {
+		sep, f = '\t', FormatTSV
+	}
+	if bytes.IndexByte(line, sep) >= 0 {
+		cols := strings.Split(strings.TrimSpace(string(line)), string(sep))
+		for i, c := range cols {
+			cols[i] = strings.Trim(c, `"`)
+		}
 		lon, lat, wkt := csvGeometryColumns(cols)
 		if wkt >= 0 || lon >= 0 && lat >= 0 {
-			return FormatCSV, nil
+			return f, nil
 		}
 	}
-	return "", Errorf(Invalid, CodeInvalidInput, "cannot tell the format of %q: use a .geojson, .ndjson or .csv name", name)
+	return "", Errorf(Invalid, CodeInvalidInput, "cannot tell the format of %q: use a .geojson, .ndjson, .csv or .tsv name", name)
 }
 
 func readFeatures(r io.Reader, f Format, fn func(*Feature) error) error {
@@ -83,7 +92,9 @@ func readFeaturesCRS(r io.Reader, f Format, onCRS func(json.RawMessage) error, f
 	case FormatNDJSON:
 		return readNDJSON(br, fn)
 	case FormatCSV:
-		return readCSV(br, fn)
+		return readCSV(br, 0, fn)
+	case FormatTSV:
+		return readCSV(br, '\t', fn)
 	}
-	return Errorf(Invalid, CodeInvalidInput, "unknown census format %q (want geojson, ndjson or csv)", string(f))
+	return Errorf(Invalid, CodeInvalidInput, "unknown census format %q (want geojson, ndjson, csv or tsv)", string(f))
 }

@@ -56,15 +56,17 @@ const MaxIDLength = 64
 // invalid_unit_type, invalid_district, invalid_reference, parent_cycle, invalid_supervisor,
 // too_long, and for area those of ValidatePolygonal.
 func DecodeUnits(r io.Reader) ([]Unit, []Problem, error) {
-	entries, err := readDocument(r, "units")
+	entries, probs, err := readDocument(r, "units")
 	if err != nil {
 		return nil, nil, err
 	}
 	units := make([]Unit, len(entries))
-	var probs []Problem
 	first := make(map[string]int, len(entries))
 	gp := newFeatureParser()
 	for i, raw := range entries {
+		if raw == nil {
+			continue // a CSV row that could not be read: its problem is in probs
+		}
 		var d struct {
 			ID         string          `json:"id"`
 			Name       string          `json:"name"`
@@ -233,14 +235,16 @@ const DefaultRuleOrder = math.MaxInt32
 // invalid_entry, invalid_encoding (an entry that is not UTF-8), missing_field, duplicate_id,
 // invalid_class_pattern, invalid_kind, invalid_area, too_long.
 func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
-	entries, err := readDocument(r, "rules")
+	entries, probs, err := readDocument(r, "rules")
 	if err != nil {
 		return nil, nil, err
 	}
 	rules := make([]Rule, len(entries))
-	var probs []Problem
 	first := make(map[string]int, len(entries))
 	for i, raw := range entries {
+		if raw == nil {
+			continue // a CSV row that could not be read: its problem is in probs
+		}
 		var d struct {
 			ID     string `json:"id"`
 			Order  *int   `json:"order"`
@@ -305,49 +309,54 @@ func DecodeRules(r io.Reader) ([]Rule, []Problem, error) {
 		checkText(ru.Reason, "reason", maxUnitTextRunes, add)
 		rules[i] = ru
 	}
+	slices.SortStableFunc(probs, func(a, b Problem) int { return a.Index - b.Index })
 	return rules, probs, nil
 }
 
-// readDocument returns the entries of a JSON array, or of the array member key of an object.
-func readDocument(r io.Reader, key string) ([]json.RawMessage, error) {
+// readDocument returns the entries of a JSON array, or of the array member key of an object,
+// or of a CSV/TSV document (documentCSV: an entry is nil when its row could not be read, and
+// its problem is returned).
+func readDocument(r io.Reader, key string) ([]json.RawMessage, []Problem, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxDocumentBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s document: %w", key, err)
+		return nil, nil, fmt.Errorf("read %s document: %w", key, err)
 	}
 	if len(data) > maxDocumentBytes {
-		return nil, Errorf(TooLarge, CodeTooLarge, "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
+		return nil, nil, Errorf(TooLarge, CodeTooLarge, "the %s document is larger than %d MiB", key, maxDocumentBytes>>20)
 	}
-	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
+	data = bytes.TrimPrefix(data, utf8BOM)
+	text := data // a CSV keeps its trailing empty cells
+	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, Errorf(Invalid, CodeInvalidInput, "the %s document is empty", key)
+		return nil, nil, Errorf(Invalid, CodeInvalidInput, "the %s document is empty", key)
 	}
 	var entries []json.RawMessage
 	switch data[0] {
 	case '[':
 		if err := json.Unmarshal(data, &entries); err != nil {
-			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
+			return nil, nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
 		}
 	case '{':
 		var doc map[string]json.RawMessage
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
+			return nil, nil, Errorf(Invalid, CodeInvalidInput, "%s document: %v", key, err)
 		}
 		arr, ok := doc[key]
 		if !ok {
-			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: the object has no %q member", key, key)
+			return nil, nil, Errorf(Invalid, CodeInvalidInput, "%s document: the object has no %q member", key, key)
 		}
 		if err := json.Unmarshal(arr, &entries); err != nil {
-			return nil, Errorf(Invalid, CodeInvalidInput, "%s document: %q is not an array: %v", key, key, err)
+			return nil, nil, Errorf(Invalid, CodeInvalidInput, "%s document: %q is not an array: %v", key, key, err)
 		}
 	default:
-		return nil, Errorf(Invalid, CodeInvalidInput, "the %s document is neither a JSON array nor an object with a %q array", key, key)
+		return documentCSV(bytes.TrimLeft(text, "\r\n"), key)
 	}
 	// An entry that is not UTF-8 is that entry's problem; bytes outside every entry are the
 	// document's.
 	if !utf8.Valid(data) && !slices.ContainsFunc(entries, func(e json.RawMessage) bool { return !utf8.Valid(e) }) {
-		return nil, Errorf(Invalid, CodeInvalidEncoding, "the %s document is not valid UTF-8", key)
+		return nil, nil, Errorf(Invalid, CodeInvalidEncoding, "the %s document is not valid UTF-8", key)
 	}
-	return entries, nil
+	return entries, nil, nil
 }
 
 // checkUnitIDs reports a unit's id, parent or supervisor that is too long (or not UTF-8).

@@ -72,6 +72,9 @@ const (
 	CodeStoreUnavailable = "store_unavailable" // the database cannot be reached; nothing changed, retry (503, ErrStoreUnavailable)
 	CodeCommitUnknown    = "commit_unknown"    // the connection broke while committing: the write may be stored (503, ErrCommitUnknown)
 	CodeInternal         = "internal"          // anything unclassified (500; ErrorCode of an error that is not an *Error)
+	// CodeConverterMissing: a Shapefile or GeoPackage import needs GDAL's ogr2ogr, which is not
+	// installed (503; the message names the Debian package, gdal-bin).
+	CodeConverterMissing = "converter_missing"
 )
 
 // Census report problems: what a reader, a decoder or an import finds wrong with one record.
@@ -147,6 +150,12 @@ const (
 	CodeCRSOverridden = "crs_overridden" // a lon/lat GeoJSON crs member (EPSG:4326…) read as the gcj02 or bd09 the import asked for
 )
 
+// Census report warnings: what an import fixed up or guessed, refusing nothing.
+const (
+	CodeEncodingDetected = "encoding_detected" // a CSV/TSV (or a .dbf without .cpg) that is not UTF-8 was read as GB18030 (GBK); give the encoding to say otherwise
+	CodeClassCodePadded  = "class_code_padded" // a class that lost its leading zero (Excel: 1037) was read as the one catalogue class it can be (01037)
+)
+
 // HTTP-level codes: raised by package api for what only HTTP has (routes, methods, headers,
 // query parameters, limits), not by the domain.
 const (
@@ -170,7 +179,7 @@ const (
 	CodeInvalidFields        = "invalid_fields"        // lookup fields= naming anything but point, cell, unit, rule (400)
 	CodeInvalidVersion       = "invalid_version"       // a version (property or ?version=) that is not a positive integer (400)
 	CodeInvalidSince         = "invalid_since"         // the change feed's since or Last-Event-ID not a sequence number (400)
-	CodeInvalidFormat        = "invalid_format"        // a census format other than geojson, ndjson or csv (400)
+	CodeInvalidFormat        = "invalid_format"        // a census format other than geojson, ndjson, csv, tsv, shp (a zip) or gpkg, or shp/gpkg for another body (400)
 	CodeInvalidStandard      = "invalid_standard"      // a class standard other than gb47678-2026, legacy or local (400)
 	CodeCodeMismatch         = "code_mismatch"         // a cell body naming another code than the path (400)
 	CodeIDMismatch           = "id_mismatch"           // a unit or rule body naming another id than the path (400)

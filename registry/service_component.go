@@ -33,6 +33,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	var idxOf []int
 	seen := map[ComponentCode]int{}
 	total := 0
+	var padded paddedClasses // class_code_padded warnings
 	err := readCensus(r, opt, &rep, func(f *Feature) error {
 		total++
 		if opt.Progress != nil && total%progressEvery == 0 {
@@ -43,6 +44,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 				return err
 			}
 		}
+		padded.add(&rep, PadClassCode(f, s.catalog))
 		c, probs := DecodeComponent(f, s.catalog) // a reader's f.Err too, named by the feature's id
 		if len(probs) > 0 {
 			return sink.reject(f, probs...)
@@ -81,6 +83,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
+	padded.finish(&rep)
 	if opt.Progress != nil {
 		opt.Progress(total)
 	}

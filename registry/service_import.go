@@ -40,6 +40,7 @@ type ImportOptions struct {
 	// give (created, updated, unchanged, deleted, every problem), with DryRun set and Stored
 	// false; nothing is stored, no history or change-feed entry is made.
 	DryRun bool
+	Encoding Encoding       // of a CSV/TSV (any kind); "" detects it (DecodeText). JSON is UTF-8.
 }
 
 const progressEvery = 4096
@@ -84,6 +85,11 @@ func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportO
 		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, CodeInvalidArea,
 			"an area is given only to revise the grid (cells, mode replace), not with %s", k)
 	}
+	if !k.Valid() {
+		return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, CodeInvalidKind,
+			"census kinds are cells, components, units and rules, not %q", string(k))
+	}
+	r, enc := decodeCensusText(r, opt)
 	if (k == CensusCells || k == CensusComponents) && opt.Format == "" {
 		br := bufio.NewReaderSize(r, 256<<10) // readFeatures reads through it, not through another
 		head, _ := br.Peek(formatHeadBytes)   // a short input gives less, with an error that does not matter here
@@ -93,18 +99,40 @@ func (s *Service) Import(ctx context.Context, k Census, r io.Reader, opt ImportO
 		}
 		r, opt.Format = br, f
 	}
+	var rep Report
+	var err error
 	switch k {
 	case CensusCells:
-		return s.importCells(ctx, r, opt)
+		rep, err = s.importCells(ctx, r, opt)
 	case CensusComponents:
-		return s.importComponents(ctx, r, opt)
+		rep, err = s.importComponents(ctx, r, opt)
 	case CensusUnits:
-		return s.importUnits(ctx, r, opt)
+		rep, err = s.importUnits(ctx, r, opt)
 	case CensusRules:
-		return s.importRules(ctx, r, opt)
+		rep, err = s.importRules(ctx, r, opt)
 	}
-	return Report{Kind: string(k), Mode: modeOr(opt.Mode)}, Errorf(Invalid, CodeInvalidKind,
-		"census kinds are cells, components, units and rules, not %q", string(k))
+	if enc == EncodingGB18030 && opt.Encoding == EncodingAuto {
+		rep.Warnings = append([]Problem{{Index: -1, Code: CodeEncodingDetected,
+			Message: "the file is not UTF-8: it was read as GB18030 (GBK); name its encoding (-encoding, ?encoding=) if it is another"}}, rep.Warnings...)
+	}
+	return rep, err
+}
+
+// decodeCensusText turns a CSV or TSV census (of any kind) into UTF-8 text (DecodeText, with
+// opt.Encoding); JSON, GeoJSON and GeoJSONSeq pass as they are. It returns the encoding read.
+func decodeCensusText(r io.Reader, opt ImportOptions) (io.Reader, Encoding) {
+	switch opt.Format {
+	case FormatGeoJSON, FormatNDJSON:
+		return r, EncodingUTF8
+	case FormatCSV, FormatTSV:
+		return DecodeText(r, opt.Encoding)
+	}
+	br := bufio.NewReaderSize(r, encodingSample)
+	head, _ := br.Peek(formatHeadBytes)
+	if looksJSON(head) {
+		return br, EncodingUTF8
+	}
+	return DecodeText(br, opt.Encoding)
 }
 
 // problemSink collects problems per feature index, capped in the report.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"citygrid/geojson"
+	"citygrid/ogr"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -27,7 +28,9 @@ type importConfig struct {
 	Classes  catalogFlag // -classes, CITYGRID_CLASSES
 	Kind     string      // -kind cells|components|units|rules
 	Mode     string      // -mode strict|partial|replace
-	Format   string      // -format geojson|ndjson|csv; "" detects from the name and content
+	Format   string      // -format geojson|ndjson|csv|tsv; "" detects from the name and content
+	Encoding string      // -encoding utf-8|gbk|gb18030|utf-16 of a CSV/TSV or a Shapefile's .dbf; "" detects it
+	Layer    string      // -layer NAME of a GeoPackage (or a Shapefile in a zip)
 	Actor    string      // -actor, recorded in the component history
 	CRS      string      // -crs wgs84|cgcs2000|gcj02|bd09; "" the file's crs member, else WGS84
 	Area     string      // -area: the district, street or community a grid revision (-mode replace) replaces
@@ -43,7 +46,9 @@ func (c *importConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mode, "mode", "strict", "strict: any invalid feature rejects the whole file; partial: store the valid features; replace: the file is the whole set (rules; cells of -area)")
 	fs.StringVar(&c.Area, "area", "", "with -kind cells -mode replace: the grid code prefix (district 6 digits, street 9, community 12) whose grid the file replaces")
 	c.Cells.register(fs)
-	fs.StringVar(&c.Format, "format", "", "geojson, ndjson or csv (cells and components); default: from the file name and content")
+	fs.StringVar(&c.Format, "format", "", "geojson, ndjson, csv or tsv (cells and components); default: from the file name and content (.shp, .gpkg and .zip are read with GDAL's ogr2ogr)")
+	fs.StringVar(&c.Encoding, "encoding", "", "utf-8, gbk, gb18030 or utf-16: the text encoding of a CSV/TSV (or utf-8, gbk, gb18030 of a Shapefile's .dbf without .cpg); default: detected")
+	fs.StringVar(&c.Layer, "layer", "", "the layer of a GeoPackage (default: its first layer with a geometry), or the Shapefile of a zip holding several")
 	fs.StringVar(&c.Actor, "actor", envOr("USER", "cli"), "who imports, recorded in the history")
 	fs.StringVar(&c.CRS, "crs", "", "coordinate system of the files' coordinates (cells, components, units' areas): wgs84, cgcs2000, gcj02 or bd09; default: a GeoJSON crs member, else wgs84")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "check every file and print the report of what would change; store nothing")
@@ -82,9 +87,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{"import: -area is for a grid revision: -kind cells -mode replace"}
 	}
 	switch registry.Format(cfg.Format) {
-	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV:
+	case "", registry.FormatGeoJSON, registry.FormatNDJSON, registry.FormatCSV, registry.FormatTSV:
 	default:
-		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson or csv", cfg.Format)}
+		return &usageError{fmt.Sprintf("import: -format %q: want geojson, ndjson, csv or tsv", cfg.Format)}
+	}
+	enc, err := registry.ParseEncoding(cfg.Encoding)
+	if err != nil {
+		return &usageError{"import: -encoding: " + err.(*registry.Error).Message}
 	}
 	kind := registry.Census(cfg.Kind)
 	if cfg.Rejected != "" && kind != registry.CensusCells && kind != registry.CensusComponents {
@@ -125,11 +134,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failed := 0
 	for _, path := range paths {
 		opt := registry.ImportOptions{Mode: mode, Actor: cfg.Actor, Format: registry.Format(cfg.Format), Name: path,
-			CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: cfg.Area, DryRun: cfg.DryRun}
+			CRS: crs, ResolveCRS: spatial.ResolveCRS, Area: cfg.Area, DryRun: cfg.DryRun, Encoding: enc}
+		gis := ogr.Options{Layer: cfg.Layer, Encoding: enc}
 		if rejects != nil {
 			opt.Rejected = rejects.w.WriteRejected
 		}
-		rep, err := importPath(ctx, svc, kind, path, opt, stderr)
+		rep, err := importPath(ctx, svc, kind, path, opt, gis, stderr)
 		rejected := errors.Is(err, registry.ErrImportRejected) || errors.Is(err, registry.ErrEmptyCensus)
 		if err != nil && !rejected {
 			return fmt.Errorf("import %s: %w", path, err)
@@ -207,13 +217,41 @@ func (r *rejectedFile) abandon() {
 }
 
 // importPath imports one census file through svc, with a progress bar on stderr when it is a
-// terminal.
-func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, stderr io.Writer) (registry.Report, error) {
+// terminal. A Shapefile, GeoPackage or zip (of cells or components) is converted by ogr2ogr
+// (package ogr) with gis and read as GeoJSONSeq.
+func importPath(ctx context.Context, svc *registry.Service, kind registry.Census, path string, opt registry.ImportOptions, gis ogr.Options, stderr io.Writer) (registry.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return registry.Report{Kind: string(kind)}, err
 	}
 	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if _, isGIS := ogr.Detect(path, head[:n]); isGIS && opt.Format == "" {
+		if kind != registry.CensusCells && kind != registry.CensusComponents {
+			return registry.Report{Kind: string(kind)}, &usageError{fmt.Sprintf("import: %s: a Shapefile or GeoPackage holds cells or components, not %s", path, kind)}
+		}
+		rc, err := ogr.Open(ctx, path, gis)
+		if err != nil {
+			return registry.Report{Kind: string(kind)}, err
+		}
+		defer rc.Close()
+		opt.Format = registry.FormatNDJSON
+		if isTerminal(stderr) {
+			bar := newRecordBar(stderr, path, 0)
+			defer bar.finish()
+			opt = bar.options(opt)
+		}
+		rep, err := svc.Import(ctx, kind, rc, opt)
+		rep.Warnings = append(rc.Warnings(), rep.Warnings...)
+		return rep, err
+	}
+	if gis.Layer != "" {
+		return registry.Report{Kind: string(kind)}, &usageError{fmt.Sprintf("import: -layer is for a GeoPackage or a zip, and %s is neither", path)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return registry.Report{Kind: string(kind)}, err
+	}
 	var r io.Reader = f
 	if isTerminal(stderr) {
 		var size int64

@@ -23,6 +23,7 @@ import (
 
 	"citygrid/api"
 	"citygrid/fixtures"
+	"citygrid/ogr"
 	"citygrid/registry"
 	"citygrid/spatial"
 )
@@ -427,7 +428,7 @@ func (m *Main) importDemo(ctx context.Context, svc *registry.Service) error {
 	}
 	for _, kind := range importOrder {
 		path := filepath.Join(dir, demoFiles[kind])
-		rep, err := importPath(ctx, svc, registry.Census(kind), path, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "demo"}, nil)
+		rep, err := importPath(ctx, svc, registry.Census(kind), path, registry.ImportOptions{Mode: registry.ModeStrict, Actor: "demo"}, ogr.Options{}, nil)
 		if err != nil {
 			if len(rep.Problems) > 0 {
 				p := rep.Problems[0]
