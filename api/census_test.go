@@ -257,11 +257,11 @@ func TestCensusRulesUpsert(t *testing.T) {
 		var rep reportResp
 		decode(t, e.do(t, "POST", "/api/v1/census/rules?mode="+mode, one), 200, &rep)
 		want := reportResp{Kind: "rules", Mode: mode, Total: 1, Valid: 1, Updated: 1, Stored: true}
-		if mode == "partial" { // the same file again: nothing to do
-			want.Updated, want.Unchanged = 0, 1
+		if mode == "partial" { // the same file again: nothing to do, nothing written
+			want.Updated, want.Unchanged, want.Stored = 0, 1, false
 		}
 		if rep.Kind != want.Kind || rep.Total != 1 || rep.Updated != want.Updated || rep.Unchanged != want.Unchanged ||
-			rep.Created != 0 || rep.Deleted != 0 || !rep.Stored {
+			rep.Created != 0 || rep.Deleted != 0 || rep.Stored != want.Stored {
 			t.Errorf("one-rule import (%s) = %+v, want %+v", mode, rep, want)
 		}
 		after := byID()
@@ -282,7 +282,7 @@ func TestCensusRulesUpsert(t *testing.T) {
 	body := jsonBody(t, map[string]any{"rules": []any{entry(kept, kept.Unit), entry(typo, typo.Unit+"-typo")}})
 	var rep reportResp
 	decode(t, e.do(t, "POST", "/api/v1/census/rules?mode=partial", body), 200, &rep)
-	if !rep.Stored || rep.Unchanged != 1 || rep.Updated != 0 || rep.Rejected != 1 || rep.Deleted != 0 {
+	if rep.Stored || rep.Unchanged != 1 || rep.Updated != 0 || rep.Rejected != 1 || rep.Deleted != 0 {
 		t.Errorf("partial rules import with a typo = %+v, want 1 unchanged, 1 rejected, none deleted", rep)
 	}
 	if after := byID(); after[typo.ID] != typo || len(after) != 23 {

@@ -125,7 +125,7 @@ func TestImportDryRun(t *testing.T) {
 		wantErr error
 	}{
 		{"cells into an empty store", registry.CensusCells, nil, twoCells, registry.FormatNDJSON, "", [4]int{2, 0, 0, 0}, nil},
-		{"cells again", registry.CensusCells, []string{twoCells}, twoCells, registry.FormatNDJSON, "", [4]int{0, 2, 0, 0}, nil},
+		{"cells again", registry.CensusCells, []string{twoCells}, twoCells, registry.FormatNDJSON, "", [4]int{0, 0, 2, 0}, nil}, // equal cells: unchanged
 		{"units", registry.CensusUnits, []string{twoCells}, units, "", "", [4]int{2, 0, 0, 0}, nil},
 		{"rules", registry.CensusRules, []string{twoCells, units}, rules, "", "", [4]int{1, 0, 0, 0}, nil},
 		{"components", registry.CensusComponents, []string{twoCells}, lamps, registry.FormatCSV, "", [4]int{3, 0, 0, 0}, nil},

@@ -34,7 +34,7 @@ func berlinOSM(t testing.TB) string {
 // standard as attributes, and an export imports into a new store with the same attributes.
 func TestE2EAttributesRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	res, err := osmcensus.Convert(t.Context(), berlinOSM(t), dir, osmcensus.Options{})
+	res, err := osmcensus.Convert(t.Context(), berlinOSM(t), dir, osmcensus.Options{District: "500103"})
 	if err != nil {
 		t.Fatal(err)
 	}
