@@ -63,7 +63,7 @@ func (s *Server) handleNearest(c *gin.Context) error {
 		}
 		radius = r
 	}
-	f, err := parseFilter(c)
+	f, err := s.parseFilter(c)
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,13 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	return nil
 }
 
-// parseFilter reads class=, status= and cell= of the component queries.
-func parseFilter(c *gin.Context) (spatial.Filter, error) {
+// parseFilter reads class=, status= and cell= of the component queries. Each class must be in
+// the catalogue (a component class, or a major class of components).
+func (s *Server) parseFilter(c *gin.Context) (spatial.Filter, error) {
 	var f spatial.Filter
 	for _, cl := range splitList(c.Query("class")) {
-		if len(cl) < 2 || len(cl) > 5 || !allDigits(cl) {
-			return f, registry.Errorf(registry.Invalid, registry.CodeInvalidClass,
-				"class %q: each class must be a 2-digit major class or a 4- or 5-digit class code", cl)
+		if err := s.catalog.CheckFilterClass(cl); err != nil {
+			return f, err
 		}
 		f.Classes = append(f.Classes, cl)
 	}
@@ -130,7 +130,7 @@ func validCellPrefix(s string) bool {
 // one page of the components in the box (full records, in key order) and the cursor of the
 // next page, also given as a Link rel="next" header.
 func (s *Server) handleComponentList(c *gin.Context) error {
-	f, err := parseFilter(c)
+	f, err := s.parseFilter(c)
 	if err != nil {
 		return err
 	}

@@ -106,6 +106,8 @@ func TestNearestErrors(t *testing.T) {
 		{"radius 50001", "GET", q("lon=1&lat=1&radius=50001"), "", nil, 400, "invalid_radius"},
 		{"radius NaN", "GET", q("lon=1&lat=1&radius=NaN"), "", nil, 400, "invalid_radius"},
 		{"bad class", "GET", q("lon=1&lat=1&class=abc"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue", "GET", q("lon=1&lat=1&class=01001,99999"), "", nil, 400, "invalid_class"},
+		{"major not in the catalogue", "GET", q("lon=1&lat=1&class=98"), "", nil, 400, "invalid_class"},
 		{"bad status", "GET", q("lon=1&lat=1&status=shiny"), "", nil, 400, "invalid_status"},
 		{"bad crs", "GET", q("lon=1&lat=1&crs=x"), "", nil, 400, "invalid_crs"},
 	})
@@ -216,6 +218,8 @@ func TestComponentListErrors(t *testing.T) {
 		{"cursor too short", "GET", q("bbox=" + b + "&cursor=AAAA"), "", nil, 400, "invalid_cursor"},
 		{"cursor zero", "GET", q("bbox=" + b + "&cursor=AAAAAAAAAAA"), "", nil, 400, "invalid_cursor"},
 		{"bad class", "GET", q("bbox=" + b + "&class=0100x"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue", "GET", q("bbox=" + b + "&class=99999"), "", nil, 400, "invalid_class"},
+		{"event class", "GET", q("bbox=" + b + "&class=06001"), "", nil, 400, "invalid_class"},
 		{"bad status", "GET", q("bbox=" + b + "&status=broken"), "", nil, 400, "invalid_status"},
 		{"bad cell prefix", "GET", q("cell=abc"), "", nil, 400, "invalid_grid_code"},
 	})

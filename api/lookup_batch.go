@@ -33,6 +33,9 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 		return err
 	}
 	class := c.Query("class")
+	if err := s.catalog.CheckLookupClass(class); err != nil {
+		return err
+	}
 	st := batchPool.Get().(*batchState)
 	defer st.release()
 	if st.in, err = readBody(c, st.in[:0]); err != nil {
