@@ -103,13 +103,27 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	}
 
 	var stored []Component
-	err = s.commit(func() error {
-		if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
-			return err
+	for {
+		err = s.commit(func() error {
+			if stored, err = s.store.PutComponents(ctx, valid, nil, opt.Actor); err != nil {
+				return err
+			}
+			s.index.ApplyComponents(stored)
+			return nil
+		})
+		var ue *UnassignedError
+		if !errors.As(err, &ue) {
+			break
 		}
-		s.index.ApplyComponents(stored)
-		return nil
-	})
+		// Features no identifier is left for are problems of the report; in partial mode the
+		// others are stored (a failed PutComponents stored nothing, so it is simply repeated).
+		if valid, err = s.unassigned(&rep, sink, valid, idxOf, ue); err != nil {
+			return rep, fmt.Errorf("import components: %w", err)
+		}
+		if !sink.finish(total) {
+			return rep, rejectedErr(&rep)
+		}
+	}
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
@@ -123,6 +137,38 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	}
 	s.log.InfoContext(ctx, "components imported", "created", rep.Created, "updated", rep.Updated, "rejected", rep.Rejected, "actor", opt.Actor)
 	return rep, nil
+}
+
+// unassigned adds a serials_exhausted problem for each element of valid that ue names (valid
+// holds, in order, the features of idxOf that sink has not rejected) and returns valid without
+// them.
+func (s *Service) unassigned(rep *Report, sink *problemSink, valid []Component, idxOf []int, ue *UnassignedError) ([]Component, error) {
+	at := make([]int, 0, len(valid)) // the feature index of each element of valid
+	for _, fi := range idxOf {
+		if !sink.rejected[fi] {
+			at = append(at, fi)
+		}
+	}
+	if len(at) != len(valid) {
+		return nil, fmt.Errorf("%d valid components for %d features: %w", len(valid), len(at), ue)
+	}
+	drop := make(map[int]bool, len(ue.Elements))
+	for _, e := range ue.Elements {
+		if e < 0 || e >= len(valid) {
+			return nil, fmt.Errorf("element %d of %d: %w", e, len(valid), ue)
+		}
+		c := &valid[e]
+		drop[e] = true
+		sink.add(Problem{Index: at[e], Field: "id", Code: CodeSerialsExhausted,
+			Message: fmt.Sprintf("no identifier is left to assign: every serial of district %s class %s is taken; give the component an id", c.Cell.District(), c.Class)})
+	}
+	kept := valid[:0]
+	for i := range valid {
+		if !drop[i] {
+			kept = append(kept, valid[i])
+		}
+	}
+	return kept, nil
 }
 
 // importBlock is how many decoded components importComponents keeps per block.

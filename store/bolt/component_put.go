@@ -32,13 +32,14 @@ type prior struct {
 // or legacy ID is stored; see registry.Store. On update, an ID, LegacyID or LegacyClass left
 // zero keeps its stored value, and a new ID or legacy ID becomes one more name of the record
 // (the old one keeps finding it); a record named by its stored legacy ID keeps its ID. Zero
-// IDs are assigned by registry.AssignIDs: District(Cell) + Class + the next serial above every
-// identifier ever stored with that prefix that names no stored component. Every stored component gets
+// IDs are assigned by registry.AssignIDs: District(Cell) + Class + a free serial, the next above
+// every identifier ever stored with that prefix that names no stored component, else the lowest
+// free one. Every stored component gets
 // Updated = Options.Now() and UpdatedBy = actor, and one history entry. Errors, after which
 // nothing is stored: registry.ErrInvalidInput (len(expect) != len(comps), or a zero ID
 // without a cell or 5-digit class), registry.ErrDuplicate (an identifier named twice, or a
 // legacy ID stored for another component), registry.ErrVersionConflict, a Conflict with code
-// "serials_exhausted" (serial 999999 of the prefix is taken), ctx's error.
+// "serials_exhausted" (a *registry.UnassignedError: every serial of the prefix is taken), ctx's error.
 func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
 	if expect != nil && len(expect) != len(comps) {
 		return nil, fmt.Errorf("put components: %d expected versions for %d components: %w", len(expect), len(comps), registry.ErrInvalidInput)

@@ -20,9 +20,9 @@ import (
 //   - On update, an ID, LegacyID or LegacyClass left zero keeps its stored value; a record
 //     named by its stored legacy ID keeps its ID. A new ID or legacy ID replaces the stored one,
 //     which stays a name of the record (component_aliases) and is never given to another.
-//   - A zero ID is assigned by registry.AssignIDs: District(Cell) + Class + the next serial
-//     above every identifier ever stored with that prefix (table serials) that names no stored
-//     component, in input order.
+//   - A zero ID is assigned by registry.AssignIDs: District(Cell) + Class + a free serial, the
+//     next above every identifier ever stored with that prefix (table serials) that names no
+//     stored component, else the lowest free one, in input order.
 //   - Keys of creates are assigned in input order; every element takes one change seq, in
 //     input order; history gets one row per update, with its before-image, and a create
 //     keeps its seq in created_seq (see the package doc).

@@ -252,6 +252,42 @@ func testAssignIDsSkipTaken(t *testing.T, h Harness) {
 	}
 }
 
+// testAssignIDsWrapAround: one identifier with serial 999999 does not use its prefix up: later
+// assignments take the lowest free serials (skipping stored names, a former ID included), the
+// counter stays, and nothing is given twice across calls and a reopen. Other prefixes are
+// untouched.
+func testAssignIDsWrapAround(t *testing.T, h Harness) {
+	s := h.Open(t)
+	zero := registry.ComponentCode{}
+	renamed := newComponent(cid(chaoyang, classManhole, 3), chaoyang, classManhole, 3)
+	putComponents(t, s, []registry.Component{
+		newComponent(zero, chaoyang, classManhole, 1), // serial 1
+		newComponent(zero, chaoyang, classManhole, 2), // serial 2
+		renamed,
+		newComponent(cid(chaoyang, classManhole, registry.MaxSerial), chaoyang, classManhole, 4),
+	}, nil, "census")
+	renamed.ID = cid(chaoyang, classManhole, 6) // serial 3 stays a name of it
+	putComponents(t, s, []registry.Component{renamed}, nil, "edit")
+
+	got := putComponents(t, s, []registry.Component{
+		newComponent(zero, chaoyang, classManhole, 10),
+		newComponent(zero, chaoyang, classLamp, 11),
+		newComponent(zero, chaoyang, classManhole, 12),
+	}, nil, "edit")
+	want := []registry.ComponentCode{cid(chaoyang, classManhole, 4), cid(chaoyang, classLamp, 1), cid(chaoyang, classManhole, 5)}
+	for i, c := range got {
+		if c.ID != want[i] {
+			t.Errorf("element %d: ID = %s, want %s", i, c.ID, want[i])
+		}
+		diff(t, "Component("+c.ID.String()+")", c, getComponent(t, s, c.ID))
+	}
+	s = reopen(t, h, s)
+	next := putComponents(t, s, []registry.Component{newComponent(zero, chaoyang, classManhole, 13)}, nil, "edit")
+	if w := cid(chaoyang, classManhole, 7); next[0].ID != w {
+		t.Errorf("after reopen, next assigned ID = %s, want %s (1-6 and 999999 are taken)", next[0].ID, w)
+	}
+}
+
 func testDuplicateIDInBatch(t *testing.T, h Harness) {
 	s := h.Open(t)
 	id := cid(chaoyang, classManhole, 5)

@@ -58,6 +58,7 @@ var cases = []struct {
 	{"LookupByLegacyID", testLookupByLegacyID},
 	{"AssignIDs", testAssignIDs},
 	{"AssignIDsSkipTakenSerials", testAssignIDsSkipTaken},
+	{"AssignIDsWrapAround", testAssignIDsWrapAround},
 	{"DuplicateIDInBatch", testDuplicateIDInBatch},
 	{"StaleVersion", testStaleVersion},
 	{"UpdateWithVersion", testUpdateWithVersion},
