@@ -58,6 +58,11 @@ const (
 	CodeDuplicate        = "duplicate"         // a record with this identifier already exists, or one is named twice in a write (ErrDuplicate)
 	CodeUnitInUse        = "unit_in_use"       // a unit deleted while a rule or another unit refers to it
 	CodeSerialsExhausted = "serials_exhausted" // no serial is left to assign under a component's district and class
+	// CodeComponentRetired: an edit of a retired component's status (or a retire of a retired
+	// one with a note); a retired component comes back only through POST …/{id}/restore.
+	CodeComponentRetired = "component_retired"
+	// CodeNotRetired: POST …/{id}/restore of a component that is not retired.
+	CodeNotRetired = "not_retired"
 	// CodeClassExists: a local class whose kind and code exist already, or repeat in the file.
 	// Internal: local classes are loaded at start-up, never over HTTP.
 	CodeClassExists = "class_exists"
@@ -109,6 +114,9 @@ const (
 	CodeLegacyClassMismatch = "legacy_class_mismatch" // legacy_class does not map to class
 	CodeDistrictMismatch    = "district_mismatch"     // the identifier's district is not the district of the component's cell
 	CodeDuplicateID         = "duplicate_id"          // an id that an earlier entry (component, unit or rule) already has
+	// CodeUnknownUnitName: a warning, refusing nothing: a component's maintainer or owner names
+	// no stored unit, neither by its id nor by its name (such a maintainer is never responsible).
+	CodeUnknownUnitName = "unknown_unit_name"
 
 	// Cells.
 	CodeDuplicateCode         = "duplicate_code"          // a cell code that an earlier feature already has

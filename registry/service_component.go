@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,6 +30,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	var blocks [][]Component
 	var idxOf []int
 	seen := map[ComponentCode]int{}
+	named := unitNames{}
 	total := 0
 	err := ReadFeatures(r, opt.Format, func(f *Feature) error {
 		total++
@@ -74,6 +77,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		c.Source = in.get(c.Source)
 		c.Class = in.get(c.Class)
 		c.LegacyClass = in.get(c.LegacyClass)
+		named.add(&c, f.Index)
 		if len(blocks) == 0 || len(blocks[len(blocks)-1]) == importBlock {
 			blocks = append(blocks, make([]Component, 0, importBlock))
 		}
@@ -89,6 +93,9 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	}
 	if !sink.finish(total) {
 		return rep, rejectedErr(&rep)
+	}
+	if err := s.warnUnknownUnits(ctx, &rep, named); err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
 	}
 	valid := make([]Component, 0, len(idxOf))
 	i := 0
@@ -169,6 +176,68 @@ func (s *Service) unassigned(rep *Report, sink *problemSink, valid []Component, 
 		}
 	}
 	return kept, nil
+}
+
+// unitNames counts the distinct maintainers and owners of an import's components: field
+// ("maintainer" or "owner") and value → the first feature naming it and how many do.
+type unitNames map[[2]string]*unitNamed
+
+type unitNamed struct {
+	index, count int
+	id           string
+}
+
+func (u unitNames) add(c *Component, index int) {
+	for _, fv := range [...][2]string{{"maintainer", c.Maintainer}, {"owner", c.Owner}} {
+		if fv[1] == "" {
+			continue
+		}
+		if n := u[fv]; n != nil {
+			n.count++
+			continue
+		}
+		u[fv] = &unitNamed{index: index, count: 1, id: c.ID.String()}
+	}
+}
+
+// warnUnknownUnits adds an unknown_unit_name warning for each maintainer or owner that names no
+// stored unit, neither by its id nor by its name: one per distinct value, at the first feature
+// naming it, with how many do. Such a maintainer is never responsible for a problem (the
+// lookup says so in its reason), so a typo would otherwise go unnoticed.
+func (s *Service) warnUnknownUnits(ctx context.Context, rep *Report, named unitNames) error {
+	if len(named) == 0 {
+		return nil
+	}
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, 2*len(units))
+	for _, u := range units {
+		known[u.ID], known[u.Name] = true, true
+	}
+	type warning struct {
+		field, value string
+		n            *unitNamed
+	}
+	var ws []warning
+	for fv, n := range named {
+		if !known[fv[1]] {
+			ws = append(ws, warning{fv[0], fv[1], n})
+		}
+	}
+	slices.SortFunc(ws, func(a, b warning) int {
+		return cmp.Or(cmp.Compare(a.n.index, b.n.index), strings.Compare(a.field, b.field))
+	})
+	for _, w := range ws {
+		more := ""
+		if w.n.count > 1 {
+			more = fmt.Sprintf(" (%d components name it; this is the first)", w.n.count)
+		}
+		rep.Warn(w.n.index, w.n.id, w.field, CodeUnknownUnitName,
+			"%s %q names no unit (neither a unit id nor a unit name)%s; import the unit or correct the name, else it is never responsible for a problem", w.field, w.value, more)
+	}
+	return nil
 }
 
 // importBlock is how many decoded components importComponents keeps per block.

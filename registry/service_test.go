@@ -642,3 +642,38 @@ func TestImportSerialsExhausted(t *testing.T) {
 		t.Errorf("strict import stored %d components, want 0", comps)
 	}
 }
+
+// TestImportUnknownUnitNames: a maintainer or owner that names no unit (by id or name) is a
+// warning of the report, once per distinct value at its first feature, and refuses nothing.
+func TestImportUnknownUnitNames(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	units := `[{"id":"city","name":"重庆市数字化城市管理中心","type":"city_centre"},
+	 {"id":"lamps","name":"路灯管理所","type":"public_service_unit","parent":"city"}]`
+	if _, err := e.svc.Import(ctx, registry.CensusUnits, strings.NewReader(units), registry.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	csv := "class,maintainer,owner,lon,lat\n" +
+		"01037,lamps,,106.5705,29.5505\n" + // a unit id
+		"01037,路灯管理所,路灯管理所,106.5706,29.5506\n" + // a unit name
+		"01037,路灯所,重庆水务集团,106.5707,29.5507\n" + // neither
+		"01037,路灯所,,106.5708,29.5508\n" + // the same again: counted, not repeated
+		"01001,,,106.5709,29.5509\n" // none named: nothing to say
+	rep, err := e.svc.Import(ctx, registry.CensusComponents, strings.NewReader(csv), registry.ImportOptions{Format: registry.FormatCSV})
+	if err != nil || rep.Created != 5 || len(rep.Problems) != 0 {
+		t.Fatalf("import = %+v, %v; want 5 created, no problems", rep, err)
+	}
+	var got []string
+	for _, w := range rep.Warnings {
+		got = append(got, fmt.Sprintf("%d:%s:%s", w.Index, w.Field, w.Code))
+	}
+	if want := "2:maintainer:unknown_unit_name 2:owner:unknown_unit_name"; strings.Join(got, " ") != want {
+		t.Fatalf("warnings = %v (%+v), want %s", got, rep.Warnings, want)
+	}
+	if m := rep.Warnings[0].Message; !strings.Contains(m, `"路灯所"`) || !strings.Contains(m, "2 components") {
+		t.Errorf("warning message %q, want it to name the value and count 2 components", m)
+	}
+}
