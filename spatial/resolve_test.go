@@ -58,7 +58,7 @@ func TestResolve(t *testing.T) {
 		comp(7, "5001040101000007", "01001", "0101", east(p104, -8), "u-water", intact), // legacy import
 		comp(8, "50010302011000008", "02011", "", east(park, 3), "u-lamp", intact),
 		comp(9, "50010301001000009", "01001", "", east(cellCentre(8, 12), 7.25), "某公司", intact), // names no unit
-		comp(10, "50010301002000010", "01002", "", east(p103, 2.5), "", intact),              // names no maintainer
+		comp(10, "50010301002000010", "01002", "", east(p103, 2.5), "", intact),                 // names no maintainer
 	)
 	for _, pp := range []struct {
 		p    orb.Point
