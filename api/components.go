@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -21,6 +22,7 @@ func (s *Server) registerComponentRoutes(r *gin.RouterGroup) {
 	r.PATCH("/components/:id", s.wrap(s.handleComponentUpdate))
 	r.DELETE("/components/:id", s.wrap(s.handleComponentRetire))
 	r.GET("/components/:id/history", s.wrap(s.handleComponentHistory))
+	r.POST("/components/:id/restore", s.wrap(s.handleComponentRestore))
 }
 
 // Limits of GET /api/v1/nearest.
@@ -259,8 +261,22 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 }
 
 // handleComponentRetire serves DELETE /api/v1/components/{id}[?note=]: the component is
-// marked removed (移除), never deleted. The version comes from If-Match or ?version=.
+// marked removed (移除), never deleted; the note says why, in the history entry. The version
+// comes from If-Match or ?version=.
 func (s *Server) handleComponentRetire(c *gin.Context) error {
+	return s.retireOrRestore(c, s.svc.RetireComponent)
+}
+
+// handleComponentRestore serves POST /api/v1/components/{id}/restore[?note=]: a retired
+// component comes back with the status it had before its retirement; the note goes into the
+// history entry. The version comes from If-Match or ?version=.
+func (s *Server) handleComponentRestore(c *gin.Context) error {
+	return s.retireOrRestore(c, s.svc.RestoreComponent)
+}
+
+// retireOrRestore reads the identifier, the version and the note of a retire or a restore and
+// answers the component as op leaves it.
+func (s *Server) retireOrRestore(c *gin.Context, op func(ctx context.Context, id registry.ComponentCode, version int64, actor, note string) (registry.Component, error)) error {
 	id, err := componentID(c)
 	if err != nil {
 		return err
@@ -279,7 +295,7 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 			return registry.Errorf(registry.Invalid, registry.CodeInvalidVersion, "version must be a positive integer")
 		}
 	}
-	comp, err := s.svc.RetireComponent(c.Request.Context(), id, version, actor(c), c.Query("note"))
+	comp, err := op(c.Request.Context(), id, version, actor(c), c.Query("note"))
 	if err != nil {
 		return err
 	}
@@ -296,6 +312,7 @@ type changeJSON struct {
 	Actor   string          `json:"actor"`
 	Op      string          `json:"op"`
 	Version int64           `json:"version"`
+	Note    string          `json:"note,omitempty"` // why, when the writer said (a retirement's reason)
 	Before  json.RawMessage `json:"before"`
 	After   json.RawMessage `json:"after"`
 }
@@ -314,7 +331,7 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 		Changes []changeJSON `json:"changes"`
 	}{Changes: make([]changeJSON, len(changes))}
 	for i, ch := range changes {
-		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version}
+		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version, Note: ch.Note}
 		if ch.Before != nil {
 			cj.Before = s.appendComponent(nil, ch.Before, nil)
 		}

@@ -352,22 +352,44 @@ func TestComponentWrites(t *testing.T) {
 	rec = e.do(t, "DELETE", "/api/v1/components/"+id+"?note=demolished", "", "If-Match", `"3"`)
 	var retired featureResp
 	decode(t, rec, 200, &retired)
-	if retired.Properties["status"] != "removed" || retired.Properties["note"] != "demolished" {
-		t.Errorf("retired = %v", retired.Properties)
+	// The retire note goes into the history entry, not over the component's note.
+	if retired.Properties["status"] != "removed" || retired.Properties["note"] != "" {
+		t.Errorf("retired = %v, want status removed and the note untouched", retired.Properties)
 	}
 	if got, _ := e.store.Component(context.Background(), registry.MustParseComponentCode(id)); got.Status != registry.StatusRemoved {
 		t.Errorf("stored status after DELETE = %v, want removed", got.Status)
 	}
+
+	// A retired component comes back only through restore.
+	runErrCases(t, e, []errCase{
+		{"patch a retired component's status", "PATCH", "/api/v1/components/" + id, componentFeature(t, nil, map[string]any{"status": "intact"}), []string{"If-Match", `"4"`}, 409, "component_retired"},
+		{"patch a retired component's status to a bad one", "PATCH", "/api/v1/components/" + id, componentFeature(t, nil, map[string]any{"status": "shiny"}), []string{"If-Match", `"4"`}, 409, "component_retired"},
+		{"restore without If-Match", "POST", "/api/v1/components/" + id + "/restore", "", nil, 428, "precondition_required"},
+		{"restore a stale version", "POST", "/api/v1/components/" + id + "/restore", "", []string{"If-Match", `"3"`}, 409, "version_conflict"},
+		{"restore an unknown id", "POST", "/api/v1/components/" + id[:11] + "999997/restore", "", []string{"If-Match", "*"}, 404, "component_not_found"},
+	})
+	rec = e.do(t, "PATCH", "/api/v1/components/"+id, componentFeature(t, nil, map[string]any{"name": "已拆除的井盖"}), "If-Match", `"4"`)
+	decode(t, rec, 200, &updated) // other fields of a retired component may still be corrected
+	rec = e.do(t, "POST", "/api/v1/components/"+id+"/restore?note=误删", "", "If-Match", `"5"`, "X-Actor", "dispatcher-wang")
+	var restored featureResp
+	decode(t, rec, 200, &restored)
+	if restored.Properties["status"] != "damaged" || rec.Header().Get("ETag") != `"6"` || restored.Properties["updated_by"] != "dispatcher-wang" {
+		t.Errorf("restored = %v ETag %s, want the status before the retirement (damaged), version 6", restored.Properties, rec.Header().Get("ETag"))
+	}
+	runErrCases(t, e, []errCase{
+		{"restore a component that is not retired", "POST", "/api/v1/components/" + id + "/restore", "", []string{"If-Match", "*"}, 409, "not_retired"},
+	})
+
 	var hist struct {
-		Changes []struct{ Op string } `json:"changes"`
+		Changes []struct{ Op, Note string } `json:"changes"`
 	}
 	decode(t, e.do(t, "GET", "/api/v1/components/"+id+"/history", ""), 200, &hist)
 	var ops []string
 	for _, c := range hist.Changes {
-		ops = append(ops, c.Op)
+		ops = append(ops, c.Op+":"+c.Note)
 	}
-	if strings.Join(ops, ",") != "create,update,update,retire" {
-		t.Errorf("history ops = %v, want create,update,update,retire", ops)
+	if want := "create:,update:,update:,retire:demolished,update:,update:误删"; strings.Join(ops, ",") != want {
+		t.Errorf("history ops:notes = %v, want %s", ops, want)
 	}
 }
 

@@ -295,6 +295,11 @@ func (s *Service) CreateComponent(ctx context.Context, f *Feature, actor string)
 }
 
 func (s *Service) put(ctx context.Context, c Component, version int64, actor string) (Component, error) {
+	return s.putNoted(ctx, c, version, actor, "")
+}
+
+// putNoted stores one component, its history entry carrying note.
+func (s *Service) putNoted(ctx context.Context, c Component, version int64, actor, note string) (Component, error) {
 	var expect []int64
 	if version > 0 {
 		expect = []int64{version}
@@ -302,7 +307,7 @@ func (s *Service) put(ctx context.Context, c Component, version int64, actor str
 	var stored []Component
 	err := s.commit(func() error {
 		var err error
-		if stored, err = s.store.PutComponents(ctx, []Component{c}, expect, actor); err != nil {
+		if stored, err = s.store.PutComponentsNoted(ctx, []Component{c}, expect, actor, note); err != nil {
 			return err
 		}
 		s.index.ApplyComponents(stored)
@@ -344,6 +349,12 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 				return Component{}, Errorf(Invalid, CodeClassImmutable, "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
 			}
 			continue
+		case "status":
+			// A retired component comes back only through RestoreComponent, never by an edit.
+			if st, err := ParseStatus(v); cur.Status == StatusRemoved && (err != nil || st != StatusRemoved) {
+				return Component{}, Errorf(Conflict, CodeComponentRetired,
+					"component %s is retired; restore it (POST /api/v1/components/%s/restore) before changing its status", id, id)
+			}
 		}
 		merged.Props[k] = v
 	}
@@ -383,7 +394,9 @@ func sameComponent(a, b *Component, dated bool) bool {
 }
 
 // RetireComponent marks a component removed (移除). Components are never deleted: the
-// record and its history stay. note, when given, replaces the note (e.g. why it was removed).
+// record and its history stay. note, when given, says why in the history entry of the
+// retirement (Change.Note); the component's own note is kept. Retiring a retired component
+// changes nothing.
 func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
 	if err := CheckNote(note); err != nil {
 		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
@@ -406,10 +419,49 @@ func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version
 	c := cur
 	c.Status = StatusRemoved
 	c.ChangeDate = s.today()
-	if note != "" {
-		c.Note = note
+	return s.putNoted(ctx, c, cur.Version, actor, note)
+}
+
+// RestoreComponent brings a retired component back: its status becomes the one it had before
+// its last retirement (intact when the history does not say), its change_date today, and the
+// history entry carries note ("restored" when empty). version must be the current version
+// (0: any). A component that is not retired is a Conflict not_retired.
+func (s *Service) RestoreComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
+	if err := CheckNote(note); err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
 	}
-	return s.put(ctx, c, cur.Version, actor)
+	if err := CheckActor(actor); err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.store.Component(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	if version > 0 && cur.Version != version {
+		return Component{}, fmt.Errorf("restore component %s (version %d, current %d): %w", id, version, cur.Version, ErrVersionConflict)
+	}
+	if cur.Status != StatusRemoved {
+		return Component{}, Errorf(Conflict, CodeNotRetired, "component %s is not retired (status %s); there is nothing to restore", id, cur.Status)
+	}
+	hist, err := s.store.History(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	c := cur
+	c.Status = StatusIntact
+	for i := len(hist) - 1; i >= 0; i-- {
+		if b := hist[i].Before; b != nil && b.Status != StatusRemoved && hist[i].After != nil && hist[i].After.Status == StatusRemoved {
+			c.Status = b.Status
+			break
+		}
+	}
+	c.ChangeDate = s.today()
+	if note == "" {
+		note = "restored"
+	}
+	return s.putNoted(ctx, c, cur.Version, actor, note)
 }
 
 // componentFeature turns a stored component back into a census feature (import names).

@@ -40,6 +40,9 @@ type Store interface {
 	// comps, and return a slice sharing its array, whether or not it succeeds: a caller
 	// that needs comps afterwards passes a copy.
 	PutComponents(ctx context.Context, comps []Component, expect []int64, actor string) ([]Component, error)
+	// PutComponentsNoted is PutComponents whose history entries of updates carry note (Change.Note:
+	// why the change was made, e.g. a retirement's reason); "" is no note.
+	PutComponentsNoted(ctx context.Context, comps []Component, expect []int64, actor, note string) ([]Component, error)
 	// PutUnits creates or replaces units by ID; DeleteUnit removes one (ErrUnitNotFound).
 	PutUnits(ctx context.Context, units []Unit) ([]Unit, error)
 	DeleteUnit(ctx context.Context, id string) error

@@ -38,10 +38,16 @@ import (
 // builds them again in the same transaction, which keeps readers of the table waiting until
 // it commits (see the package doc).
 func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
+	return s.PutComponentsNoted(ctx, comps, expect, actor, "")
+}
+
+// PutComponentsNoted is PutComponents whose history rows (those of updates) carry note; see
+// registry.Store.
+func (s *Store) PutComponentsNoted(ctx context.Context, comps []registry.Component, expect []int64, actor, note string) ([]registry.Component, error) {
 	if expect != nil && len(expect) != len(comps) {
 		return nil, fmt.Errorf("put components: %d expected versions for %d components: %w", len(expect), len(comps), registry.ErrInvalidInput)
 	}
-	p := &putter{in: comps, expect: expect, actor: actor, copy: s.useCopy(len(comps)), workMem: s.opts.MaintenanceWorkMem}
+	p := &putter{in: comps, expect: expect, actor: actor, note: note, copy: s.useCopy(len(comps)), workMem: s.opts.MaintenanceWorkMem}
 	err := s.write(ctx, func(w *wtx) error { p.w, p.now = w, w.now; return p.run(ctx) })
 	if err != nil {
 		if p.done != nil {
@@ -86,6 +92,7 @@ type putter struct {
 	in      []registry.Component
 	expect  []int64
 	actor   string
+	note    string // of the history rows
 	now     time.Time
 	copy    bool
 	workMem string

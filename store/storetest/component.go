@@ -407,6 +407,39 @@ func testRetire(t *testing.T, h Harness) {
 	diff(t, "History ops", []registry.ChangeOp{registry.OpCreate, registry.OpRetire, registry.OpUpdate}, ops)
 }
 
+// testHistoryNotes: PutComponentsNoted's note goes into the history entries of its updates,
+// not into the record; PutComponents records none; a reopen keeps them.
+func testHistoryNotes(t *testing.T, h Harness) {
+	s := h.Open(t)
+	ctx := context.Background()
+	c := newComponent(cid(chaoyang, classManhole, 1), chaoyang, classManhole, 1)
+	c.Note = "井圈松动"
+	if _, err := s.PutComponentsNoted(ctx, []registry.Component{c}, nil, "census", "a create has no entry of its own to note"); err != nil {
+		t.Fatalf("PutComponentsNoted(create): %v", err)
+	}
+	c.Status = registry.StatusRemoved
+	retired, err := s.PutComponentsNoted(ctx, []registry.Component{c}, []int64{1}, "inspector", "道路改造，井盖已拆除")
+	if err != nil {
+		t.Fatalf("PutComponentsNoted(retire): %v", err)
+	}
+	if retired[0].Note != "井圈松动" {
+		t.Errorf("retired record's note = %q, want its own note kept", retired[0].Note)
+	}
+	c.Status = registry.StatusDamaged
+	putComponents(t, s, []registry.Component{c}, nil, "inspector")
+	s = reopen(t, h, s)
+	type entry struct {
+		Op   registry.ChangeOp
+		Note string
+	}
+	var got []entry
+	for _, ch := range history(t, s, c.ID) {
+		got = append(got, entry{ch.Op, ch.Note})
+	}
+	diff(t, "History (op, note)", []entry{{registry.OpCreate, ""}, {registry.OpRetire, "道路改造，井盖已拆除"}, {registry.OpUpdate, ""}}, got)
+	diff(t, "Component(after)", "井圈松动", getComponent(t, s, c.ID).Note)
+}
+
 func testHistory(t *testing.T, h Harness) {
 	s := h.Open(t)
 	c := newComponent(cid(chaoyang, classManhole, 1), chaoyang, classManhole, 1)

@@ -63,6 +63,7 @@ var cases = []struct {
 	{"StaleVersion", testStaleVersion},
 	{"UpdateWithVersion", testUpdateWithVersion},
 	{"Retire", testRetire},
+	{"HistoryNotes", testHistoryNotes},
 	{"History", testHistory},
 	{"FailedImportLeavesNothing/stale_version", failedImport(spoilStale, registry.ErrVersionConflict)},
 	{"FailedImportLeavesNothing/duplicate", failedImport(spoilDuplicate, registry.ErrDuplicate)},
