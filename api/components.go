@@ -73,10 +73,21 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// The index holds no names: they are read for the k hits.
+	keys := make([]registry.Key, len(hits))
+	for i := range hits {
+		keys[i] = hits[i].Key
+	}
+	var comps []registry.Component
+	if len(keys) > 0 {
+		if comps, err = s.svc.ComponentsByKey(c.Request.Context(), keys); err != nil {
+			return err
+		}
+	}
 	proj := s.projection(crs)
 	writeGeoJSON(c, http.StatusOK, func(b []byte) []byte {
 		return geojson.AppendCollection(b, len(hits), func(b []byte, i int) []byte {
-			return geojson.AppendHit(b, (*geojson.Hit)(&hits[i]), proj)
+			return geojson.AppendHit(b, (*geojson.Hit)(&hits[i]), comps[i].Name, proj)
 		})
 	})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -70,10 +71,16 @@ func TestNearest(t *testing.T) {
 	prev := -1.0
 	for i, f := range got.Features {
 		d := f.Properties["distance"].(float64)
-		if f.ID != want[i].ID.String() || d != want[i].Distance || d < prev || d > 2000 {
-			t.Errorf("feature %d = %s at %v m, want %s at %v m (ascending, within 2000 m)", i, f.ID, d, want[i].ID, want[i].Distance)
+		cm := math.Round(want[i].Distance*100) / 100 // distances are answered to the centimetre
+		if f.ID != want[i].ID.String() || d != cm || d < prev || d > 2000 {
+			t.Errorf("feature %d = %s at %v m, want %s at %v m (ascending, within 2000 m)", i, f.ID, d, want[i].ID, cm)
 		}
 		prev = d
+		// Each hit carries the component's name.
+		stored, err := e.store.Component(context.Background(), want[i].ID)
+		if err != nil || stored.Name == "" || f.Properties["name"] != stored.Name {
+			t.Errorf("feature %d name = %v, want the stored name %q (%v)", i, f.Properties["name"], stored.Name, err)
+		}
 	}
 	if got.Features[0].ID != c.ID.String() {
 		t.Errorf("nearest to component %s's own point is %s", c.ID, got.Features[0].ID)

@@ -48,7 +48,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	if kind == "cells" {
 		_, err = geojson.ExportCells(ctx, w, s.svc)
 	} else {
-		_, err = geojson.ExportComponents(ctx, w, s.svc, incl)
+		_, err = geojson.ExportComponents(ctx, w, s.svc, s.catalog, incl)
 	}
 	if err != nil && c.Writer.Written() {
 		// Cut the connection rather than end the response as if it were whole: the final

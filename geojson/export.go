@@ -32,9 +32,10 @@ func ExportCells(ctx context.Context, w io.Writer, src CellSource) (int, error) 
 }
 
 // ExportComponents writes every component of src to w as one FeatureCollection in the census
-// form (CensusWriter), retired (removed) ones only with includeRemoved, and returns how many
-// it wrote. The collection is complete only when the error is nil.
-func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool) (int, error) {
+// form (CensusWriter), with the class names of cat, retired (removed) ones only with
+// includeRemoved, and returns how many it wrote. The collection is complete only when the
+// error is nil.
+func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, cat *registry.Catalog, includeRemoved bool) (int, error) {
 	cw := NewCensusWriter(w)
 	n := 0
 	err := src.ForEachComponent(ctx, func(c *registry.Component) error {
@@ -42,7 +43,7 @@ func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, inc
 			return nil
 		}
 		n++
-		return cw.WriteComponent(c)
+		return cw.WriteComponent(c, ClassName(cat, c))
 	})
 	if err != nil {
 		return n, fmt.Errorf("export components: %w", err)

@@ -18,6 +18,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	kind := fs.String("kind", "", "cells or components")
 	out := fs.String("o", "", "output file; default standard output")
 	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
+	var classes catalogFlag // the class names written with components
+	classes.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,6 +37,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
 		}
 	}
+	cat, err := classes.load()
+	if err != nil {
+		return err
+	}
 	st, err := sf.open(ctx, nil)
 	if err != nil {
 		return err
@@ -44,7 +50,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *kind == "cells" {
 			return geojson.ExportCells(ctx, w, st)
 		}
-		return geojson.ExportComponents(ctx, w, st, *removed)
+		return geojson.ExportComponents(ctx, w, st, cat, *removed)
 	}
 	if *out == "" {
 		bw := bufio.NewWriterSize(stdout, 256<<10)
