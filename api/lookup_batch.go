@@ -321,7 +321,7 @@ var batchPool = sync.Pool{New: func() any {
 func (st *batchState) chunkStates(n int) []*batchChunk {
 	for len(st.chunks) < n {
 		st.chunks = append(st.chunks, &batchChunk{
-			frags: make([]byte, 0, 8<<10),
+			frags:   make([]byte, 0, 8<<10),
 			units:   make(map[*registry.Unit]span, 64),
 			rules:   make(map[ruleKey]span, 64),
 			classes: make(map[string]checkedClass, 8),
