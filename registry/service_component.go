@@ -91,11 +91,11 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if opt.Progress != nil {
 		opt.Progress(total)
 	}
-	if !sink.finish(total) {
-		return rep, rejectedErr(&rep)
-	}
 	if err := s.warnUnknownUnits(ctx, &rep, named); err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
+	}
+	if !sink.finish(total) {
+		return rep, rejectedErr(&rep)
 	}
 	valid := make([]Component, 0, len(idxOf))
 	i := 0
