@@ -118,15 +118,6 @@ func (s *Server) parseFilter(c *gin.Context) (spatial.Filter, error) {
 	return f, nil
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 func validCellPrefix(s string) bool {
 	if len(s) > 15 {
 		return false
