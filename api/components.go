@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -21,6 +22,7 @@ func (s *Server) registerComponentRoutes(r *gin.RouterGroup) {
 	r.PATCH("/components/:id", s.wrap(s.handleComponentUpdate))
 	r.DELETE("/components/:id", s.wrap(s.handleComponentRetire))
 	r.GET("/components/:id/history", s.wrap(s.handleComponentHistory))
+	r.POST("/components/:id/restore", s.wrap(s.handleComponentRestore))
 }
 
 // Limits of GET /api/v1/nearest.
@@ -63,7 +65,7 @@ func (s *Server) handleNearest(c *gin.Context) error {
 		}
 		radius = r
 	}
-	f, err := parseFilter(c)
+	f, err := s.parseFilter(c)
 	if err != nil {
 		return err
 	}
@@ -71,22 +73,33 @@ func (s *Server) handleNearest(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// The index holds no names: they are read for the k hits.
+	keys := make([]registry.Key, len(hits))
+	for i := range hits {
+		keys[i] = hits[i].Key
+	}
+	var comps []registry.Component
+	if len(keys) > 0 {
+		if comps, err = s.svc.ComponentsByKey(c.Request.Context(), keys); err != nil {
+			return err
+		}
+	}
 	proj := s.projection(crs)
 	writeGeoJSON(c, http.StatusOK, func(b []byte) []byte {
 		return geojson.AppendCollection(b, len(hits), func(b []byte, i int) []byte {
-			return geojson.AppendHit(b, (*geojson.Hit)(&hits[i]), proj)
+			return geojson.AppendHit(b, (*geojson.Hit)(&hits[i]), comps[i].Name, proj)
 		})
 	})
 	return nil
 }
 
-// parseFilter reads class=, status= and cell= of the component queries.
-func parseFilter(c *gin.Context) (spatial.Filter, error) {
+// parseFilter reads class=, status= and cell= of the component queries. Each class must be in
+// the catalogue (a component class, or a major class of components).
+func (s *Server) parseFilter(c *gin.Context) (spatial.Filter, error) {
 	var f spatial.Filter
 	for _, cl := range splitList(c.Query("class")) {
-		if len(cl) < 2 || len(cl) > 5 || !allDigits(cl) {
-			return f, registry.Errorf(registry.Invalid, registry.CodeInvalidClass,
-				"class %q: each class must be a 2-digit major class or a 4- or 5-digit class code", cl)
+		if err := s.catalog.CheckFilterClass(cl); err != nil {
+			return f, err
 		}
 		f.Classes = append(f.Classes, cl)
 	}
@@ -103,15 +116,6 @@ func parseFilter(c *gin.Context) (spatial.Filter, error) {
 			"cell must be a grid cell code or a prefix of one (digits and A-Z, at most 15 characters)")
 	}
 	return f, nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 func validCellPrefix(s string) bool {
@@ -135,7 +139,7 @@ func (s *Server) handleComponentList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := parseFilter(c)
+	f, err := s.parseFilter(c)
 	if err != nil {
 		return err
 	}
@@ -267,9 +271,22 @@ func (s *Server) handleComponentUpdate(c *gin.Context) error {
 }
 
 // handleComponentRetire serves DELETE /api/v1/components/{id}[?note=][&crs=]: the component is
-// marked removed (移除), never deleted. The version comes from If-Match or ?version=. crs
-// applies to the answer's point.
+// marked removed (移除), never deleted; the note says why, in the history entry. The version
+// comes from If-Match or ?version=. crs applies to the answer's point.
 func (s *Server) handleComponentRetire(c *gin.Context) error {
+	return s.retireOrRestore(c, s.svc.RetireComponent)
+}
+
+// handleComponentRestore serves POST /api/v1/components/{id}/restore[?note=]: a retired
+// component comes back with the status it had before its retirement; the note goes into the
+// history entry. The version comes from If-Match or ?version=.
+func (s *Server) handleComponentRestore(c *gin.Context) error {
+	return s.retireOrRestore(c, s.svc.RestoreComponent)
+}
+
+// retireOrRestore reads the identifier, the version and the note of a retire or a restore and
+// answers the component as op leaves it.
+func (s *Server) retireOrRestore(c *gin.Context, op func(ctx context.Context, id registry.ComponentCode, version int64, actor, note string) (registry.Component, error)) error {
 	id, err := componentID(c)
 	if err != nil {
 		return err
@@ -292,7 +309,7 @@ func (s *Server) handleComponentRetire(c *gin.Context) error {
 			return registry.Errorf(registry.Invalid, registry.CodeInvalidVersion, "version must be a positive integer")
 		}
 	}
-	comp, err := s.svc.RetireComponent(c.Request.Context(), id, version, actor(c), c.Query("note"))
+	comp, err := op(c.Request.Context(), id, version, actor(c), c.Query("note"))
 	if err != nil {
 		return err
 	}
@@ -309,7 +326,8 @@ type changeJSON struct {
 	Actor   string          `json:"actor"`
 	Op      string          `json:"op"`
 	Version int64           `json:"version"`
-	Changed []string        `json:"changed"` // the properties that differ, "geometry" for the point
+	Changed []string        `json:"changed"`        // the properties that differ, "geometry" for the point
+	Note    string          `json:"note,omitempty"` // why, when the writer said (a retirement's reason)
 	Before  json.RawMessage `json:"before"`
 	After   json.RawMessage `json:"after"`
 }
@@ -334,7 +352,7 @@ func (s *Server) handleComponentHistory(c *gin.Context) error {
 		Changes []changeJSON `json:"changes"`
 	}{Changes: make([]changeJSON, len(changes))}
 	for i, ch := range changes {
-		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version,
+		cj := changeJSON{Seq: ch.Seq, Time: ch.Time.UTC(), Actor: ch.Actor, Op: string(ch.Op), Version: ch.Version, Note: ch.Note,
 			Changed: registry.ChangedComponentFields(ch.Before, ch.After)}
 		if ch.Before != nil {
 			cj.Before = s.appendComponent(nil, ch.Before, proj)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -71,10 +72,16 @@ func TestNearest(t *testing.T) {
 	prev := -1.0
 	for i, f := range got.Features {
 		d := f.Properties["distance"].(float64)
-		if f.ID != want[i].ID.String() || d != want[i].Distance || d < prev || d > 2000 {
-			t.Errorf("feature %d = %s at %v m, want %s at %v m (ascending, within 2000 m)", i, f.ID, d, want[i].ID, want[i].Distance)
+		cm := math.Round(want[i].Distance*100) / 100 // distances are answered to the centimetre
+		if f.ID != want[i].ID.String() || d != cm || d < prev || d > 2000 {
+			t.Errorf("feature %d = %s at %v m, want %s at %v m (ascending, within 2000 m)", i, f.ID, d, want[i].ID, cm)
 		}
 		prev = d
+		// Each hit carries the component's name.
+		stored, err := e.store.Component(context.Background(), want[i].ID)
+		if err != nil || stored.Name == "" || f.Properties["name"] != stored.Name {
+			t.Errorf("feature %d name = %v, want the stored name %q (%v)", i, f.Properties["name"], stored.Name, err)
+		}
 	}
 	if got.Features[0].ID != c.ID.String() {
 		t.Errorf("nearest to component %s's own point is %s", c.ID, got.Features[0].ID)
@@ -107,6 +114,8 @@ func TestNearestErrors(t *testing.T) {
 		{"radius 50001", "GET", q("lon=1&lat=1&radius=50001"), "", nil, 400, "invalid_radius"},
 		{"radius NaN", "GET", q("lon=1&lat=1&radius=NaN"), "", nil, 400, "invalid_radius"},
 		{"bad class", "GET", q("lon=1&lat=1&class=abc"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue", "GET", q("lon=1&lat=1&class=01001,99999"), "", nil, 400, "invalid_class"},
+		{"major not in the catalogue", "GET", q("lon=1&lat=1&class=98"), "", nil, 400, "invalid_class"},
 		{"bad status", "GET", q("lon=1&lat=1&status=shiny"), "", nil, 400, "invalid_status"},
 		{"bad crs", "GET", q("lon=1&lat=1&crs=x"), "", nil, 400, "invalid_crs"},
 	})
@@ -217,6 +226,8 @@ func TestComponentListErrors(t *testing.T) {
 		{"cursor too short", "GET", q("bbox=" + b + "&cursor=AAAA"), "", nil, 400, "invalid_cursor"},
 		{"cursor zero", "GET", q("bbox=" + b + "&cursor=AAAAAAAAAAA"), "", nil, 400, "invalid_cursor"},
 		{"bad class", "GET", q("bbox=" + b + "&class=0100x"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue", "GET", q("bbox=" + b + "&class=99999"), "", nil, 400, "invalid_class"},
+		{"event class", "GET", q("bbox=" + b + "&class=06001"), "", nil, 400, "invalid_class"},
 		{"bad status", "GET", q("bbox=" + b + "&status=broken"), "", nil, 400, "invalid_status"},
 		{"bad cell prefix", "GET", q("cell=abc"), "", nil, 400, "invalid_grid_code"},
 	})
@@ -349,32 +360,55 @@ func TestComponentWrites(t *testing.T) {
 	rec = e.do(t, "DELETE", "/api/v1/components/"+id+"?note=demolished", "", "If-Match", `"3"`)
 	var retired featureResp
 	decode(t, rec, 200, &retired)
-	if retired.Properties["status"] != "removed" || retired.Properties["note"] != "demolished" {
-		t.Errorf("retired = %v", retired.Properties)
+	// The retire note goes into the history entry, not over the component's note.
+	if retired.Properties["status"] != "removed" || retired.Properties["note"] != "" {
+		t.Errorf("retired = %v, want status removed and the note untouched", retired.Properties)
 	}
 	if got, _ := e.store.Component(context.Background(), registry.MustParseComponentCode(id)); got.Status != registry.StatusRemoved {
 		t.Errorf("stored status after DELETE = %v, want removed", got.Status)
 	}
+
+	// A retired component comes back only through restore.
+	runErrCases(t, e, []errCase{
+		{"patch a retired component's status", "PATCH", "/api/v1/components/" + id, componentFeature(t, nil, map[string]any{"status": "intact"}), []string{"If-Match", `"4"`}, 409, "component_retired"},
+		{"patch a retired component's status to a bad one", "PATCH", "/api/v1/components/" + id, componentFeature(t, nil, map[string]any{"status": "shiny"}), []string{"If-Match", `"4"`}, 409, "component_retired"},
+		{"restore without If-Match", "POST", "/api/v1/components/" + id + "/restore", "", nil, 428, "precondition_required"},
+		{"restore a stale version", "POST", "/api/v1/components/" + id + "/restore", "", []string{"If-Match", `"3"`}, 409, "version_conflict"},
+		{"restore an unknown id", "POST", "/api/v1/components/" + id[:11] + "999997/restore", "", []string{"If-Match", "*"}, 404, "component_not_found"},
+	})
+	rec = e.do(t, "PATCH", "/api/v1/components/"+id, componentFeature(t, nil, map[string]any{"name": "已拆除的井盖"}), "If-Match", `"4"`)
+	decode(t, rec, 200, &updated) // other fields of a retired component may still be corrected
+	rec = e.do(t, "POST", "/api/v1/components/"+id+"/restore?note=误删", "", "If-Match", `"5"`, "X-Actor", "dispatcher-wang")
+	var restored featureResp
+	decode(t, rec, 200, &restored)
+	if restored.Properties["status"] != "damaged" || rec.Header().Get("ETag") != `"6"` || restored.Properties["updated_by"] != "dispatcher-wang" {
+		t.Errorf("restored = %v ETag %s, want the status before the retirement (damaged), version 6", restored.Properties, rec.Header().Get("ETag"))
+	}
+	runErrCases(t, e, []errCase{
+		{"restore a component that is not retired", "POST", "/api/v1/components/" + id + "/restore", "", []string{"If-Match", "*"}, 409, "not_retired"},
+	})
+
 	var hist struct {
 		Changes []struct {
-			Op      string
-			Changed []string
+			Op, Note string
+			Changed  []string
 		} `json:"changes"`
 	}
 	decode(t, e.do(t, "GET", "/api/v1/components/"+id+"/history", ""), 200, &hist)
 	var ops []string
 	for _, c := range hist.Changes {
-		ops = append(ops, c.Op)
+		ops = append(ops, c.Op+":"+c.Note)
 	}
-	if strings.Join(ops, ",") != "create,update,update,retire" {
-		t.Fatalf("history ops = %v, want create,update,update,retire", ops)
+	if want := "create:,update:,update:,retire:demolished,update:,update:误删"; strings.Join(ops, ",") != want {
+		t.Fatalf("history ops:notes = %v, want %s", ops, want)
 	}
-	// Each entry lists the properties it changed ("geometry" for the point), and only those.
+	// Each entry lists the properties it changed ("geometry" for the point), and only those; the
+	// retirement's note goes into its entry, not over the component's note.
 	for i, w := range []struct{ has, hasNot []string }{
 		{[]string{"id", "class", "name", "cell", "geometry"}, nil},
 		{[]string{"name"}, []string{"status", "geometry", "cell"}},
 		{[]string{"status", "cell", "geometry"}, []string{"name"}},
-		{[]string{"status", "note"}, []string{"name", "geometry"}},
+		{[]string{"status"}, []string{"name", "geometry", "note"}},
 	} {
 		got := hist.Changes[i].Changed
 		for _, f := range w.has {

@@ -54,7 +54,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	if kind == "cells" {
 		_, err = geojson.ExportCellsIn(ctx, w, s.svc, datum)
 	} else {
-		_, err = geojson.ExportComponentsIn(ctx, w, s.svc, incl, datum)
+		_, err = geojson.ExportComponentsIn(ctx, w, s.svc, s.catalog, incl, datum)
 	}
 	if err != nil && c.Writer.Written() {
 		// Cut the connection rather than end the response as if it were whole: the final

@@ -23,15 +23,7 @@ func (s *Server) projection(crs spatial.CRS) geojson.Projection {
 // appendComponent appends c as a component Feature, with its class name from the catalogue
 // (the legacy class's when it has no 2026 class) and its point through proj.
 func (s *Server) appendComponent(b []byte, c *registry.Component, proj geojson.Projection) []byte {
-	classCode := c.Class
-	if classCode == "" {
-		classCode = c.LegacyClass
-	}
-	var className string
-	if cl, ok := s.catalog.Lookup(registry.KindComponent, classCode); ok {
-		className = cl.Name
-	}
-	return geojson.AppendComponent(b, c, className, proj)
+	return geojson.AppendComponent(b, c, geojson.ClassName(s.catalog, c), proj)
 }
 
 // writeGeoJSON answers status with the GeoJSON document that appendBody appends to a pooled

@@ -116,6 +116,9 @@ func (s *Server) parseLookupQuery(raw string) (lookupQuery, error) {
 			return q, err
 		}
 	}
+	if err := s.catalog.CheckLookupClass(q.class); err != nil {
+		return q, err
+	}
 	return q, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -21,8 +22,10 @@ const MaxBatchPoints = 10000
 
 var errTooManyPoints = registry.Errorf(registry.TooLarge, registry.CodeTooManyPoints, "a lookup batch holds at most %d points", MaxBatchPoints)
 
-// handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint or a plain array of
-// [lon,lat] positions, answered in order; a point that fails carries its own error.
+// handleLookupBatch serves POST /api/v1/lookup: a GeoJSON MultiPoint, a FeatureCollection of
+// Point features or a plain array of [lon,lat] positions, answered in order; a point that fails
+// carries its own error. A point may name its own class ([lon,lat,"class"], or a feature's
+// class property); ?class= is the class of the others.
 func (s *Server) handleLookupBatch(c *gin.Context) error {
 	crs, err := s.queryCRS(c)
 	if err != nil {
@@ -33,6 +36,9 @@ func (s *Server) handleLookupBatch(c *gin.Context) error {
 		return err
 	}
 	class := c.Query("class")
+	if err := s.catalog.CheckLookupClass(class); err != nil {
+		return err
+	}
 	st := batchPool.Get().(*batchState)
 	defer st.release()
 	if st.in, err = readBody(c, st.in[:0]); err != nil {
@@ -93,7 +99,7 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lo
 				return
 			}
 			lo, hi := min(k*size, n), min((k+1)*size, n)
-			s.answerChunk(chunks[k], st.slots[lo:hi], st.pos[lo:hi], st.body, crs, class, f)
+			s.answerChunk(chunks[k], lo, st.slots[lo:hi], st.pos[lo:hi], st.body, crs, class, f)
 		}
 	}
 	var wg sync.WaitGroup
@@ -108,14 +114,27 @@ func (s *Server) answerBatch(st *batchState, crs spatial.CRS, class string, f lo
 // maxChunks bounds the chunks of a batch (see answerBatch).
 const maxChunks = 16
 
-func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, pos []batch.Position, body []byte, crs spatial.CRS, class string, f lookupFields) {
+// answerChunk answers the slots of one chunk, the first of which is element lo of the batch.
+func (s *Server) answerChunk(ch *batchChunk, lo int, slots []batchSlot, pos []batch.Position, body []byte, crs spatial.CRS, class string, f lookupFields) {
+	own := false // a point names its own class
 	for i := range slots {
 		sl := &slots[i]
-		if sl.p, sl.ok = pos[i].Point(body); sl.ok {
-			sl.p = spatial.ToWGS84(sl.p, crs)
+		sl.class = class
+		if sl.p, sl.ok = pos[i].Point(body); !sl.ok {
+			sl.err, sl.pointErr = shapeError(lo+i, &pos[i], body), true
+			continue
+		}
+		sl.p = spatial.ToWGS84(sl.p, crs)
+		if pos[i].HasClass() {
+			var err error
+			if sl.class, err = ch.classOf(s.catalog, &pos[i], body); err != nil {
+				sl.ok, sl.err, sl.pointErr = false, err, true
+				continue
+			}
+			own = own || sl.class != class
 		}
 	}
-	s.resolveSlots(ch, slots, class, f)
+	s.resolveSlots(ch, slots, class, own, f)
 	b := ch.out[:0]
 	for i := range slots {
 		if i > 0 {
@@ -126,32 +145,82 @@ func (s *Server) answerChunk(ch *batchChunk, slots []batchSlot, pos []batch.Posi
 	ch.out = b
 }
 
+// shapeError is the error of element i of a batch that is no valid point: of the wrong shape
+// (saying which shape was expected), or out of range.
+func shapeError(i int, p *batch.Position, body []byte) *registry.Error {
+	switch {
+	case !p.OK && p.Shape == batch.ShapeFeature:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidPoint,
+			`element %d: expected a Feature with a Point geometry ({"type":"Feature","geometry":{"type":"Point","coordinates":[lon,lat]},"properties":{"class":"…"}}; the class is optional)`, i)
+	case !p.OK:
+		return registry.Errorf(registry.Invalid, registry.CodeInvalidPoint,
+			`element %d: expected [lon,lat], [lon,lat,alt] or [lon,lat,"class"] (numbers, and a class code as a string)`, i)
+	}
+	return registry.Errorf(registry.Invalid, registry.CodeInvalidPoint, "element %d: %s", i, registry.ErrInvalidPoint.Message)
+}
+
+// classOf returns the class element p names, checked against the catalogue once per chunk.
+func (ch *batchChunk) classOf(cat *registry.Catalog, p *batch.Position, body []byte) (string, error) {
+	ch.scratch = p.AppendClass(ch.scratch[:0], body)
+	if c, ok := ch.classes[string(ch.scratch)]; ok { // no allocation for a class met before
+		return c.class, c.err
+	}
+	class := string(ch.scratch)
+	c := checkedClass{class: class}
+	if err := cat.CheckLookupClass(class); err != nil {
+		c.err = err
+	}
+	ch.classes[class] = c
+	return c.class, c.err
+}
+
+// checkedClass is a class a batch element names and the catalogue's verdict on it.
+type checkedClass struct {
+	class string
+	err   error
+}
+
 // resolveSlots looks the chunk's valid points up together (spatial's batch lookups, which
-// overlap the memory reads of many points), then settles each slot's answer as lookup does.
-func (s *Server) resolveSlots(ch *batchChunk, slots []batchSlot, class string, f lookupFields) {
+// overlap the memory reads of many points), a block per class (own: some points name a class
+// of their own; the points are then grouped by class, in order), then settles each slot's
+// answer as lookup does.
+func (s *Server) resolveSlots(ch *batchChunk, slots []batchSlot, class string, own bool, f lookupFields) {
 	ch.pts, ch.at = ch.pts[:0], ch.at[:0]
 	for i := range slots {
 		if slots[i].ok {
-			ch.pts = append(ch.pts, slots[i].p)
 			ch.at = append(ch.at, int32(i))
 		}
 	}
+	if own {
+		slices.SortStableFunc(ch.at, func(a, b int32) int { return strings.Compare(slots[a].class, slots[b].class) })
+	}
+	for _, i := range ch.at {
+		ch.pts = append(ch.pts, slots[i].p)
+	}
 	n := len(ch.pts)
 	ch.res, ch.errs = slices.Grow(ch.res[:0], n)[:n], slices.Grow(ch.errs[:0], n)[:n]
-	cellOnly := f.cellOnly(class)
-	if cellOnly {
-		ch.cells = slices.Grow(ch.cells[:0], n)[:n]
-		s.idx.CellAtBatch(ch.pts, ch.cells, ch.errs)
-		for k, cell := range ch.cells {
-			ch.res[k] = spatial.Resolution{Cell: cell}
+	ch.cells = slices.Grow(ch.cells[:0], n)[:n]
+	for lo := 0; lo < n; {
+		cl, hi := class, n
+		if own {
+			cl = slots[ch.at[lo]].class
+			for hi = lo + 1; hi < n && slots[ch.at[hi]].class == cl; hi++ {
+			}
 		}
-	} else {
-		s.idx.ResolveBatch(ch.pts, class, ch.res, ch.errs)
+		if f.cellOnly(cl) {
+			s.idx.CellAtBatch(ch.pts[lo:hi], ch.cells[lo:hi], ch.errs[lo:hi])
+			for k := lo; k < hi; k++ {
+				ch.res[k] = spatial.Resolution{Cell: ch.cells[k]}
+			}
+		} else {
+			s.idx.ResolveBatch(ch.pts[lo:hi], cl, ch.res[lo:hi], ch.errs[lo:hi])
+		}
+		lo = hi
 	}
 	for k, i := range ch.at {
 		sl := &slots[i]
 		res, noUnit, err := ch.res[k], false, ch.errs[k]
-		if !cellOnly {
+		if !f.cellOnly(sl.class) {
 			res, noUnit, err = s.settle(sl.p, res, err)
 		}
 		if err != nil {
@@ -180,7 +249,8 @@ func asRegistryError(err error) (*registry.Error, bool) {
 // batchSlot is one position of a batch: parsed, then resolved in place.
 type batchSlot struct {
 	p        orb.Point // in WGS84, once answerChunk has converted its position
-	ok       bool      // a valid [lon,lat] or [lon,lat,alt] position
+	class    string    // the point's own class, else the query's
+	ok       bool      // a valid position (or Point feature) naming a known class, if any
 	noUnit   bool
 	pointErr bool  // err is the point's *registry.Error, answered in its result
 	err      error // a lookup error
@@ -216,6 +286,10 @@ type batchChunk struct {
 	res   []spatial.Resolution
 	errs  []error
 	cells []*registry.Cell
+	// The classes the chunk's points name, checked against the catalogue (classOf), and the
+	// buffer a class is unquoted into.
+	classes map[string]checkedClass
+	scratch []byte
 }
 
 // decode reads body's positions into st.pos and makes st.slots as many.
@@ -247,9 +321,10 @@ var batchPool = sync.Pool{New: func() any {
 func (st *batchState) chunkStates(n int) []*batchChunk {
 	for len(st.chunks) < n {
 		st.chunks = append(st.chunks, &batchChunk{
-			frags: make([]byte, 0, 8<<10),
-			units: make(map[*registry.Unit]span, 64),
-			rules: make(map[ruleKey]span, 64),
+			frags:   make([]byte, 0, 8<<10),
+			units:   make(map[*registry.Unit]span, 64),
+			rules:   make(map[ruleKey]span, 64),
+			classes: make(map[string]checkedClass, 8),
 		})
 	}
 	return st.chunks[:n]
@@ -267,6 +342,7 @@ func (st *batchState) release() {
 		ch.out, ch.frags = ch.out[:0], ch.frags[:0]
 		clear(ch.units)
 		clear(ch.rules)
+		clear(ch.classes)
 		clear(ch.res) // snapshot pointers
 		clear(ch.errs)
 		clear(ch.cells)
@@ -283,10 +359,7 @@ func (st *batchState) release() {
 // objects are encoded each time: a batch over a large city rarely meets a cell twice, and a
 // cache across requests did not pay: docs/benchmarks.md, "Figures behind the code".)
 func (st *batchChunk) appendSlot(b []byte, sl *batchSlot, f lookupFields) []byte {
-	switch {
-	case !sl.ok:
-		return appendResultError(b, registry.ErrInvalidPoint)
-	case sl.err != nil:
+	if sl.err != nil {
 		return appendResultError(b, sl.err.(*registry.Error))
 	}
 	return appendLookup(b, sl.p, &sl.res, sl.noUnit, f, st)

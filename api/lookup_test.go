@@ -218,6 +218,10 @@ func TestLookupErrors(t *testing.T) {
 		{"empty field in the list", "GET", q("lon=" + lon + "&lat=" + lat + "&fields=cell,,unit"), "", nil, 400, "invalid_fields"},
 		{"bad escape in fields", "GET", q("lon=" + lon + "&lat=" + lat + "&fields=%zz"), "", nil, 400, "invalid_fields"},
 		{"bad class, cell only", "GET", q("lon=" + lon + "&lat=" + lat + "&class=manhole&fields=cell"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue", "GET", q("lon=" + lon + "&lat=" + lat + "&class=99999"), "", nil, 400, "invalid_class"},
+		{"legacy class not in the catalogue", "GET", q("lon=" + lon + "&lat=" + lat + "&class=9999"), "", nil, 400, "invalid_class"},
+		{"class not in the catalogue, cell only", "GET", q("lon=" + lon + "&lat=" + lat + "&class=99999&fields=cell"), "", nil, 400, "invalid_class"},
+		{"batch with a class not in the catalogue", "POST", q("class=99999"), "[[" + lon + "," + lat + "]]", nil, 400, "invalid_class"},
 		{"wrong method", "PUT", q("lon=" + lon + "&lat=" + lat), "", nil, 405, "method_not_allowed"},
 	})
 }

@@ -110,12 +110,12 @@ func TestFreeTextLimits(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("retire with a 1000-character note and a 100-character actor = %d %s", rec.Code, short(rec.Body))
 	}
-	var f struct {
-		Properties map[string]any `json:"properties"`
+	var h struct {
+		Changes []struct{ Note string } `json:"changes"`
 	}
-	decode(t, e.do(t, "GET", "/api/v1/components/"+id, ""), 200, &f)
-	if f.Properties["note"] != note(1000) {
-		t.Errorf("stored note has %d characters, want the 1000 sent", len([]rune(fmt.Sprint(f.Properties["note"]))))
+	decode(t, e.do(t, "GET", "/api/v1/components/"+id+"/history", ""), 200, &h)
+	if n := len(h.Changes); n == 0 || h.Changes[n-1].Note != note(1000) {
+		t.Errorf("history %+v: want the retirement's note of the 1000 characters sent", h.Changes)
 	}
 	if rec := e.do(t, "DELETE", "/api/v1/components/"+id2+"?version=1", ""); rec.Code != http.StatusOK {
 		t.Errorf("retire without note or actor = %d %s", rec.Code, short(rec.Body))

@@ -7,26 +7,19 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/paulmach/orb"
 
 	"citygrid/registry"
 )
 
-// CensusWriter streams cells or components to a GeoJSON FeatureCollection (RFC 7946) in the
-// census form: one feature per line, with the property names the census readers of registry
-// accept, so an export imports back unchanged:
-//
-//	cells       {code, name, area, key, version}
-//	components  {id, legacy_id, class, legacy_class, name, status, supervisor, owner, maintainer,
-//	             cell, census_date, change_date, source, note, attributes, key, version}
-//
-// Empty text, zero dates and zero keys or versions are left out. The feature "id" is the cell
-// code or the component identifier. Dates are written YYYY-MM-DD in the time's own location;
-// coordinates (WGS84/CGCS2000 lon/lat) with the shortest text that parses back to the same
-// float64; area in m² to 0.01. Output is buffered (64 KiB) and the collection is complete
-// only after Close. A CensusWriter is not safe for concurrent use.
+// CensusWriter streams cells or components to a GeoJSON FeatureCollection (RFC 7946), one
+// feature per line, each as the API answers it (AppendCell, AppendComponent): the census
+// readers of registry read the property names they know (code, name; id, legacy_id, class,
+// legacy_class, name, status, supervisor, owner, maintainer, census_date, change_date, source,
+// note, attributes) and ignore the computed ones, so an export imports back unchanged.
+// Coordinates are WGS84/CGCS2000 lon/lat. Output is buffered (64 KiB) and the collection is
+// complete only after Close. A CensusWriter is not safe for concurrent use.
 //
 // Coordinates are written as stored unless the writer was made for another Datum
 // (NewCensusWriterIn): then each point goes through its Projection, and the collection names
@@ -72,24 +65,14 @@ func (gw *CensusWriter) WriteCell(c *registry.Cell) error {
 		return registry.Errorf(registry.Invalid, registry.CodeInvalidGeometry, "cell %s has a non-finite coordinate %s", c.Code, pointText(p))
 	}
 	b := gw.begin()
-	b = append(b, `{"type":"Feature","id":`...)
-	b = AppendString(b, string(c.Code))
-	b = append(b, `,"geometry":{"type":"MultiPolygon","coordinates":`...)
-	b = appendMultiPolygonProj(b, c.Geometry, gw.datum.Projection)
-	b = append(b, `},"properties":{"code":`...)
-	b = AppendString(b, string(c.Code))
-	b = appendStringProp(b, "name", c.Name)
-	b = append(b, `,"area":`...)
-	b = strconv.AppendFloat(b, math.Round(c.Area*100)/100, 'f', -1, 64)
-	b = appendIntProp(b, "key", int64(c.Key))
-	b = appendIntProp(b, "version", c.Version)
-	b = append(b, "}}"...)
+	b = AppendCell(b, c, gw.datum.Projection)
 	return gw.flushFeature(b)
 }
 
-// WriteComponent writes c as a Feature with a Point geometry. A point with NaN or infinite
-// coordinates is refused with a *registry.Error (invalid_geometry) and nothing is written.
-func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
+// WriteComponent writes c as a Feature with a Point geometry; className is the catalogue's name
+// of its class (ClassName). A point with NaN or infinite coordinates is refused with a
+// *registry.Error (invalid_geometry) and nothing is written.
+func (gw *CensusWriter) WriteComponent(c *registry.Component, className string) error {
 	if err := gw.check(); err != nil {
 		return err
 	}
@@ -97,40 +80,7 @@ func (gw *CensusWriter) WriteComponent(c *registry.Component) error {
 		return registry.Errorf(registry.Invalid, registry.CodeInvalidGeometry, "component %s has a non-finite point %s", c.ID, pointText(c.Point))
 	}
 	b := gw.begin()
-	b = append(b, `{"type":"Feature",`...)
-	if !c.ID.IsZero() {
-		b = append(b, `"id":`...)
-		b = AppendString(b, c.ID.String())
-		b = append(b, ',')
-	}
-	b = append(b, `"geometry":{"type":"Point","coordinates":`...)
-	b = appendPosition(b, gw.datum.Projection.apply(c.Point))
-	b = append(b, `},"properties":{`...)
-	n := len(b)
-	b = appendStringProp(b, "id", c.ID.String())
-	b = appendStringProp(b, "legacy_id", c.LegacyID.String())
-	b = appendStringProp(b, "class", c.Class)
-	b = appendStringProp(b, "legacy_class", c.LegacyClass)
-	b = appendStringProp(b, "name", c.Name)
-	b = appendStringProp(b, "status", c.Status.String())
-	b = appendStringProp(b, "supervisor", c.Supervisor)
-	b = appendStringProp(b, "owner", c.Owner)
-	b = appendStringProp(b, "maintainer", c.Maintainer)
-	b = appendStringProp(b, "cell", string(c.Cell))
-	b = appendDateProp(b, "census_date", c.CensusDate)
-	b = appendDateProp(b, "change_date", c.ChangeDate)
-	b = appendStringProp(b, "source", c.Source)
-	b = appendStringProp(b, "note", c.Note)
-	if c.Attributes != "" {
-		b = append(b, `,"attributes":`...)
-		b = append(b, c.Attributes...) // canonical JSON object text; the import reads it back
-	}
-	b = appendIntProp(b, "key", int64(c.Key))
-	b = appendIntProp(b, "version", c.Version)
-	if len(b) > n && b[n] == ',' { // every property is optional, so the first one drops its comma
-		b = append(b[:n], b[n+1:]...)
-	}
-	b = append(b, "}}"...)
+	b = AppendComponent(b, c, className, gw.datum.Projection)
 	return gw.flushFeature(b)
 }
 
@@ -266,37 +216,6 @@ func appendMultiPolygonProj(b []byte, mp orb.MultiPolygon, proj Projection) []by
 		b = append(b, ']')
 	}
 	return append(b, ']')
-}
-
-func appendStringProp(b []byte, name, v string) []byte {
-	if v == "" {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return AppendString(b, v)
-}
-
-func appendIntProp(b []byte, name string, v int64) []byte {
-	if v == 0 {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return strconv.AppendInt(b, v, 10)
-}
-
-func appendDateProp(b []byte, name string, t time.Time) []byte {
-	if t.IsZero() {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, `":"`...)
-	b = t.AppendFormat(b, time.DateOnly)
-	return append(b, '"')
 }
 
 func pointText(p orb.Point) string {

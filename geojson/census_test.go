@@ -136,7 +136,7 @@ func TestCensusWriterRoundTrip(t *testing.T) {
 		var buf bytes.Buffer
 		w := geojson.NewCensusWriter(&buf)
 		for i := range comps {
-			if err := w.WriteComponent(&comps[i]); err != nil {
+			if err := w.WriteComponent(&comps[i], geojson.ClassName(cat, &comps[i])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -169,7 +169,7 @@ func TestCensusWriterOutput(t *testing.T) {
 	_, comps := exportRecords(t, cat)
 	var buf bytes.Buffer
 	w := geojson.NewCensusWriter(&buf)
-	if err := w.WriteComponent(&comps[0]); err != nil {
+	if err := w.WriteComponent(&comps[0], geojson.ClassName(cat, &comps[0])); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -195,13 +195,24 @@ func TestCensusWriterOutput(t *testing.T) {
 	}
 	f := fc.Features[0]
 	c := comps[0]
+	// The properties of the API, street, community and class name included, no internal key.
 	want := map[string]any{
-		"id": c.ID.String(), "class": "01001", "name": c.Name, "status": "damaged", "supervisor": c.Supervisor,
-		"owner": c.Owner, "maintainer": c.Maintainer, "cell": "500103003001001", "census_date": "2025-03-01",
-		"change_date": "2025-04-02", "source": "实测", "note": c.Note, "key": float64(100), "version": float64(1),
+		"id": c.ID.String(), "class": "01001", "class_name": geojson.ClassName(cat, &c), "name": c.Name,
+		"status": "damaged", "status_name": "破损", "supervisor": c.Supervisor, "owner": c.Owner,
+		"maintainer": c.Maintainer, "cell": "500103003001001", "district": "500103", "street": "500103003",
+		"community": "500103003001", "census_date": "2025-03-01", "change_date": "2025-04-02", "source": "实测",
+		"note": c.Note, "version": float64(1), "updated": "0001-01-01T00:00:00Z", "updated_by": "",
 	}
 	if diff := cmp.Diff(want, f.Properties); diff != "" {
 		t.Errorf("exported properties (-want +got):\n%s", diff)
+	}
+	if want["class_name"] == "" {
+		t.Error("class 01001 has no name in the catalogue")
+	}
+	// The export writes each feature exactly as the API answers it: one writer.
+	api := geojson.AppendComponent(nil, &c, geojson.ClassName(cat, &c), nil)
+	if !bytes.Contains(buf.Bytes(), api) {
+		t.Errorf("export\n%s\ndoes not hold the API's feature\n%s", buf.String(), api)
 	}
 	if f.ID != c.ID.String() || f.Type != "Feature" || f.Geometry.Type != "Point" {
 		t.Errorf("exported feature id %q type %q geometry %q", f.ID, f.Type, f.Geometry.Type)
@@ -244,7 +255,7 @@ func TestCensusWriterEmptyAndClosed(t *testing.T) {
 func TestCensusWriterRefusesNonFinite(t *testing.T) {
 	var buf bytes.Buffer
 	w := geojson.NewCensusWriter(&buf)
-	if err := w.WriteComponent(&registry.Component{Point: orb.Point{math.NaN(), 0}}); registry.ErrorCode(err) != "invalid_geometry" {
+	if err := w.WriteComponent(&registry.Component{Point: orb.Point{math.NaN(), 0}}, ""); registry.ErrorCode(err) != "invalid_geometry" {
 		t.Errorf("WriteComponent(NaN point) = %v, want invalid_geometry", err)
 	}
 	bad := registry.Cell{Code: "500103003001001", Geometry: orb.MultiPolygon{{{{0, 0}, {math.Inf(1), 0}, {1, 1}, {0, 0}}}}}
@@ -280,7 +291,7 @@ func TestCensusWriterError(t *testing.T) {
 	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", Note: strings.Repeat("x", 1000)}
 	var err error
 	for i := 0; i < 200 && err == nil; i++ {
-		err = w.WriteComponent(&c)
+		err = w.WriteComponent(&c, "")
 	}
 	if err == nil {
 		err = w.Close()
@@ -288,7 +299,7 @@ func TestCensusWriterError(t *testing.T) {
 	if !errors.Is(err, errDiskFull) {
 		t.Fatalf("writing 200 KB to a writer that takes 100 bytes: error = %v, want %v", err, errDiskFull)
 	}
-	if err2 := w.WriteComponent(&c); !errors.Is(err2, errDiskFull) {
+	if err2 := w.WriteComponent(&c, ""); !errors.Is(err2, errDiskFull) {
 		t.Errorf("WriteComponent after a write error = %v, want the same error", err2)
 	}
 	if err2 := w.Close(); !errors.Is(err2, errDiskFull) {
@@ -301,7 +312,7 @@ func TestExportDatesInOwnLocation(t *testing.T) {
 	c := registry.Component{Point: orb.Point{1, 2}, Class: "01001", CensusDate: time.Date(2025, 3, 1, 0, 0, 0, 0, shanghai)}
 	var buf bytes.Buffer
 	w := geojson.NewCensusWriter(&buf)
-	if err := w.WriteComponent(&c); err != nil {
+	if err := w.WriteComponent(&c, ""); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -326,7 +337,7 @@ func TestCensusWriterDatum(t *testing.T) {
 	}{
 		{"cell, zero datum", geojson.Datum{}, func(w *geojson.CensusWriter) error { return w.WriteCell(cell) }, "", orb.Point{106, 29}},
 		{"cell in a datum", geojson.Datum{Name: "urn:citygrid:crs:gcj02", Projection: shift}, func(w *geojson.CensusWriter) error { return w.WriteCell(cell) }, "urn:citygrid:crs:gcj02", orb.Point{107, 31}},
-		{"component in a datum", geojson.Datum{Name: "urn:ogc:def:crs:EPSG::4490", Projection: shift}, func(w *geojson.CensusWriter) error { return w.WriteComponent(comp) }, "urn:ogc:def:crs:EPSG::4490", orb.Point{107.0005, 31.0005}},
+		{"component in a datum", geojson.Datum{Name: "urn:ogc:def:crs:EPSG::4490", Projection: shift}, func(w *geojson.CensusWriter) error { return w.WriteComponent(comp, "") }, "urn:ogc:def:crs:EPSG::4490", orb.Point{107.0005, 31.0005}},
 		{"empty collection in a datum", geojson.Datum{Name: "urn:citygrid:crs:bd09", Projection: shift}, func(*geojson.CensusWriter) error { return nil }, "urn:citygrid:crs:bd09", orb.Point{}},
 	}
 	for _, tt := range tests {

@@ -44,15 +44,16 @@ func ExportCellsIn(ctx context.Context, w io.Writer, src CellSource, d Datum) (i
 }
 
 // ExportComponents writes every component of src to w as one FeatureCollection in the census
-// form (CensusWriter), retired (removed) ones only with includeRemoved, and returns how many
-// it wrote. The collection is complete only when the error is nil.
-func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool) (int, error) {
-	return ExportComponentsIn(ctx, w, src, includeRemoved, Datum{})
+// form (CensusWriter), with the class names of cat, retired (removed) ones only with
+// includeRemoved, and returns how many it wrote. The collection is complete only when the
+// error is nil.
+func ExportComponents(ctx context.Context, w io.Writer, src ComponentSource, cat *registry.Catalog, includeRemoved bool) (int, error) {
+	return ExportComponentsIn(ctx, w, src, cat, includeRemoved, Datum{})
 }
 
 // ExportComponentsIn is ExportComponents in datum d: a crs member names it, and every point
 // is converted to it (see Datum).
-func ExportComponentsIn(ctx context.Context, w io.Writer, src ComponentSource, includeRemoved bool, d Datum) (int, error) {
+func ExportComponentsIn(ctx context.Context, w io.Writer, src ComponentSource, cat *registry.Catalog, includeRemoved bool, d Datum) (int, error) {
 	cw := NewCensusWriterIn(w, d)
 	n := 0
 	err := src.ForEachComponent(ctx, func(c *registry.Component) error {
@@ -60,7 +61,7 @@ func ExportComponentsIn(ctx context.Context, w io.Writer, src ComponentSource, i
 			return nil
 		}
 		n++
-		return cw.WriteComponent(c)
+		return cw.WriteComponent(c, ClassName(cat, c))
 	})
 	if err != nil {
 		return n, fmt.Errorf("export components: %w", err)

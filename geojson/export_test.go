@@ -57,10 +57,10 @@ func TestExportReimport(t *testing.T) {
 	if n, err := geojson.ExportCells(ctx, &cells, st); err != nil || n != 2 {
 		t.Fatalf("ExportCells = %d, %v; want 2, nil", n, err)
 	}
-	if n, err := geojson.ExportComponents(ctx, &comps, st, false); err != nil || n != 2 {
+	if n, err := geojson.ExportComponents(ctx, &comps, st, registry.DefaultCatalog(), false); err != nil || n != 2 {
 		t.Fatalf("ExportComponents(includeRemoved=false) = %d, %v; want 2, nil", n, err)
 	}
-	if n, err := geojson.ExportComponents(ctx, &all, st, true); err != nil || n != 3 {
+	if n, err := geojson.ExportComponents(ctx, &all, st, registry.DefaultCatalog(), true); err != nil || n != 3 {
 		t.Fatalf("ExportComponents(includeRemoved=true) = %d, %v; want 3, nil", n, err)
 	}
 	if strings.Contains(comps.String(), "50010301037000002") || !strings.Contains(all.String(), "50010301037000002") {
@@ -114,7 +114,7 @@ func TestExportSourceError(t *testing.T) {
 	if _, err := geojson.ExportCells(ctx, &b, failingSource{}); !errors.Is(err, errWalk) || !strings.HasPrefix(err.Error(), "export cells: ") {
 		t.Errorf("ExportCells over a failing source = %v, want export cells: %v", err, errWalk)
 	}
-	if _, err := geojson.ExportComponents(ctx, &b, failingSource{}, true); !errors.Is(err, errWalk) || !strings.HasPrefix(err.Error(), "export components: ") {
+	if _, err := geojson.ExportComponents(ctx, &b, failingSource{}, nil, true); !errors.Is(err, errWalk) || !strings.HasPrefix(err.Error(), "export components: ") {
 		t.Errorf("ExportComponents over a failing source = %v, want export components: %v", err, errWalk)
 	}
 }

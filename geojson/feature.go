@@ -28,16 +28,17 @@ func (f Projection) apply(p orb.Point) orb.Point {
 	return f(p)
 }
 
-// AppendComponent appends c as a Feature of the API:
+// AppendComponent appends c as a Feature, as the API answers it and the export writes it:
 //
 //	{"type":"Feature","id":"…","geometry":{"type":"Point","coordinates":[x,y]},"properties":{
-//	 "id","legacy_id"?,"key","class","legacy_class"?,"class_name","name","status","status_name",
-//	 "supervisor","owner","maintainer","cell","census_date","change_date","source","note",
-//	 "attributes"?,"version","updated","updated_by"}}
+//	 "id","legacy_id"?,"class","legacy_class"?,"class_name","name","status","status_name",
+//	 "supervisor","owner","maintainer","cell","district","street","community","census_date",
+//	 "change_date","source","note","attributes"?,"version","updated","updated_by"}}
 //
-// className is the catalogue's name of c's class; dates are "YYYY-MM-DD" or null, updated is
-// RFC 3339 in UTC. legacy_id, legacy_class and attributes (an object of the properties
-// outside the standard) appear only when set.
+// className is the catalogue's name of c's class (ClassName); district, street and community
+// are the cell code's prefixes; dates are "YYYY-MM-DD" or null, updated is RFC 3339 in UTC.
+// legacy_id, legacy_class and attributes (an object of the properties outside the standard)
+// appear only when set. The store's internal key is not written.
 func AppendComponent(b []byte, c *registry.Component, className string, proj Projection) []byte {
 	b = appendFeatureHead(b, c.ID, proj.apply(c.Point))
 	if !c.LegacyID.IsZero() {
@@ -45,8 +46,6 @@ func AppendComponent(b []byte, c *registry.Component, className string, proj Pro
 		b = c.LegacyID.AppendTo(b)
 		b = append(b, '"')
 	}
-	b = append(b, `,"key":`...)
-	b = strconv.AppendUint(b, uint64(c.Key), 10)
 	b = appendMember(b, "class", c.Class)
 	if c.LegacyClass != "" {
 		b = appendMember(b, "legacy_class", c.LegacyClass)
@@ -59,6 +58,9 @@ func AppendComponent(b []byte, c *registry.Component, className string, proj Pro
 	b = appendMember(b, "owner", c.Owner)
 	b = appendMember(b, "maintainer", c.Maintainer)
 	b = appendMember(b, "cell", string(c.Cell))
+	b = appendMember(b, "district", c.Cell.District())
+	b = appendMember(b, "street", c.Cell.Street())
+	b = appendMember(b, "community", c.Cell.Community())
 	b = append(b, `,"census_date":`...)
 	b = appendDate(b, c.CensusDate)
 	b = append(b, `,"change_date":`...)
@@ -94,27 +96,49 @@ type Hit struct {
 // AppendHit appends h as a Feature of the API:
 //
 //	{"type":"Feature","id":"…","geometry":{"type":"Point","coordinates":[x,y]},
-//	 "properties":{"id","key","class","status","cell","maintainer","distance"}}
-func AppendHit(b []byte, h *Hit, proj Projection) []byte {
+//	 "properties":{"id","class","name","status","cell","maintainer","distance"}}
+//
+// name is the component's name (the index does not hold it); distance is in metres, rounded
+// to the centimetre.
+func AppendHit(b []byte, h *Hit, name string, proj Projection) []byte {
 	b = appendFeatureHead(b, h.ID, proj.apply(h.Point))
-	b = append(b, `,"key":`...)
-	b = strconv.AppendUint(b, uint64(h.Key), 10)
 	b = appendMember(b, "class", h.Class)
+	b = appendMember(b, "name", name)
 	b = appendMember(b, "status", h.Status.String())
 	b = appendMember(b, "cell", string(h.Cell))
 	b = appendMember(b, "maintainer", h.Maintainer)
 	b = append(b, `,"distance":`...)
-	b = appendNumber(b, h.Distance)
+	b = appendNumber(b, RoundCM(h.Distance))
 	return append(b, "}}"...)
 }
 
-// AppendCell appends c as a Feature of the API:
+// RoundCM rounds a distance in metres to the centimetre, as every answer gives distances.
+func RoundCM(m float64) float64 { return math.Round(m*100) / 100 }
+
+// ClassName is the name cat gives c's class, or its legacy class's when it has no 2026 class;
+// "" when cat is nil or does not know it. AppendComponent writes it as class_name.
+func ClassName(cat *registry.Catalog, c *registry.Component) string {
+	if cat == nil {
+		return ""
+	}
+	code := c.Class
+	if code == "" {
+		code = c.LegacyClass
+	}
+	if cl, ok := cat.Lookup(registry.KindComponent, code); ok {
+		return cl.Name
+	}
+	return ""
+}
+
+// AppendCell appends c as a Feature, as the API answers it and the export writes it:
 //
 //	{"type":"Feature","id":"…","geometry":{"type":"MultiPolygon","coordinates":[…]},
-//	 "properties":{"code","key","name","district","street","community","area","version","updated"}}
+//	 "properties":{"code","name","district","street","community","area","version","updated"}}
 //
-// area is in m² (geodesic), updated RFC 3339 in UTC; district, street and community are the
-// code's prefixes. c is only read, so it may point into the index.
+// area is in m² (geodesic) to 0.01, updated RFC 3339 in UTC; district, street and community
+// are the code's prefixes. The store's internal key is not written. c is only read, so it may
+// point into the index.
 func AppendCell(b []byte, c *registry.Cell, proj Projection) []byte {
 	b = append(b, `{"type":"Feature",`...)
 	if c.Code != "" {
@@ -126,14 +150,12 @@ func AppendCell(b []byte, c *registry.Cell, proj Projection) []byte {
 	b = appendPolygons(b, c.Geometry, proj)
 	b = append(b, `},"properties":{"code":`...)
 	b = AppendString(b, string(c.Code))
-	b = append(b, `,"key":`...)
-	b = strconv.AppendUint(b, uint64(c.Key), 10)
 	b = appendMember(b, "name", c.Name)
 	b = appendMember(b, "district", c.Code.District())
 	b = appendMember(b, "street", c.Code.Street())
 	b = appendMember(b, "community", c.Code.Community())
 	b = append(b, `,"area":`...)
-	b = appendNumber(b, c.Area)
+	b = appendNumber(b, math.Round(c.Area*100)/100)
 	b = appendMember(b, "status", c.Status.String())
 	if !c.Retired.IsZero() {
 		b = append(b, `,"retired":`...)

@@ -39,7 +39,6 @@ type pageBaseline struct {
 type componentPropsBaseline struct {
 	ID          string    `json:"id"`
 	LegacyID    string    `json:"legacy_id,omitempty"`
-	Key         uint64    `json:"key"`
 	Class       string    `json:"class"`
 	LegacyClass string    `json:"legacy_class,omitempty"`
 	ClassName   string    `json:"class_name"`
@@ -50,6 +49,9 @@ type componentPropsBaseline struct {
 	Owner       string    `json:"owner"`
 	Maintainer  string    `json:"maintainer"`
 	Cell        string    `json:"cell"`
+	District    string    `json:"district"`
+	Street      string    `json:"street"`
+	Community   string    `json:"community"`
 	CensusDate  *string   `json:"census_date"`
 	ChangeDate  *string   `json:"change_date"`
 	Source      string    `json:"source"`
@@ -80,10 +82,11 @@ func componentBaseline(c *registry.Component, className string, proj geojson.Pro
 		ID:       c.ID.String(),
 		Geometry: orbjson.NewGeometry(projected(c.Point, proj)),
 		Properties: componentPropsBaseline{
-			ID: c.ID.String(), LegacyID: c.LegacyID.String(), Key: uint64(c.Key), Class: c.Class,
+			ID: c.ID.String(), LegacyID: c.LegacyID.String(), Class: c.Class,
 			LegacyClass: c.LegacyClass, ClassName: className, Name: c.Name, Status: c.Status.String(),
 			StatusName: c.Status.Chinese(), Supervisor: c.Supervisor, Owner: c.Owner,
-			Maintainer: c.Maintainer, Cell: string(c.Cell), CensusDate: dateBaseline(c.CensusDate),
+			Maintainer: c.Maintainer, Cell: string(c.Cell), District: c.Cell.District(), Street: c.Cell.Street(),
+			Community: c.Cell.Community(), CensusDate: dateBaseline(c.CensusDate),
 			ChangeDate: dateBaseline(c.ChangeDate), Source: c.Source, Note: c.Note,
 			Version: c.Version, Updated: c.Updated.UTC(), UpdatedBy: c.UpdatedBy,
 		},
@@ -92,29 +95,28 @@ func componentBaseline(c *registry.Component, className string, proj geojson.Pro
 
 type hitPropsBaseline struct {
 	ID         string  `json:"id"`
-	Key        uint64  `json:"key"`
 	Class      string  `json:"class"`
+	Name       string  `json:"name"`
 	Status     string  `json:"status"`
 	Cell       string  `json:"cell"`
 	Maintainer string  `json:"maintainer"`
 	Distance   float64 `json:"distance"`
 }
 
-func hitBaseline(h *spatial.Hit, proj geojson.Projection) featureBaseline {
+func hitBaseline(h *spatial.Hit, name string, proj geojson.Projection) featureBaseline {
 	return featureBaseline{
 		Type:     "Feature",
 		ID:       h.ID.String(),
 		Geometry: orbjson.NewGeometry(projected(h.Point, proj)),
 		Properties: hitPropsBaseline{
-			ID: h.ID.String(), Key: uint64(h.Key), Class: h.Class, Status: h.Status.String(),
-			Cell: string(h.Cell), Maintainer: h.Maintainer, Distance: h.Distance,
+			ID: h.ID.String(), Class: h.Class, Name: name, Status: h.Status.String(),
+			Cell: string(h.Cell), Maintainer: h.Maintainer, Distance: math.Round(h.Distance*100) / 100,
 		},
 	}
 }
 
 type cellPropsBaseline struct {
 	Code      string     `json:"code"`
-	Key       uint64     `json:"key"`
 	Name      string     `json:"name"`
 	District  string     `json:"district"`
 	Street    string     `json:"street"`
@@ -141,8 +143,8 @@ func cellBaseline(c *registry.Cell, proj geojson.Projection) featureBaseline {
 		ID:       string(c.Code),
 		Geometry: orbjson.NewGeometry(g),
 		Properties: cellPropsBaseline{
-			Code: string(c.Code), Key: uint64(c.Key), Name: c.Name, District: c.Code.District(),
-			Street: c.Code.Street(), Community: c.Code.Community(), Area: c.Area, Status: c.Status.String(),
+			Code: string(c.Code), Name: c.Name, District: c.Code.District(),
+			Street: c.Code.Street(), Community: c.Code.Community(), Area: math.Round(c.Area*100) / 100, Status: c.Status.String(),
 			Retired: retired, Version: c.Version, Updated: c.Updated.UTC(),
 		},
 	}
@@ -293,7 +295,7 @@ func TestComponentSameAsEncodingJSON(t *testing.T) {
 }
 
 // TestHitSameAsEncodingJSON: AppendHit writes what encoding/json wrote from the DTO, distances
-// from 1e-6 to 1e6 metres included.
+// from 1e-6 to 1e6 metres included, rounded to the centimetre.
 func TestHitSameAsEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := range 3000 {
@@ -301,7 +303,8 @@ func TestHitSameAsEncodingJSON(t *testing.T) {
 		h := spatial.Hit{Key: c.Key, ID: c.ID, Class: c.Class, Status: c.Status, Cell: c.Cell,
 			Maintainer: c.Maintainer, Point: c.Point, Distance: r.Float64() * math.Pow(10, float64(r.IntN(12)-6))}
 		proj := projections[i%len(projections)]
-		sameAsEncodingJSON(t, geojson.AppendHit(nil, (*geojson.Hit)(&h), proj), hitBaseline(&h, proj))
+		name := oddStrings[r.IntN(len(oddStrings))]
+		sameAsEncodingJSON(t, geojson.AppendHit(nil, (*geojson.Hit)(&h), name, proj), hitBaseline(&h, name, proj))
 	}
 }
 

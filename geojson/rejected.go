@@ -179,3 +179,14 @@ func visit(g orb.Geometry, fn func(orb.Point)) {
 		}
 	}
 }
+
+// appendStringProp appends ,"name":"v" when v is not empty.
+func appendStringProp(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return AppendString(b, v)
+}

@@ -65,26 +65,18 @@ type IDBatch interface {
 	SetID(i int, id ComponentCode)
 }
 
-// AssignIDs gives every element of b whose ID is zero an identifier: AssignPrefix's prefix and
-// the next serial under it, in input order, above the highest serial stored (sc.Serials) and
-// above every ID and legacy ID of the batch with that prefix. A serial that names a stored
-// component (sc.Taken) is skipped: counters only lag behind the names when they were lost, as
-// in a restore without them, and identifiers stay unique anyway. It returns the counters to
-// write: the highest serial the batch reached under each prefix where that is above the stored
-// one. Errors: ErrInvalidInput (a zero ID without a cell or 5-digit class), a Conflict
-// "serials_exhausted", and sc's.
+// AssignIDs gives every element of b whose ID is zero an identifier: AssignPrefix's prefix and a
+// free serial under it, in input order. A serial is free when it names no stored component
+// (sc.Taken: its ID, legacy ID or a former one) and no element of the batch. The serials above
+// the highest one stored (sc.Serials) and in the batch come first, in order, while there are
+// any; past MaxSerial the search wraps around to the lowest free serials, so one identifier
+// with serial 999999 does not use the prefix up. It returns the counters to write: the highest
+// serial the batch reached under each prefix where that is above the stored one. Errors:
+// ErrInvalidInput (a zero ID without a cell or 5-digit class), an *UnassignedError (wrapping a
+// Conflict "serials_exhausted") naming every element for which no serial is free, and sc's.
+// On error no element's ID is set.
 func AssignIDs(b IDBatch, sc SerialCounters) (map[SerialPrefix]uint32, error) {
 	n := b.Len()
-	serials := make(map[SerialPrefix]uint32)
-	for i := range n {
-		id, legacy := b.IDs(i)
-		for _, code := range [2]ComponentCode{id, legacy} {
-			if !code.IsZero() {
-				p := PrefixOf(code)
-				serials[p] = max(serials[p], uint32(code.Serial()))
-			}
-		}
-	}
 	var at []int32           // the elements whose ID is assigned
 	var under []uint64       // their prefixes
 	need := map[uint64]int{} // how many IDs each prefix gives
@@ -98,6 +90,26 @@ func AssignIDs(b IDBatch, sc SerialCounters) (map[SerialPrefix]uint32, error) {
 		}
 		at, under = append(at, int32(i)), append(under, p)
 		need[p]++
+	}
+	serials := make(map[SerialPrefix]uint32)
+	inBatch := map[SerialPrefix]map[uint32]bool{} // the batch's own serials under the prefixes that give IDs
+	for i := range n {
+		id, legacy := b.IDs(i)
+		for _, code := range [2]ComponentCode{id, legacy} {
+			if code.IsZero() {
+				continue
+			}
+			p, s := PrefixOf(code), uint32(code.Serial())
+			serials[p] = max(serials[p], s)
+			if _, gives := need[p.N]; gives && !p.Legacy {
+				if inBatch[p] == nil {
+					inBatch[p] = map[uint32]bool{}
+				}
+				inBatch[p][s] = true
+			}
+		}
+	}
+	for p := range need {
 		if _, ok := serials[SerialPrefix{N: p}]; !ok {
 			serials[SerialPrefix{N: p}] = 0 // so that its stored serial is read
 		}
@@ -114,22 +126,30 @@ func AssignIDs(b IDBatch, sc SerialCounters) (map[SerialPrefix]uint32, error) {
 	for p, s := range stored {
 		serials[p] = max(serials[p], s)
 	}
-	taken, err := takenSerials(sc, need, serials)
+	free, err := freeSerials(sc, need, serials, inBatch)
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]ComponentCode, len(at))
+	var failed []int
+	next := make(map[uint64]int, len(need))
 	for j, i := range at {
-		p := SerialPrefix{N: under[j]}
-		last := serials[p]
-		for taken[p][last+1] {
-			last++
+		p := under[j]
+		k := next[p]
+		if k >= len(free[SerialPrefix{N: p}]) {
+			failed = append(failed, int(i))
+			continue
 		}
-		id, err := NextID(p.N, last)
-		if err != nil {
-			return nil, fmt.Errorf("component %d: %w", i, err)
-		}
-		serials[p] = last + 1
-		b.SetID(int(i), id)
+		next[p] = k + 1
+		s := free[SerialPrefix{N: p}][k]
+		ids[j] = ComponentCodeFromUint64(p*1000000+uint64(s), false)
+		serials[SerialPrefix{N: p}] = max(serials[SerialPrefix{N: p}], s)
+	}
+	if len(failed) > 0 {
+		return nil, &UnassignedError{Elements: failed, Err: exhausted(under[slices.Index(at, int32(failed[0]))])}
+	}
+	for j, i := range at {
+		b.SetID(int(i), ids[j])
 	}
 	grown := make(map[SerialPrefix]uint32)
 	for p, s := range serials {
@@ -140,56 +160,98 @@ func AssignIDs(b IDBatch, sc SerialCounters) (map[SerialPrefix]uint32, error) {
 	return grown, nil
 }
 
-// takenSerials asks sc which serials above serials[p] name stored components, for each prefix
-// p that gives need[p] IDs, until it knows enough free ones (or reaches MaxSerial). One
-// question usually does: only lost counters leave stored names above them. Each further round
+// UnassignedError is AssignIDs' error when some elements of a batch cannot get an identifier
+// because every serial of their district and class is taken. Err is the Conflict
+// "serials_exhausted" of the first of them; a partial import reports each element as a problem
+// and stores the others.
+type UnassignedError struct {
+	Elements []int // the batch indices, ascending
+	Err      error
+}
+
+func (e *UnassignedError) Error() string {
+	return fmt.Sprintf("%d components get no identifier (the first is element %d): %v", len(e.Elements), e.Elements[0], e.Err)
+}
+
+func (e *UnassignedError) Unwrap() error { return e.Err }
+
+// exhausted is the Conflict of a prefix (from AssignPrefix) without a free serial.
+func exhausted(prefix uint64) error {
+	return Errorf(Conflict, CodeSerialsExhausted,
+		"every serial of district %06d class %05d is taken", prefix/100000, prefix%100000)
+}
+
+// freeSerials finds, for each prefix p that gives need[p] IDs, up to need[p] free serials in
+// the order AssignIDs gives them: from serials[p]+1 up to MaxSerial, then from 1 up to
+// serials[p]. It asks sc which serials of a range name stored components; each further round
 // asks for twice as many serials as the last, so a long run of taken ones takes few rounds.
-func takenSerials(sc SerialCounters, need map[uint64]int, serials map[SerialPrefix]uint32) (map[SerialPrefix]map[uint32]bool, error) {
+// One question usually does: only lost counters, or a wrap-around, meet stored names.
+func freeSerials(sc SerialCounters, need map[uint64]int, serials map[SerialPrefix]uint32, inBatch map[SerialPrefix]map[uint32]bool) (map[SerialPrefix][]uint32, error) {
+	type segment struct{ from, to uint32 } // inclusive
 	type progress struct {
-		checked uint32 // serials up to this one are known
-		free    int
-		size    uint32 // of the last range asked
+		segs []segment // still to search, in order; segs[0].from is the next serial to ask about
+		size uint32    // of the last range asked
 	}
 	prog := make(map[SerialPrefix]*progress, len(need))
+	free := make(map[SerialPrefix][]uint32, len(need))
 	for n := range need {
 		p := SerialPrefix{N: n}
-		prog[p] = &progress{checked: serials[p]}
+		hi := serials[p]
+		pr := &progress{}
+		if hi < MaxSerial {
+			pr.segs = append(pr.segs, segment{hi + 1, MaxSerial})
+		}
+		if hi >= 1 {
+			pr.segs = append(pr.segs, segment{1, min(hi, MaxSerial)})
+		}
+		prog[p] = pr
 	}
-	taken := map[SerialPrefix]map[uint32]bool{}
 	for {
 		var rs []SerialRange
 		for p, pr := range prog {
-			want := need[p.N] - pr.free
-			if want <= 0 || pr.checked >= MaxSerial {
+			want := need[p.N] - len(free[p])
+			if want <= 0 || len(pr.segs) == 0 {
 				continue
 			}
 			pr.size = max(uint32(want), 2*pr.size)
-			to := min(uint64(pr.checked)+uint64(pr.size), MaxSerial)
-			rs = append(rs, SerialRange{Prefix: p, From: pr.checked + 1, To: uint32(to)})
+			sg := pr.segs[0]
+			to := uint32(min(uint64(sg.from)+uint64(pr.size)-1, uint64(sg.to)))
+			rs = append(rs, SerialRange{Prefix: p, From: sg.from, To: to})
 		}
 		if len(rs) == 0 {
-			return taken, nil
+			return free, nil
 		}
 		codes, err := sc.Taken(rs)
 		if err != nil {
 			return nil, err
 		}
+		taken := map[SerialPrefix][]uint32{}
 		for _, c := range codes {
 			p := PrefixOf(c)
-			if taken[p] == nil {
-				taken[p] = map[uint32]bool{}
-			}
-			taken[p][uint32(c.Serial())] = true
+			taken[p] = append(taken[p], uint32(c.Serial()))
 		}
 		for _, r := range rs {
+			t := taken[r.Prefix]
+			slices.Sort(t)
 			pr := prog[r.Prefix]
-			pr.free += int(r.To - r.From + 1)
-			for s := range taken[r.Prefix] {
-				if s >= r.From && s <= r.To {
-					pr.free--
+			want := need[r.Prefix.N] - len(free[r.Prefix])
+			for s := r.From; ; s++ {
+				if want == 0 {
+					break
+				}
+				if _, hit := slices.BinarySearch(t, s); !hit && !inBatch[r.Prefix][s] {
+					free[r.Prefix] = append(free[r.Prefix], s)
+					want--
+				}
+				if s == r.To {
+					break
 				}
 			}
-			pr.checked = r.To
+			if r.To >= pr.segs[0].to {
+				pr.segs = pr.segs[1:]
+			} else {
+				pr.segs[0].from = r.To + 1
+			}
 		}
 	}
 }

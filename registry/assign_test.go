@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,6 +24,7 @@ func (b batch) SetID(i int, id registry.ComponentCode) { b[i].ID = id }
 type counters struct {
 	stored map[registry.SerialPrefix]uint32
 	taken  map[registry.ComponentCode]bool
+	full   map[registry.SerialPrefix]uint32 // every serial of the prefix is taken but this one (0: every one)
 	err    error
 	rounds int
 }
@@ -40,6 +42,16 @@ func (c *counters) Serials(ps []registry.SerialPrefix) (map[registry.SerialPrefi
 func (c *counters) Taken(rs []registry.SerialRange) ([]registry.ComponentCode, error) {
 	c.rounds++
 	var out []registry.ComponentCode
+	for _, r := range rs {
+		if but, ok := c.full[r.Prefix]; ok {
+			for s := r.From; s <= r.To; s++ {
+				if s == but {
+					continue
+				}
+				out = append(out, registry.ComponentCodeFromUint64(r.Prefix.N*1000000+uint64(s), r.Prefix.Legacy))
+			}
+		}
+	}
 	for id := range c.taken {
 		for _, r := range rs {
 			if registry.PrefixOf(id) == r.Prefix && id.Serial() >= int(r.From) && id.Serial() <= int(r.To) {
@@ -88,6 +100,8 @@ func TestAssignIDs(t *testing.T) {
 		wantGrown map[registry.SerialPrefix]uint32
 		wantErr   error // nil: success
 		wantCode  string
+		wantFail  []int // the elements an *UnassignedError names
+		full      map[registry.SerialPrefix]uint32
 		maxRounds int
 	}{
 		{
@@ -131,10 +145,55 @@ func TestAssignIDs(t *testing.T) {
 			maxRounds: 2,
 		},
 		{
-			name:     "exhausted",
-			in:       batch{comp(zero, manhole), comp(zero, manhole)},
-			stored:   map[registry.SerialPrefix]uint32{pm: registry.MaxSerial - 1},
+			name:      "past the last serial, the lowest free ones",
+			in:        batch{comp(zero, manhole), comp(zero, manhole), comp(zero, manhole)},
+			stored:    map[registry.SerialPrefix]uint32{pm: registry.MaxSerial - 1},
+			taken:     takenSerials(manhole, 1, registry.MaxSerial-1),
+			want:      []registry.ComponentCode{id(manhole, registry.MaxSerial), id(manhole, 2), id(manhole, 3)},
+			wantGrown: map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			maxRounds: 3,
+		},
+		{
+			name:      "serial 999999 taken: the lowest free serials, counters unchanged",
+			in:        batch{comp(zero, manhole), comp(zero, manhole), comp(zero, manhole)},
+			stored:    map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			taken:     takenSerials(manhole, 1, 2, 4, registry.MaxSerial),
+			want:      []registry.ComponentCode{id(manhole, 3), id(manhole, 5), id(manhole, 6)},
+			wantGrown: map[registry.SerialPrefix]uint32{},
+			maxRounds: 2,
+		},
+		{
+			name: "after the wrap, the batch's own serials are not given again",
+			in:   batch{comp(zero, manhole), comp(id(manhole, 1), manhole), comp(zero, manhole), comp(id(manhole, registry.MaxSerial), manhole)},
+			want: []registry.ComponentCode{id(manhole, 2), id(manhole, 1), id(manhole, 3), id(manhole, registry.MaxSerial)},
+			// the batch's serial 999999 is above the (absent) stored counter
+			wantGrown: map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			maxRounds: 2,
+		},
+		{
+			name:      "a long run of taken serials after the wrap takes few questions",
+			in:        batch{comp(zero, manhole)},
+			stored:    map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			taken:     takenSerials(manhole, append(run(1, 5000), registry.MaxSerial)...),
+			want:      []registry.ComponentCode{id(manhole, 5001)},
+			wantGrown: map[registry.SerialPrefix]uint32{},
+			maxRounds: 14,
+		},
+		{
+			name:     "exhausted: every element without a free serial is named",
+			in:       batch{comp(zero, manhole), comp(zero, lamp), comp(zero, manhole)},
+			stored:   map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			full:     map[registry.SerialPrefix]uint32{pm: 0},
 			wantCode: "serials_exhausted",
+			wantFail: []int{0, 2},
+		},
+		{
+			name:     "exhausted by the batch itself",
+			in:       batch{comp(zero, manhole), comp(zero, manhole)},
+			stored:   map[registry.SerialPrefix]uint32{pm: registry.MaxSerial},
+			full:     map[registry.SerialPrefix]uint32{pm: 1},
+			wantCode: "serials_exhausted",
+			wantFail: []int{1},
 		},
 		{
 			name:    "no cell",
@@ -144,8 +203,18 @@ func TestAssignIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &counters{stored: tt.stored, taken: tt.taken}
+			c := &counters{stored: tt.stored, taken: tt.taken, full: tt.full}
+			before := append(batch(nil), tt.in...)
 			grown, err := registry.AssignIDs(tt.in, c)
+			if tt.wantFail != nil {
+				var ue *registry.UnassignedError
+				if !errors.As(err, &ue) || !slices.Equal(ue.Elements, tt.wantFail) {
+					t.Errorf("AssignIDs error = %v, want an *UnassignedError naming elements %v", err, tt.wantFail)
+				}
+				if diff := cmp.Diff(before, tt.in, componentCodeText); diff != "" {
+					t.Errorf("AssignIDs set IDs although it failed (-before +after):\n%s", diff)
+				}
+			}
 			switch {
 			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
 				t.Fatalf("AssignIDs error = %v, want %v", err, tt.wantErr)

@@ -161,6 +161,49 @@ func (c *Catalog) resolve(k int, code string) (current, legacy string, err error
 	return cl.MapsTo, cl.Code, nil
 }
 
+// CheckLookupClass checks the class of a lookup (GET/POST /api/v1/lookup): "" (no class), or a
+// 5-digit or legacy 4-digit code the catalogue knows, of a component or an event (matter)
+// class, national or local. Anything else is an *Error with code invalid_class whose message
+// names the code: a well-formed code outside the catalogue would otherwise be routed as an
+// unknown class, silently, to the district centre.
+func (c *Catalog) CheckLookupClass(code string) error {
+	if code == "" {
+		return nil
+	}
+	if !classCodeOK(code) {
+		return Errorf(Invalid, CodeInvalidClass, "class %q: %s", code, ErrInvalidClass.Message)
+	}
+	for k := range c.classes {
+		if _, ok := c.classes[k][code]; ok {
+			return nil
+		}
+	}
+	return Errorf(Invalid, CodeInvalidClass, "class %s is not in the class catalogue (GB/T 47678.5-2026, legacy or local; see /api/v1/classes)", code)
+}
+
+// CheckFilterClass checks one class of a component filter (?class= of the listings and of
+// nearest): a 2-digit major class of components, or a 5-digit or legacy 4-digit component
+// class the catalogue knows, national or local. Anything else is an *Error with code
+// invalid_class whose message names the code.
+func (c *Catalog) CheckFilterClass(code string) error {
+	k := kindIndex(KindComponent)
+	switch {
+	case len(code) == 2 && allDigits(code):
+		for _, m := range c.majors[k] {
+			if m.Code == code {
+				return nil
+			}
+		}
+		return Errorf(Invalid, CodeInvalidClass, "class %s is not a major component class of the catalogue (see /api/v1/classes)", code)
+	case classCodeOK(code):
+		if _, ok := c.classes[k][code]; ok {
+			return nil
+		}
+		return Errorf(Invalid, CodeInvalidClass, "class %s is not a component class of the catalogue (GB/T 47678.5-2026, legacy or local; see /api/v1/classes)", code)
+	}
+	return Errorf(Invalid, CodeInvalidClass, "class %q: each class must be a 2-digit major class or a 4- or 5-digit class code", code)
+}
+
 // classCodeOK reports whether code is 4 or 5 ASCII digits.
 func classCodeOK(code string) bool {
 	if len(code) != 4 && len(code) != 5 {

@@ -789,3 +789,52 @@ func BenchmarkResolveComponentClass(b *testing.B) {
 		}
 	})
 }
+
+func TestCheckLookupAndFilterClass(t *testing.T) {
+	cat := registry.DefaultCatalog()
+	if err := cat.AddLocal(registry.Class{Kind: registry.KindComponent, Code: "21901", Name: "智慧灯杆", MajorName: "本地部件"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		class        string
+		lookup, list bool // accepted by CheckLookupClass, by CheckFilterClass
+	}{
+		{"", true, false},
+		{"01001", true, true},  // 2026 component (and its 异常 matter)
+		{"0101", true, true},   // legacy component
+		{"06001", true, false}, // a 2026 event class: a lookup, not a component filter
+		{"21901", true, true},  // local
+		{"21", false, true},    // the local class's major
+		{"01", false, true},    // a national major
+		{"99999", false, false},
+		{"9999", false, false},
+		{"98", false, false},
+		{"1037", false, false},   // 01037 without its leading zero: not a legacy class
+		{"010011", false, false}, // too long
+		{"0100a", false, false},
+		{"01*", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.class, func(t *testing.T) {
+			t.Helper()
+			check := func(name string, err error, ok bool) {
+				t.Helper()
+				if ok {
+					if err != nil {
+						t.Errorf("%s(%q) = %v, want nil", name, tt.class, err)
+					}
+					return
+				}
+				if registry.ErrorCode(err) != registry.CodeInvalidClass {
+					t.Errorf("%s(%q) = %v, want invalid_class", name, tt.class, err)
+				} else if tt.class != "" && !strings.Contains(err.Error(), tt.class) {
+					t.Errorf("%s(%q) = %v, want the message to name the class", name, tt.class, err)
+				}
+			}
+			check("CheckLookupClass", cat.CheckLookupClass(tt.class), tt.lookup)
+			if tt.class != "" {
+				check("CheckFilterClass", cat.CheckFilterClass(tt.class), tt.list)
+			}
+		})
+	}
+}

@@ -89,13 +89,13 @@ func compFieldOf(k string) (int8, bool) {
 // compIgnoredOf reports whether a property name (ASCII case ignored) is neither a census field
 // nor an attribute: what the store computes or owns (cell, key, version, updated,
 // updated_by) and what the API and the export add for people to read (class_name,
-// status_name, street, community, distance), so that a component exported or answered
-// imports back as it was, without these as attributes. "attributes" is the member that holds
-// the attributes themselves.
+// status_name, district, street, community, distance), so that a component exported or
+// answered imports back as it was, without these as attributes. "attributes" is the member
+// that holds the attributes themselves, ProblemsProperty what a rejected-features file adds.
 func compIgnoredOf(k string) bool {
 	switch strings.ToLower(k) {
 	case "cell", "key", "version", "updated", "updated_by", "class_name", "status_name",
-		"street", "community", "distance", "attributes":
+		"district", "street", "community", "distance", "attributes", ProblemsProperty:
 		return true
 	}
 	return false
@@ -394,8 +394,8 @@ func DecodeComponent(f *Feature, cat *Catalog) (Component, []Problem) {
 		switch {
 		case err != nil:
 			add(compID, CodeInvalidComponentCode, "%q: %s%s", idText, ErrInvalidComponentCode.Message, excelHint(idText))
-		case classText != "" && id.Class() != classText:
-			add(compID, CodeIDClassMismatch, "identifier %s has class %s, but the class given is %s", idText, id.Class(), classText)
+		case classText != "" && id.Class() != classText && !(classOK && sameClass(cat, id, &c)):
+			add(compID, CodeIDClassMismatch, "identifier %s has class %s, but the class given is %s%s", idText, id.Class(), classText, mappingHint(cat, id.Class()))
 			id = ComponentCode{}
 		case !classOK:
 			id = ComponentCode{}
@@ -568,4 +568,33 @@ func atoiDigits(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// sameClass reports whether identifier id, whose class digits differ from the class given,
+// names the same class through the catalogue's legacy → 2026 mapping: a legacy 16-digit
+// identifier whose 4-digit class maps to c.Class (the 2026 class given, or the one a legacy
+// class given maps to), or a 2026 identifier whose class is c.Class (a legacy class was given
+// that maps to it). A legacy identifier's class becomes c.LegacyClass when none was given; one
+// that differs from the legacy class given is not the same class.
+func sameClass(cat *Catalog, id ComponentCode, c *Component) bool {
+	cur, legacy, err := cat.ResolveComponentClass(id.Class())
+	if err != nil || cur != c.Class {
+		return false
+	}
+	if legacy != "" && c.LegacyClass != "" && legacy != c.LegacyClass {
+		return false
+	}
+	if legacy != "" {
+		c.LegacyClass = legacy
+	}
+	return true
+}
+
+// mappingHint says, in an id_class_mismatch message, what the identifier's class maps to.
+func mappingHint(cat *Catalog, class string) string {
+	cur, legacy, err := cat.ResolveComponentClass(class)
+	if err != nil || legacy == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (legacy class %s maps to %s)", legacy, cur)
 }

@@ -59,6 +59,11 @@ const (
 	CodeDuplicate        = "duplicate"         // a record with this identifier already exists, or one is named twice in a write (ErrDuplicate)
 	CodeUnitInUse        = "unit_in_use"       // a unit deleted while a rule or another unit refers to it
 	CodeSerialsExhausted = "serials_exhausted" // no serial is left to assign under a component's district and class
+	// CodeComponentRetired: an edit of a retired component's status (or a retire of a retired
+	// one with a note); a retired component comes back only through POST …/{id}/restore.
+	CodeComponentRetired = "component_retired"
+	// CodeNotRetired: POST …/{id}/restore of a component that is not retired.
+	CodeNotRetired = "not_retired"
 	// CodeClassExists: a local class whose kind and code exist already, or repeat in the file.
 	// Internal: local classes are loaded at start-up, never over HTTP.
 	CodeClassExists = "class_exists"
@@ -118,6 +123,9 @@ const (
 	// that is not an object.
 	CodeInvalidAttribute  = "invalid_attribute"
 	CodeTooManyAttributes = "too_many_attributes" // more attributes than MaxAttributes, or more bytes than MaxAttributesSize
+	// CodeUnknownUnitName: a warning, refusing nothing: a component's maintainer or owner names
+	// no stored unit, neither by its id nor by its name (such a maintainer is never responsible).
+	CodeUnknownUnitName = "unknown_unit_name"
 
 	// Cells.
 	CodeDuplicateCode         = "duplicate_code"          // a cell code that an earlier feature already has

@@ -233,6 +233,7 @@ type Change struct {
 	Actor   string
 	Op      ChangeOp
 	Version int64      // the version after the change
+	Note    string     // why, when the writer said: a retirement's or a restore's note
 	Before  *Component // nil on create
 	After   *Component
 }

@@ -1,11 +1,13 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +34,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	var blocks [][]Component
 	var idxOf []int
 	seen := map[ComponentCode]int{}
+	named := unitNames{}
 	total := 0
 	var padded paddedClasses // class_code_padded warnings
 	err := readCensus(r, opt, &rep, func(f *Feature) error {
@@ -73,6 +76,7 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		c.Source = in.get(c.Source)
 		c.Class = in.get(c.Class)
 		c.LegacyClass = in.get(c.LegacyClass)
+		named.add(&c, f.Index)
 		if len(blocks) == 0 || len(blocks[len(blocks)-1]) == importBlock {
 			blocks = append(blocks, make([]Component, 0, importBlock))
 		}
@@ -86,6 +90,9 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	padded.finish(&rep)
 	if opt.Progress != nil {
 		opt.Progress(total)
+	}
+	if err := s.warnUnknownUnits(ctx, &rep, named); err != nil {
+		return rep, fmt.Errorf("import components: %w", err)
 	}
 	if !sink.finish(total) {
 		return rep, rejectedErr(&rep)
@@ -103,19 +110,43 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	}
 
 	// Components equal to their stored records are left as they are: no new version, no
-	// history or feed entry.
-	valid, err = s.dropUnchanged(ctx, valid, &rep)
+	// history or feed entry. at holds the feature index of each element of valid.
+	at := make([]int, 0, len(valid))
+	for _, fi := range idxOf {
+		if !sink.rejected[fi] {
+			at = append(at, fi)
+		}
+	}
+	if len(at) != len(valid) {
+		return rep, fmt.Errorf("import components: %d valid components for %d features", len(valid), len(at))
+	}
+	valid, at, err = s.dropUnchanged(ctx, valid, at, &rep)
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
-	err = s.write(&rep, opt, len(valid), func() error {
-		stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
-		if err != nil {
-			return err
+	for {
+		err = s.write(&rep, opt, len(valid), func() error {
+			stored, err := s.store.PutComponents(ctx, valid, nil, opt.Actor)
+			if err != nil {
+				return err
+			}
+			s.index.ApplyComponents(stored)
+			return nil
+		})
+		var ue *UnassignedError
+		if !errors.As(err, &ue) {
+			break
 		}
-		s.index.ApplyComponents(stored)
-		return nil
-	})
+		// Features no identifier is left for are problems of the report; in partial mode the
+		// others are stored (a failed PutComponents stored nothing, so it is simply repeated).
+		if valid, at, err = s.unassigned(sink, valid, at, ue); err != nil {
+			return rep, fmt.Errorf("import components: %w", err)
+		}
+		rep.Created -= len(ue.Elements) // counted as new by dropUnchanged: they have no identifier
+		if !sink.finish(total) {
+			return rep, rejectedErr(&rep)
+		}
+	}
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
@@ -126,14 +157,15 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 
 // dropUnchanged counts the valid components of an import as created, updated or unchanged
 // (from the stored records their identifiers name) and returns those that must be written:
-// the created and the updated, in order, in place of comps.
-func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Report) ([]Component, error) {
-	out := comps[:0]
+// the created and the updated, in order, in place of comps, with their feature indices (at
+// holds those of comps).
+func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int, rep *Report) ([]Component, []int, error) {
+	out, outAt := comps[:0], at[:0]
 	batch, _ := s.store.(ComponentsByIDReader)
 	var ids []ComponentCode
 	for from := 0; from < len(comps); from += storedBatch {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		part := comps[from:min(from+storedBatch, len(comps))]
 		var byID, byLegacy []Component
@@ -145,14 +177,14 @@ func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Rep
 				ids = append(ids, part[i].ID)
 			}
 			if byID, okID, err = batch.ComponentsByID(ctx, ids); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ids = ids[:0]
 			for i := range part {
 				ids = append(ids, part[i].LegacyID)
 			}
 			if byLegacy, okLegacy, err = batch.ComponentsByID(ctx, ids); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		for i := range part {
@@ -163,7 +195,7 @@ func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Rep
 			case batch == nil:
 				var err error
 				if cur, found, err = s.storedComponent(ctx, c); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			case okID[i]:
 				cur, found = byID[i], true
@@ -180,9 +212,10 @@ func (s *Service) dropUnchanged(ctx context.Context, comps []Component, rep *Rep
 				rep.Updated++
 			}
 			out = append(out, *c)
+			outAt = append(outAt, at[from+i])
 		}
 	}
-	return out, nil
+	return out, outAt, nil
 }
 
 // storedBatch is how many components dropUnchanged looks up at once.
@@ -238,6 +271,90 @@ func SameStoredComponent(cur, c *Component) bool {
 		x.ChangeDate = cur.ChangeDate
 	}
 	return x == *cur
+}
+
+// unassigned adds a serials_exhausted problem for each element of valid that ue names (at
+// holds the feature index of each element of valid) and returns valid and at without them.
+func (s *Service) unassigned(sink *problemSink, valid []Component, at []int, ue *UnassignedError) ([]Component, []int, error) {
+	drop := make(map[int]bool, len(ue.Elements))
+	for _, e := range ue.Elements {
+		if e < 0 || e >= len(valid) {
+			return nil, nil, fmt.Errorf("element %d of %d: %w", e, len(valid), ue)
+		}
+		c := &valid[e]
+		drop[e] = true
+		sink.add(Problem{Index: at[e], Field: "id", Code: CodeSerialsExhausted,
+			Message: fmt.Sprintf("no identifier is left to assign: every serial of district %s class %s is taken; give the component an id", c.Cell.District(), c.Class)})
+	}
+	kept, keptAt := valid[:0], at[:0]
+	for i := range valid {
+		if !drop[i] {
+			kept, keptAt = append(kept, valid[i]), append(keptAt, at[i])
+		}
+	}
+	return kept, keptAt, nil
+}
+
+// unitNames counts the distinct maintainers and owners of an import's components: field
+// ("maintainer" or "owner") and value → the first feature naming it and how many do.
+type unitNames map[[2]string]*unitNamed
+
+type unitNamed struct {
+	index, count int
+	id           string
+}
+
+func (u unitNames) add(c *Component, index int) {
+	for _, fv := range [...][2]string{{"maintainer", c.Maintainer}, {"owner", c.Owner}} {
+		if fv[1] == "" {
+			continue
+		}
+		if n := u[fv]; n != nil {
+			n.count++
+			continue
+		}
+		u[fv] = &unitNamed{index: index, count: 1, id: c.ID.String()}
+	}
+}
+
+// warnUnknownUnits adds an unknown_unit_name warning for each maintainer or owner that names no
+// stored unit, neither by its id nor by its name: one per distinct value, at the first feature
+// naming it, with how many do. Such a maintainer is never responsible for a problem (the
+// lookup says so in its reason), so a typo would otherwise go unnoticed.
+func (s *Service) warnUnknownUnits(ctx context.Context, rep *Report, named unitNames) error {
+	if len(named) == 0 {
+		return nil
+	}
+	units, err := s.store.Units(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, 2*len(units))
+	for _, u := range units {
+		known[u.ID], known[u.Name] = true, true
+	}
+	type warning struct {
+		field, value string
+		n            *unitNamed
+	}
+	var ws []warning
+	for fv, n := range named {
+		if !known[fv[1]] {
+			ws = append(ws, warning{fv[0], fv[1], n})
+		}
+	}
+	slices.SortFunc(ws, func(a, b warning) int {
+		return cmp.Or(cmp.Compare(a.n.index, b.n.index), strings.Compare(a.field, b.field))
+	})
+	for _, w := range ws {
+		more := ""
+		if w.n.count > 1 {
+			more = fmt.Sprintf(" (%d components name it; this is the first)", w.n.count)
+		}
+		rep.Warn(w.n.index, w.n.id, w.field, CodeUnknownUnitName,
+			"%s %q names no unit (neither a unit id nor a unit name)%s; import the unit or correct the name, else it is never responsible for a problem", w.field, w.value, more)
+	}
+	return nil
 }
 
 // importBlock is how many decoded components importComponents keeps per block.
@@ -302,6 +419,11 @@ func (s *Service) CreateComponent(ctx context.Context, f *Feature, actor string)
 }
 
 func (s *Service) put(ctx context.Context, c Component, version int64, actor string) (Component, error) {
+	return s.putNoted(ctx, c, version, actor, "")
+}
+
+// putNoted stores one component, its history entry carrying note.
+func (s *Service) putNoted(ctx context.Context, c Component, version int64, actor, note string) (Component, error) {
 	var expect []int64
 	if version > 0 {
 		expect = []int64{version}
@@ -309,7 +431,7 @@ func (s *Service) put(ctx context.Context, c Component, version int64, actor str
 	var stored []Component
 	err := s.commit(func() error {
 		var err error
-		if stored, err = s.store.PutComponents(ctx, []Component{c}, expect, actor); err != nil {
+		if stored, err = s.store.PutComponentsNoted(ctx, []Component{c}, expect, actor, note); err != nil {
 			return err
 		}
 		s.index.ApplyComponents(stored)
@@ -373,6 +495,12 @@ func (s *Service) UpdateComponent(ctx context.Context, id ComponentCode, patch *
 				return Component{}, Errorf(Invalid, CodeClassImmutable, "the class of %s cannot change (its identifier encodes it); retire it and create a new component", id)
 			}
 			continue
+		case "status":
+			// A retired component comes back only through RestoreComponent, never by an edit.
+			if st, err := ParseStatus(v); cur.Status == StatusRemoved && (err != nil || st != StatusRemoved) {
+				return Component{}, Errorf(Conflict, CodeComponentRetired,
+					"component %s is retired; restore it (POST /api/v1/components/%s/restore) before changing its status", id, id)
+			}
 		}
 		merged.Props[k] = v
 	}
@@ -424,7 +552,9 @@ func sameComponent(a, b *Component, dated bool) bool {
 }
 
 // RetireComponent marks a component removed (移除). Components are never deleted: the
-// record and its history stay. note, when given, replaces the note (e.g. why it was removed).
+// record and its history stay. note, when given, says why in the history entry of the
+// retirement (Change.Note); the component's own note is kept. Retiring a retired component
+// changes nothing.
 func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
 	if err := CheckNote(note); err != nil {
 		return Component{}, fmt.Errorf("retire component %s: %w", id, err)
@@ -447,10 +577,49 @@ func (s *Service) RetireComponent(ctx context.Context, id ComponentCode, version
 	c := cur
 	c.Status = StatusRemoved
 	c.ChangeDate = s.today()
-	if note != "" {
-		c.Note = note
+	return s.putNoted(ctx, c, cur.Version, actor, note)
+}
+
+// RestoreComponent brings a retired component back: its status becomes the one it had before
+// its last retirement (intact when the history does not say), its change_date today, and the
+// history entry carries note ("restored" when empty). version must be the current version
+// (0: any). A component that is not retired is a Conflict not_retired.
+func (s *Service) RestoreComponent(ctx context.Context, id ComponentCode, version int64, actor, note string) (Component, error) {
+	if err := CheckNote(note); err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
 	}
-	return s.put(ctx, c, cur.Version, actor)
+	if err := CheckActor(actor); err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.store.Component(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	if version > 0 && cur.Version != version {
+		return Component{}, fmt.Errorf("restore component %s (version %d, current %d): %w", id, version, cur.Version, ErrVersionConflict)
+	}
+	if cur.Status != StatusRemoved {
+		return Component{}, Errorf(Conflict, CodeNotRetired, "component %s is not retired (status %s); there is nothing to restore", id, cur.Status)
+	}
+	hist, err := s.store.History(ctx, id)
+	if err != nil {
+		return Component{}, fmt.Errorf("restore component %s: %w", id, err)
+	}
+	c := cur
+	c.Status = StatusIntact
+	for i := len(hist) - 1; i >= 0; i-- {
+		if b := hist[i].Before; b != nil && b.Status != StatusRemoved && hist[i].After != nil && hist[i].After.Status == StatusRemoved {
+			c.Status = b.Status
+			break
+		}
+	}
+	c.ChangeDate = s.today()
+	if note == "" {
+		note = "restored"
+	}
+	return s.putNoted(ctx, c, cur.Version, actor, note)
 }
 
 // componentFeature turns a stored component back into a census feature (import names).

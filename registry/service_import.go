@@ -39,8 +39,8 @@ type ImportOptions struct {
 	// DryRun checks and counts without writing: the report is the one a real import would
 	// give (created, updated, unchanged, deleted, every problem), with DryRun set and Stored
 	// false; nothing is stored, no history or change-feed entry is made.
-	DryRun bool
-	Encoding Encoding       // of a CSV/TSV (any kind); "" detects it (DecodeText). JSON is UTF-8.
+	DryRun   bool
+	Encoding Encoding // of a CSV/TSV (any kind); "" detects it (DecodeText). JSON is UTF-8.
 }
 
 const progressEvery = 4096

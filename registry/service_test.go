@@ -571,3 +571,132 @@ func TestImportDetectsFormat(t *testing.T) {
 		})
 	}
 }
+
+// exhaustingStore is a store in which every serial of one class is taken: PutComponents fails,
+// as registry.AssignIDs does, naming every element without an ID of that class.
+type exhaustingStore struct {
+	*bolt.Store
+	class string
+	calls int
+}
+
+func (s *exhaustingStore) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
+	s.calls++
+	var failed []int
+	for i := range comps {
+		if comps[i].ID.IsZero() && comps[i].Class == s.class {
+			failed = append(failed, i)
+		}
+	}
+	if failed != nil {
+		return nil, fmt.Errorf("put components: %w", &registry.UnassignedError{Elements: failed,
+			Err: registry.Errorf(registry.Conflict, registry.CodeSerialsExhausted, "every serial of class %s is taken", s.class)})
+	}
+	return s.Store.PutComponents(ctx, comps, expect, actor)
+}
+
+// TestImportSerialsExhausted: a feature that cannot get an identifier is a problem of the
+// report with its index, not a bare 409; a partial import stores the others, a strict one
+// nothing (422).
+func TestImportSerialsExhausted(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, registry.ModeStrict); err != nil {
+		t.Fatal(err)
+	}
+	st := &exhaustingStore{Store: e.store, class: "01001"}
+	svc := registry.NewService(st, e.idx, registry.DefaultCatalog(), nil)
+	csv := csvHeader +
+		"50010301037000001,01037,路灯 1,intact,,106.5705,29.5505\n" +
+		",01001,,intact,,106.5715,29.5505\n" + // no serial left
+		",01037,,intact,,106.5706,29.5506\n" +
+		",99999,,intact,,106.5707,29.5507\n" // unknown class
+	imp := func(mode registry.Mode) (registry.Report, error) {
+		return svc.Import(context.Background(), registry.CensusComponents, strings.NewReader(csv),
+			registry.ImportOptions{Mode: mode, Format: registry.FormatCSV, Actor: "surveyor-1"})
+	}
+	tests := []struct {
+		mode        registry.Mode
+		wantErr     error
+		wantStored  bool
+		wantCreated int
+		wantComps   int
+	}{
+		{registry.ModeStrict, registry.ErrImportRejected, false, 0, 0}, // unknown class already rejects it
+		{registry.ModePartial, nil, true, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			rep, err := imp(tt.mode)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("import = %v, want %v", err, tt.wantErr)
+			}
+			if tt.mode == registry.ModeStrict {
+				return
+			}
+			if got, want := strings.Join(problemCodes(rep), " "), "1:serials_exhausted 3:unknown_class"; got != want {
+				t.Errorf("problems = %s, want %s", got, want)
+			}
+			if rep.Stored != tt.wantStored || rep.Created != tt.wantCreated || rep.Rejected != 2 || rep.Valid != 2 || rep.Total != 4 {
+				t.Errorf("report = %+v, want stored %v, %d created, 2 rejected of 4", rep, tt.wantStored, tt.wantCreated)
+			}
+			for _, p := range rep.Problems {
+				if p.Code == registry.CodeSerialsExhausted && !strings.Contains(p.Message, "01001") {
+					t.Errorf("problem %+v: want the message to name the class", p)
+				}
+			}
+			if _, comps := e.count(t); comps != tt.wantComps {
+				t.Errorf("stored %d components, want %d", comps, tt.wantComps)
+			}
+		})
+	}
+
+	// Strict, without the unknown class: the exhausted feature alone rejects the import.
+	e2 := newTestEnv(t)
+	if _, err := e2.importCells(t, twoCells, registry.ModeStrict); err != nil {
+		t.Fatal(err)
+	}
+	svc2 := registry.NewService(&exhaustingStore{Store: e2.store, class: "01001"}, e2.idx, registry.DefaultCatalog(), nil)
+	rep, err := svc2.Import(context.Background(), registry.CensusComponents, strings.NewReader(csvHeader+",01037,,intact,,106.5706,29.5506\n,01001,,intact,,106.5715,29.5505\n"),
+		registry.ImportOptions{Mode: registry.ModeStrict, Format: registry.FormatCSV, Actor: "surveyor-1"})
+	if !errors.Is(err, registry.ErrImportRejected) || rep.Stored || strings.Join(problemCodes(rep), " ") != "1:serials_exhausted" {
+		t.Errorf("strict import = %+v, %v; want rejected with 1:serials_exhausted", rep, err)
+	}
+	if _, comps := e2.count(t); comps != 0 {
+		t.Errorf("strict import stored %d components, want 0", comps)
+	}
+}
+
+// TestImportUnknownUnitNames: a maintainer or owner that names no unit (by id or name) is a
+// warning of the report, once per distinct value at its first feature, and refuses nothing.
+func TestImportUnknownUnitNames(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	units := `[{"id":"city","name":"重庆市数字化城市管理中心","type":"city_centre"},
+	 {"id":"lamps","name":"路灯管理所","type":"public_service_unit","parent":"city"}]`
+	if _, err := e.svc.Import(ctx, registry.CensusUnits, strings.NewReader(units), registry.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	csv := "class,maintainer,owner,lon,lat\n" +
+		"01037,lamps,,106.5705,29.5505\n" + // a unit id
+		"01037,路灯管理所,路灯管理所,106.5706,29.5506\n" + // a unit name
+		"01037,路灯所,重庆水务集团,106.5707,29.5507\n" + // neither
+		"01037,路灯所,,106.5708,29.5508\n" + // the same again: counted, not repeated
+		"01001,,,106.5709,29.5509\n" // none named: nothing to say
+	rep, err := e.svc.Import(ctx, registry.CensusComponents, strings.NewReader(csv), registry.ImportOptions{Format: registry.FormatCSV})
+	if err != nil || rep.Created != 5 || len(rep.Problems) != 0 {
+		t.Fatalf("import = %+v, %v; want 5 created, no problems", rep, err)
+	}
+	var got []string
+	for _, w := range rep.Warnings {
+		got = append(got, fmt.Sprintf("%d:%s:%s", w.Index, w.Field, w.Code))
+	}
+	if want := "2:maintainer:unknown_unit_name 2:owner:unknown_unit_name"; strings.Join(got, " ") != want {
+		t.Fatalf("warnings = %v (%+v), want %s", got, rep.Warnings, want)
+	}
+	if m := rep.Warnings[0].Message; !strings.Contains(m, `"路灯所"`) || !strings.Contains(m, "2 components") {
+		t.Errorf("warning message %q, want it to name the value and count 2 components", m)
+	}
+}

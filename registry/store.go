@@ -53,6 +53,9 @@ type Store interface {
 	// comps, and return a slice sharing its array, whether or not it succeeds: a caller
 	// that needs comps afterwards passes a copy.
 	PutComponents(ctx context.Context, comps []Component, expect []int64, actor string) ([]Component, error)
+	// PutComponentsNoted is PutComponents whose history entries of updates carry note (Change.Note:
+	// why the change was made, e.g. a retirement's reason); "" is no note.
+	PutComponentsNoted(ctx context.Context, comps []Component, expect []int64, actor, note string) ([]Component, error)
 	// PutUnits creates or replaces units by ID (Version 1 on create, +1 on replace, Updated
 	// stamped), recording each change with actor in the unit's history and on the feed, in the
 	// same transaction. DeleteUnit removes one (ErrUnitNotFound), recording the delete; the
@@ -146,10 +149,11 @@ type Index interface {
 }
 
 // Identifier assignment. A component stored without an identifier gets one from its cell's
-// district and its class: District(Cell) + Class + a 6-digit serial, the next one above every
-// identifier ever stored with that prefix (the stores keep the highest serial per prefix, and
-// a batch's own identifiers count too), skipping one that is stored already. Both stores
-// assign with AssignIDs: the rules live here, and a store only reads and writes its counters.
+// district and its class: District(Cell) + Class + a free 6-digit serial: the next one above
+// every identifier ever stored with that prefix (the stores keep the highest serial per prefix,
+// and a batch's own identifiers count too) that names no stored component, and past 999999 the
+// lowest free one. Both stores assign with AssignIDs: the rules live here, and a store only
+// reads its counters and names and writes its counters.
 
 // MaxSerial is the highest serial of an identifier (its last 6 digits).
 const MaxSerial = 999999
@@ -174,16 +178,6 @@ func AssignPrefix(c *Component) (uint64, error) {
 func assignErr(c *Component) error {
 	return fmt.Errorf("assigning an identifier needs a cell and a 5-digit class, have cell %q class %q: %w",
 		c.Cell, c.Class, ErrInvalidInput)
-}
-
-// NextID returns the identifier with serial last+1 under prefix (from AssignPrefix), or a
-// Conflict with code "serials_exhausted" when last is MaxSerial.
-func NextID(prefix uint64, last uint32) (ComponentCode, error) {
-	if last >= MaxSerial {
-		return ComponentCode{}, Errorf(Conflict, CodeSerialsExhausted,
-			"every serial of district %06d class %05d is taken", prefix/100000, prefix%100000)
-	}
-	return ComponentCodeFromUint64(prefix*1000000+uint64(last+1), false), nil
 }
 
 // CheckIDs rejects the empty and repeated IDs of a batch of n units or rules, id(i) being the

@@ -37,35 +37,6 @@ func TestAssignPrefix(t *testing.T) {
 	}
 }
 
-func TestNextID(t *testing.T) {
-	tests := []struct {
-		name     string
-		prefix   uint64
-		last     uint32
-		wantID   string
-		wantCode string // registry error code; "" means success
-	}{
-		{"first serial", 50010301001, 0, "50010301001000001", ""},
-		{"after 41", 50010301001, 41, "50010301001000042", ""},
-		{"last serial", 11010502001, registry.MaxSerial - 1, "11010502001999999", ""},
-		{"exhausted", 11010502001, registry.MaxSerial, "", "serials_exhausted"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := registry.NextID(tt.prefix, tt.last)
-			if code := registry.ErrorCode(err); code != tt.wantCode {
-				t.Fatalf("NextID(%d, %d) error = %v, want code %q", tt.prefix, tt.last, err, tt.wantCode)
-			}
-			if got.String() != tt.wantID {
-				t.Errorf("NextID(%d, %d) = %q, want %q", tt.prefix, tt.last, got, tt.wantID)
-			}
-			if err == nil && got.Legacy() {
-				t.Errorf("NextID(%d, %d) is a legacy identifier", tt.prefix, tt.last)
-			}
-		})
-	}
-}
-
 func TestCheckIDs(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -328,6 +328,10 @@ func (m *memStore) PutComponents(context.Context, []registry.Component, []int64,
 	return nil, fmt.Errorf("memStore is read-only")
 }
 
+func (m *memStore) PutComponentsNoted(context.Context, []registry.Component, []int64, string, string) ([]registry.Component, error) {
+	return nil, fmt.Errorf("memStore is read-only")
+}
+
 func (m *memStore) PutUnits(context.Context, []registry.Unit, string) ([]registry.Unit, error) {
 	return nil, fmt.Errorf("memStore is read-only")
 }

@@ -934,3 +934,51 @@ func TestRealDataBerlin(t *testing.T) {
 	checkCellAt(t, rc, idx, "after restart CellAt(component)", rc.componentPoints(), true)
 	checkNearest(t, rc, idx, "after restart Nearest", qs, 5, 0, 200)
 }
+
+// TestRealDataSerialsAfterTheLast: on the Berlin census, one street lamp created with serial
+// 999999 does not use its district's lamp serials up: the lamps created after it without an
+// identifier take the lowest serials the census left free (issue 9).
+func TestRealDataSerialsAfterTheLast(t *testing.T) {
+	src := realDataPath(t, "osm", "berlin-siegessaeule.osm.gz")
+	rc := importRealData(t, src)
+	ctx := context.Background()
+	svc := registry.NewService(rc.st, rc.idx, registry.DefaultCatalog(), nil)
+	const lamp = "01037"
+	lamps := rc.byClass[lamp]
+	if len(lamps) < 10 {
+		t.Fatalf("the census has %d street lamps, want at least 10", len(lamps))
+	}
+	at := rc.comps[lamps[0]]
+	district := at.id.Admin()
+	taken := map[int]bool{}
+	for _, i := range lamps {
+		if c := rc.comps[i]; c.id.Admin() == district {
+			taken[c.id.Serial()] = true
+		}
+	}
+	var want []int // the three lowest free serials
+	for s := 1; len(want) < 3; s++ {
+		if !taken[s] {
+			want = append(want, s)
+		}
+	}
+	feature := func(id string) *registry.Feature {
+		return &registry.Feature{Index: -1, Geometry: at.point, Props: map[string]string{"class": lamp, "id": id}}
+	}
+	last := district + lamp + "999999"
+	if taken[registry.MaxSerial] {
+		t.Fatalf("the census already holds %s", last)
+	}
+	if _, err := svc.CreateComponent(ctx, feature(last), "realdata-test"); err != nil {
+		t.Fatalf("CreateComponent(%s): %v", last, err)
+	}
+	for _, s := range want {
+		c, err := svc.CreateComponent(ctx, feature(""), "realdata-test")
+		if err != nil {
+			t.Fatalf("CreateComponent(no id) after %s: %v, want serial %d", last, err, s)
+		}
+		if c.ID.Admin() != district || c.ID.Class() != lamp || c.ID.Serial() != s {
+			t.Errorf("assigned %s, want district %s class %s serial %d (the lowest free)", c.ID, district, lamp, s)
+		}
+	}
+}

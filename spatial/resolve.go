@@ -313,9 +313,12 @@ func (idx *Index) resolveIn(s *snapshot, p orb.Point, class string, e *cellEntry
 	}
 	res := Resolution{Cell: &e.cell}
 	ck := classKind(class)
+	var stray *compEntry // the nearest component whose maintainer names no unit, when no other applies
+	var strayD float64
 	if ck == kindComp || ck == kindAmbiguous {
 		if cid, ok := s.classID[class]; ok {
-			if ce, ui, d, ok := s.snapComponent(p, cid, idx.opts.SnapRadius); ok {
+			ce, ui, d, ok := s.snapComponent(p, cid, idx.opts.SnapRadius)
+			if ok && ui >= 0 {
 				u := &s.units.list[ui]
 				res.Kind = KindComponent
 				res.Unit = u
@@ -323,8 +326,21 @@ func (idx *Index) resolveIn(s *snapshot, p orb.Point, class string, e *cellEntry
 				res.Reason = componentReason(res.Component, s.classes[ce.class], d, u)
 				return res, nil
 			}
+			if ok {
+				stray, strayD = ce, d
+			}
 		}
 	}
+	res, err := idx.resolveRules(s, p, class, ck, e, res)
+	if stray != nil && err == nil {
+		res.Reason = strayReason(registry.ComponentCodeFromUint64(stray.id, stray.flags&flagLegacyID != 0),
+			s.classes[stray.class], strayD, s.maints[stray.maint]) + res.Reason
+	}
+	return res, err
+}
+
+// resolveRules is steps 2 to 4 of Resolve.
+func (idx *Index) resolveRules(s *snapshot, p orb.Point, class string, ck uint8, e *cellEntry, res Resolution) (Resolution, error) {
 	for _, ri := range s.rules.candidates(class) {
 		r := &s.rules.rules[ri]
 		if r.unit < 0 || !kindMatches(r.kind, ck) {
@@ -369,6 +385,25 @@ func (u *units) fallback(res Resolution, district string, acrossDistricts bool) 
 	return Resolution{}, registry.ErrNoUnit
 }
 
+// strayReason is the start of a Reason when the nearest component of the class names a
+// maintainer that is no known unit: the dispatcher learns why it was not asked.
+func strayReason(id registry.ComponentCode, class string, d float64, maint string) string {
+	b := make([]byte, 0, 200)
+	b = append(b, "component "...)
+	b = append(b, id.String()...)
+	b = append(b, " (class "...)
+	b = append(b, class...)
+	b = append(b, ") "...)
+	b = strconv.AppendFloat(b, roundCM(d), 'f', -1, 64)
+	b = append(b, " m away names the maintainer "...)
+	b = strconv.AppendQuote(b, maint)
+	b = append(b, ", which is not a known unit (neither a unit id nor a unit name); "...)
+	return string(b)
+}
+
+// roundCM rounds a distance in metres to the centimetre.
+func roundCM(d float64) float64 { return math.Round(d*100) / 100 }
+
 func componentReason(id registry.ComponentCode, class string, d float64, u *registry.Unit) string {
 	b := make([]byte, 0, 160)
 	b = append(b, "component "...)
@@ -376,7 +411,7 @@ func componentReason(id registry.ComponentCode, class string, d float64, u *regi
 	b = append(b, " (class "...)
 	b = append(b, class...)
 	b = append(b, ") "...)
-	b = strconv.AppendInt(b, int64(math.Round(d)), 10)
+	b = strconv.AppendFloat(b, roundCM(d), 'f', -1, 64)
 	b = append(b, " m away is maintained by "...)
 	b = append(b, u.Name...)
 	b = append(b, " ("...)
@@ -386,8 +421,13 @@ func componentReason(id registry.ComponentCode, class string, d float64, u *regi
 }
 
 // snapComponent finds the nearest component of class cid within radius metres of p that is
-// not retired and whose maintainer is a known unit; ties go to the smaller key.
+// not retired and whose maintainer is a known unit; ties go to the smaller key. When there is
+// none, it returns the nearest one whose maintainer is set but names no known unit, with unit
+// -1; ok is false when there is neither.
 func (s *snapshot) snapComponent(p orb.Point, cid uint16, radius float64) (e *compEntry, unit int, dist float64, ok bool) {
+	var stray *compEntry
+	strayD := math.Inf(1)
+	var strayKey registry.Key
 	b := radiusBound(p, radius)
 	min, max := boundRect32(b)
 	bestD := math.Inf(1)
@@ -413,14 +453,21 @@ func (s *snapshot) snapComponent(p orb.Point, cid uint16, radius float64) (e *co
 		if d == bestD && k > bestKey {
 			return true
 		}
-		ui := s.units.named(s.maints[ce.maint])
+		m := s.maints[ce.maint]
+		ui := s.units.named(m)
 		if ui < 0 {
+			if m != "" && (d < strayD || d == strayD && k < strayKey) {
+				stray, strayD, strayKey = ce, d, k
+			}
 			return true
 		}
 		e, unit, dist, ok = ce, ui, d, true
 		bestD, bestKey = d, k
 		return true
 	})
+	if !ok && stray != nil {
+		return stray, -1, strayD, true
+	}
 	return
 }
 

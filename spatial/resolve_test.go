@@ -57,6 +57,8 @@ func TestResolve(t *testing.T) {
 		comp(6, "50010401001000006", "01001", "", east(p104, 40), "u-power", intact),    // beyond 30 m
 		comp(7, "5001040101000007", "01001", "0101", east(p104, -8), "u-water", intact), // legacy import
 		comp(8, "50010302011000008", "02011", "", east(park, 3), "u-lamp", intact),
+		comp(9, "50010301001000009", "01001", "", east(cellCentre(8, 12), 7.25), "某公司", intact), // names no unit
+		comp(10, "50010301002000010", "01002", "", east(p103, 2.5), "", intact),                 // names no maintainer
 	)
 	for _, pp := range []struct {
 		p    orb.Point
@@ -76,7 +78,7 @@ func TestResolve(t *testing.T) {
 		component string
 		reason    string // substring
 	}{
-		{"nearest maintainer within 30 m", p103, "01001", KindComponent, "u-lamp", "", "50010301001000001", "12 m away"},
+		{"nearest maintainer within 30 m", p103, "01001", KindComponent, "u-lamp", "", "50010301001000001", ") 12 m away"},
 		{"maintainer named by unit name, past an unknown one", p103s1, "01002", KindComponent, "u-lamp", "", "50010301002000004", "25 m away"},
 		{"legacy class matches the legacy import", p104, "0101", KindComponent, "u-water", "", "5001040101000007", "8 m away"},
 		{"current class matches the legacy import too", p104, "01001", KindComponent, "u-water", "", "5001040101000007", "u-water"},
@@ -84,7 +86,9 @@ func TestResolve(t *testing.T) {
 		{"a maintainer beats the unit area rule", park, "02011", KindComponent, "u-lamp", "", "50010302011000008", "3 m"},
 		{"unit area rule beats street rule", park, "06010", KindRule, "park", "r-park", "", "公园管理处"},
 		{"street rule with its own reason", p103s1, "06010", KindRule, "u-street", "r-street-events", "", "street 001 handles its own events"},
-		{"component rule, ghost rule skipped", cellCentre(8, 12), "01001", KindRule, "u-water", "r-water", "", "rule r-water"},
+		{"component rule, ghost rule skipped; a maintainer naming no unit is said", cellCentre(8, 12), "01001", KindRule, "u-water", "r-water", "",
+			`component 50010301001000009 (class 01001) 7.25 m away names the maintainer "某公司", which is not a known unit (neither a unit id nor a unit name); rule r-water`},
+		{"no maintainer: nothing is said", p103, "01002", KindDistrictCentre, "dc103", "", "", "no component maintainer or rule applies"},
 		{"event rule does not take component classes", p104, "01002", KindCityCentre, "cc", "", "", "500104"},
 		{"event rule takes event classes", p104, "06010", KindRule, "u-power", "r-events-104-002", "", "u-power"},
 		{"legacy 4-digit codes match either kind", p104, "0601", KindRule, "u-power", "r-events-104-002", "", ""},
@@ -110,6 +114,9 @@ func TestResolve(t *testing.T) {
 			}
 			if !strings.Contains(got.Reason, tt.reason) {
 				t.Errorf("Resolve(%v, %q).Reason = %q, want it to contain %q", tt.p, tt.class, got.Reason, tt.reason)
+			}
+			if stray := "not a known unit"; strings.Contains(got.Reason, stray) != strings.Contains(tt.reason, stray) {
+				t.Errorf("Resolve(%v, %q).Reason = %q: says %q where it should not, or the reverse", tt.p, tt.class, got.Reason, stray)
 			}
 			if c, _ := idx.CellAt(tt.p); got.Cell == nil || got.Cell.Code != c.Code {
 				t.Errorf("Resolve(%v, %q).Cell = %v, want %s", tt.p, tt.class, got.Cell, c.Code)

@@ -20,6 +20,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("o", "", "output file; default standard output")
 	removed := fs.Bool("include-removed", false, "also export retired (removed) components")
 	crsName := fs.String("crs", "wgs84", "coordinate system of the output: wgs84, cgcs2000, gcj02 or bd09 (other than wgs84, a crs member names it)")
+	var classes catalogFlag // the class names written with components
+	classes.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -43,6 +45,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
 		}
 	}
+	cat, err := classes.load()
+	if err != nil {
+		return err
+	}
 	st, err := sf.open(ctx, nil)
 	if err != nil {
 		return err
@@ -52,7 +58,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *kind == "cells" {
 			return geojson.ExportCellsIn(ctx, w, st, datum)
 		}
-		return geojson.ExportComponentsIn(ctx, w, st, *removed, datum)
+		return geojson.ExportComponentsIn(ctx, w, st, cat, *removed, datum)
 	}
 	if *out == "" {
 		bw := bufio.NewWriterSize(stdout, 256<<10)

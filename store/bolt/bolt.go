@@ -133,6 +133,10 @@ const (
 	opUpdate byte = 2
 	opRetire byte = 3
 	opDelete byte = 4
+
+	// opNoted flags the op byte of a history entry followed, after its version, by a note
+	// (registry.Change.Note). Entries written before notes existed never set it.
+	opNoted byte = 0x80
 )
 
 var opNames = [...]registry.ChangeOp{opCreate: registry.OpCreate, opUpdate: registry.OpUpdate,

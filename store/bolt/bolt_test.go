@@ -176,7 +176,9 @@ func TestPutCellsInvalidCode(t *testing.T) {
 	}
 }
 
-func TestSerialsExhausted(t *testing.T) {
+// TestSerialsAfterTheLast: serial 999999 stored, the next assigned identifier wraps around to
+// the lowest free serial instead of failing with serials_exhausted (issue 9).
+func TestSerialsAfterTheLast(t *testing.T) {
 	s, _ := newTestStore(t, Options{})
 	ctx := context.Background()
 	last := testComponents(1)[0]
@@ -187,13 +189,16 @@ func TestSerialsExhausted(t *testing.T) {
 	}
 	next := last
 	next.ID = registry.ComponentCode{}
-	_, err := s.PutComponents(ctx, []registry.Component{next}, nil, "census")
-	if code := registry.ErrorCode(err); code != "serials_exhausted" {
-		t.Errorf("PutComponents(zero ID after serial 999999) error = %v, want code serials_exhausted", err)
+	got, err := s.PutComponents(ctx, []registry.Component{next}, nil, "census")
+	if err != nil {
+		t.Fatalf("PutComponents(zero ID after serial 999999): %v", err)
+	}
+	if want := registry.MustParseComponentCode("11010501001000001"); got[0].ID != want {
+		t.Errorf("assigned ID after serial 999999 = %s, want %s", got[0].ID, want)
 	}
 	// Another class of the same district still has serials.
 	next.Class = "01002"
-	got, err := s.PutComponents(ctx, []registry.Component{next}, nil, "census")
+	got, err = s.PutComponents(ctx, []registry.Component{next}, nil, "census")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -318,7 +318,7 @@ func (s *Store) ReviseCells(ctx context.Context, rev registry.CellRevision, acto
 		if len(res.Moved) == 0 {
 			return nil
 		}
-		return w.putComponents(ctx, res.Moved, expect, actor, now)
+		return w.putComponents(ctx, res.Moved, expect, actor, rev.Note, now)
 	})
 	if err != nil {
 		return registry.RevisionResult{}, fmt.Errorf("revise cells of %s: %w", rev.Area, err)

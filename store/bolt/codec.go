@@ -321,10 +321,15 @@ func decodeHistory(key, hk, hv []byte) (registry.Change, error) {
 	r.version()
 	op := r.byte1()
 	version := r.varint()
+	var note string
+	if op&opNoted != 0 {
+		op &^= opNoted
+		note = r.str()
+	}
 	if r.bad || op == 0 || int(op) >= len(opNames) || op == opDelete {
 		return registry.Change{}, errCorrupt
 	}
-	ch := registry.Change{Seq: binary.BigEndian.Uint64(hk[keyLen:]), Op: opNames[op], Version: version}
+	ch := registry.Change{Seq: binary.BigEndian.Uint64(hk[keyLen:]), Op: opNames[op], Version: version, Note: note}
 	if len(r.b) > 0 {
 		var before registry.Component
 		if err := decodeComponent(&before, key, r.b); err != nil {

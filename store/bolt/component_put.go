@@ -32,14 +32,21 @@ type prior struct {
 // or legacy ID is stored; see registry.Store. On update, an ID, LegacyID or LegacyClass left
 // zero keeps its stored value, and a new ID or legacy ID becomes one more name of the record
 // (the old one keeps finding it); a record named by its stored legacy ID keeps its ID. Zero
-// IDs are assigned by registry.AssignIDs: District(Cell) + Class + the next serial above every
-// identifier ever stored with that prefix that names no stored component. Every stored component gets
+// IDs are assigned by registry.AssignIDs: District(Cell) + Class + a free serial, the next above
+// every identifier ever stored with that prefix that names no stored component, else the lowest
+// free one. Every stored component gets
 // Updated = Options.Now() and UpdatedBy = actor, and one history entry. Errors, after which
 // nothing is stored: registry.ErrInvalidInput (len(expect) != len(comps), or a zero ID
 // without a cell or 5-digit class), registry.ErrDuplicate (an identifier named twice, or a
 // legacy ID stored for another component), registry.ErrVersionConflict, a Conflict with code
-// "serials_exhausted" (serial 999999 of the prefix is taken), ctx's error.
+// "serials_exhausted" (a *registry.UnassignedError: every serial of the prefix is taken), ctx's error.
 func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
+	return s.PutComponentsNoted(ctx, comps, expect, actor, "")
+}
+
+// PutComponentsNoted is PutComponents whose history entries of updates carry note; see
+// registry.Store.
+func (s *Store) PutComponentsNoted(ctx context.Context, comps []registry.Component, expect []int64, actor, note string) ([]registry.Component, error) {
 	if expect != nil && len(expect) != len(comps) {
 		return nil, fmt.Errorf("put components: %d expected versions for %d components: %w", len(expect), len(comps), registry.ErrInvalidInput)
 	}
@@ -53,7 +60,7 @@ func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, e
 	// copy of them is 300 MB of fresh pages (about 2 s of page faults on a small VM).
 	out := comps
 	now := s.stamp()
-	err := s.update(ctx, func(w *wtx) error { return w.putComponents(ctx, out, expect, actor, now) })
+	err := s.update(ctx, func(w *wtx) error { return w.putComponents(ctx, out, expect, actor, note, now) })
 	if err != nil {
 		return nil, fmt.Errorf("put components: %w", err)
 	}
@@ -63,8 +70,8 @@ func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, e
 // putComponents is PutComponents in its transaction, in seven steps: find what the batch
 // names, resolve each element to an update or a create, assign identifiers, stamp the
 // changes, then write records and history, identifier names and serials.
-func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expect []int64, actor string, now time.Time) error {
-	cp := &componentPut{w: w, ctx: ctx, out: out, expect: expect, actor: actor, now: now}
+func (w *wtx) putComponents(ctx context.Context, out []registry.Component, expect []int64, actor, note string, now time.Time) error {
+	cp := &componentPut{w: w, ctx: ctx, out: out, expect: expect, actor: actor, note: note, now: now}
 	for _, step := range []func() error{
 		cp.lookupNames,  // 1
 		cp.resolve,      // 2
@@ -89,6 +96,7 @@ type componentPut struct {
 	out    []registry.Component
 	expect []int64
 	actor  string
+	note   string // of the history entries of updates
 	now    time.Time
 
 	refs       []idRef                          // every identifier the batch names, sorted (1)
@@ -345,9 +353,16 @@ func (cp *componentPut) writeRecords() error {
 			return err
 		}
 		b := w.arena.begin()
-		b = append(b, recordVersion, ops[i])
-		b = binary.AppendVarint(b, c.Version)
-		if p := priors[i]; p != nil {
+		p := priors[i]
+		if p != nil && cp.note != "" {
+			b = append(b, recordVersion, ops[i]|opNoted)
+			b = binary.AppendVarint(b, c.Version)
+			b = appendString(b, cp.note)
+		} else {
+			b = append(b, recordVersion, ops[i])
+			b = binary.AppendVarint(b, c.Version)
+		}
+		if p != nil {
 			b = append(b, p.raw...)
 		}
 		copy(hk[:], kb[:])

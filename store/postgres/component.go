@@ -314,7 +314,7 @@ func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]regis
 			return err
 		}
 		out = append(out, registry.Change{Seq: uint64(created), Op: registry.OpCreate, Version: 1})
-		rows, err := tx.Query(ctx, `SELECT seq, time, actor, op, version, before FROM component_history
+		rows, err := tx.Query(ctx, `SELECT seq, time, actor, op, version, before, note FROM component_history
 			WHERE component_key = $1 ORDER BY seq`, int64(cur.Key))
 		if err != nil {
 			return err
@@ -322,11 +322,14 @@ func (s *Store) History(ctx context.Context, id registry.ComponentCode) ([]regis
 		defer rows.Close()
 		for rows.Next() {
 			var ch registry.Change
-			var actor *string
+			var actor, note *string
 			var op string
 			var before []byte
-			if err := rows.Scan(&ch.Seq, &ch.Time, &actor, &op, &ch.Version, &before); err != nil {
+			if err := rows.Scan(&ch.Seq, &ch.Time, &actor, &op, &ch.Version, &before, &note); err != nil {
 				return err
+			}
+			if note != nil {
+				ch.Note = *note
 			}
 			ch.Time = ch.Time.UTC()
 			ch.Op = registry.ChangeOp(op)

@@ -20,9 +20,9 @@ import (
 //   - On update, an ID, LegacyID or LegacyClass left zero keeps its stored value; a record
 //     named by its stored legacy ID keeps its ID. A new ID or legacy ID replaces the stored one,
 //     which stays a name of the record (component_aliases) and is never given to another.
-//   - A zero ID is assigned by registry.AssignIDs: District(Cell) + Class + the next serial
-//     above every identifier ever stored with that prefix (table serials) that names no stored
-//     component, in input order.
+//   - A zero ID is assigned by registry.AssignIDs: District(Cell) + Class + a free serial, the
+//     next above every identifier ever stored with that prefix (table serials) that names no
+//     stored component, else the lowest free one, in input order.
 //   - Keys of creates are assigned in input order; every element takes one change seq, in
 //     input order; history gets one row per update, with its before-image, and a create
 //     keeps its seq in created_seq (see the package doc).
@@ -38,10 +38,16 @@ import (
 // builds them again in the same transaction, which keeps readers of the table waiting until
 // it commits (see the package doc).
 func (s *Store) PutComponents(ctx context.Context, comps []registry.Component, expect []int64, actor string) ([]registry.Component, error) {
+	return s.PutComponentsNoted(ctx, comps, expect, actor, "")
+}
+
+// PutComponentsNoted is PutComponents whose history rows (those of updates) carry note; see
+// registry.Store.
+func (s *Store) PutComponentsNoted(ctx context.Context, comps []registry.Component, expect []int64, actor, note string) ([]registry.Component, error) {
 	if expect != nil && len(expect) != len(comps) {
 		return nil, fmt.Errorf("put components: %d expected versions for %d components: %w", len(expect), len(comps), registry.ErrInvalidInput)
 	}
-	p := &putter{in: comps, expect: expect, actor: actor, copy: s.useCopy(len(comps)), workMem: s.opts.MaintenanceWorkMem}
+	p := &putter{in: comps, expect: expect, actor: actor, note: note, copy: s.useCopy(len(comps)), workMem: s.opts.MaintenanceWorkMem}
 	err := s.write(ctx, func(w *wtx) error { p.w, p.now = w, w.now; return p.run(ctx) })
 	if err != nil {
 		if p.done != nil {
@@ -86,6 +92,7 @@ type putter struct {
 	in      []registry.Component
 	expect  []int64
 	actor   string
+	note    string // of the history rows
 	now     time.Time
 	copy    bool
 	workMem string

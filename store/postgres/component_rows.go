@@ -150,10 +150,10 @@ func (p *putter) writeUpdates(ctx context.Context) error {
 		args = append(componentArrays(comps), seqs, ops, p.now, p.actor)
 		src = "(" + fmt.Sprintf(componentUnnest, ", seq, op", ", $21::bigint[], $22::text[]", ", seq, op") + ") u"
 	}
-	tp, ap := len(args)-1, len(args) // $ of the time and actor
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO component_history (component_key, seq, time, actor, op, version, before)
-		SELECT c.key, u.seq, $%d, NULLIF($%d, ''), u.op, u.version, component_image(c)
-		FROM components c JOIN %s ON c.key = u.key`, tp, ap, src), args...); err != nil {
+	tp, ap, np := len(args)-1, len(args), len(args)+1 // $ of the time, actor and note
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO component_history (component_key, seq, time, actor, op, version, before, note)
+		SELECT c.key, u.seq, $%d, NULLIF($%d, ''), u.op, u.version, component_image(c), NULLIF($%d, '')
+		FROM components c JOIN %s ON c.key = u.key`, tp, ap, np, src), append(args, p.note)...); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE components c SET %s FROM %s WHERE c.key = u.key`, componentSet, src), args[:len(args)-2]...); err != nil {

@@ -38,8 +38,9 @@
 //	                   given to another component (store/bolt does the same)
 //	component_history  component_key, seq, time, actor, op (update, retire), version (after
 //	                   the change), before jsonb (the record before the change; column names as
-//	                   in components, lon/lat instead of geom); primary key (component_key,
-//	                   seq). A create has no row: see History below
+//	                   in components, lon/lat instead of geom), note (why, when the writer
+//	                   said: a retirement's reason); primary key (component_key, seq). A create
+//	                   has no row: see History below
 //	units              id text primary key, key bigint unique (identity, for GIS layers), name,
 //	                   type, parent, supervisor, districts text[], area
 //	                   geometry(MultiPolygon,4490), phone, version, updated

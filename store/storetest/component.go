@@ -252,6 +252,42 @@ func testAssignIDsSkipTaken(t *testing.T, h Harness) {
 	}
 }
 
+// testAssignIDsWrapAround: one identifier with serial 999999 does not use its prefix up: later
+// assignments take the lowest free serials (skipping stored names, a former ID included), the
+// counter stays, and nothing is given twice across calls and a reopen. Other prefixes are
+// untouched.
+func testAssignIDsWrapAround(t *testing.T, h Harness) {
+	s := h.Open(t)
+	zero := registry.ComponentCode{}
+	renamed := newComponent(cid(chaoyang, classManhole, 3), chaoyang, classManhole, 3)
+	putComponents(t, s, []registry.Component{
+		newComponent(zero, chaoyang, classManhole, 1), // serial 1
+		newComponent(zero, chaoyang, classManhole, 2), // serial 2
+		renamed,
+		newComponent(cid(chaoyang, classManhole, registry.MaxSerial), chaoyang, classManhole, 4),
+	}, nil, "census")
+	renamed.ID = cid(chaoyang, classManhole, 6) // serial 3 stays a name of it
+	putComponents(t, s, []registry.Component{renamed}, nil, "edit")
+
+	got := putComponents(t, s, []registry.Component{
+		newComponent(zero, chaoyang, classManhole, 10),
+		newComponent(zero, chaoyang, classLamp, 11),
+		newComponent(zero, chaoyang, classManhole, 12),
+	}, nil, "edit")
+	want := []registry.ComponentCode{cid(chaoyang, classManhole, 4), cid(chaoyang, classLamp, 1), cid(chaoyang, classManhole, 5)}
+	for i, c := range got {
+		if c.ID != want[i] {
+			t.Errorf("element %d: ID = %s, want %s", i, c.ID, want[i])
+		}
+		diff(t, "Component("+c.ID.String()+")", c, getComponent(t, s, c.ID))
+	}
+	s = reopen(t, h, s)
+	next := putComponents(t, s, []registry.Component{newComponent(zero, chaoyang, classManhole, 13)}, nil, "edit")
+	if w := cid(chaoyang, classManhole, 7); next[0].ID != w {
+		t.Errorf("after reopen, next assigned ID = %s, want %s (1-6 and 999999 are taken)", next[0].ID, w)
+	}
+}
+
 func testDuplicateIDInBatch(t *testing.T, h Harness) {
 	s := h.Open(t)
 	id := cid(chaoyang, classManhole, 5)
@@ -369,6 +405,39 @@ func testRetire(t *testing.T, h Harness) {
 		ops = append(ops, ch.Op)
 	}
 	diff(t, "History ops", []registry.ChangeOp{registry.OpCreate, registry.OpRetire, registry.OpUpdate}, ops)
+}
+
+// testHistoryNotes: PutComponentsNoted's note goes into the history entries of its updates,
+// not into the record; PutComponents records none; a reopen keeps them.
+func testHistoryNotes(t *testing.T, h Harness) {
+	s := h.Open(t)
+	ctx := context.Background()
+	c := newComponent(cid(chaoyang, classManhole, 1), chaoyang, classManhole, 1)
+	c.Note = "井圈松动"
+	if _, err := s.PutComponentsNoted(ctx, []registry.Component{c}, nil, "census", "a create has no entry of its own to note"); err != nil {
+		t.Fatalf("PutComponentsNoted(create): %v", err)
+	}
+	c.Status = registry.StatusRemoved
+	retired, err := s.PutComponentsNoted(ctx, []registry.Component{c}, []int64{1}, "inspector", "道路改造，井盖已拆除")
+	if err != nil {
+		t.Fatalf("PutComponentsNoted(retire): %v", err)
+	}
+	if retired[0].Note != "井圈松动" {
+		t.Errorf("retired record's note = %q, want its own note kept", retired[0].Note)
+	}
+	c.Status = registry.StatusDamaged
+	putComponents(t, s, []registry.Component{c}, nil, "inspector")
+	s = reopen(t, h, s)
+	type entry struct {
+		Op   registry.ChangeOp
+		Note string
+	}
+	var got []entry
+	for _, ch := range history(t, s, c.ID) {
+		got = append(got, entry{ch.Op, ch.Note})
+	}
+	diff(t, "History (op, note)", []entry{{registry.OpCreate, ""}, {registry.OpRetire, "道路改造，井盖已拆除"}, {registry.OpUpdate, ""}}, got)
+	diff(t, "Component(after)", "井圈松动", getComponent(t, s, c.ID).Note)
 }
 
 func testHistory(t *testing.T, h Harness) {

@@ -1,14 +1,24 @@
-// Package batch decodes the body of POST /api/v1/lookup: a GeoJSON MultiPoint or a plain
-// array of [lon,lat] positions. Decode reads the body in one pass on the shared scanner
-// (internal/jsonscan), without allocating, and accepts exactly what encoding/json accepted
-// when it decoded a []json.RawMessage (or a struct with Type string and Coordinates
-// []json.RawMessage) and then each position into a []float64:
+// Package batch decodes the body of POST /api/v1/lookup: a GeoJSON MultiPoint, a GeoJSON
+// FeatureCollection of Point features (each may name its own class in a "class" property), or
+// a plain array of [lon,lat] (or [lon,lat,alt], or [lon,lat,"class"]) positions. Decode reads
+// the body in one pass on the shared scanner (internal/jsonscan), without allocating, and
+// accepts exactly what encoding/json accepts when it decodes a []json.RawMessage (or a struct
+// with Type string, Coordinates and Features []json.RawMessage) and then each element:
 //
 //   - the whole body must be valid JSON (RFC 8259 grammar, nesting at most 10000 deep);
-//   - object keys match "type" and "coordinates" case-insensitively, the last duplicate wins,
-//     and a null "type" leaves the previous value while a null "coordinates" clears it;
-//   - a position is an array of two or three numbers; a null element counts as 0 (as it did
-//     when decoded into a float64) and a number out of float64 range spoils the position.
+//   - object keys match "type", "coordinates", "features", "geometry", "properties" and
+//     "class" case-insensitively, the last duplicate wins, and a null "type" leaves the
+//     previous value while a null "coordinates", "features", "geometry", "properties" or
+//     "class" clears it;
+//   - a position is an array of two or three numbers, or of two numbers and a string (the
+//     class); a null element counts as 0 (as it did when decoded into a float64) and a number
+//     out of float64 range spoils the position;
+//   - a feature is an object of type "Feature" whose geometry is a Point (its coordinates two
+//     or three numbers) and whose properties, when not null, are an object whose "class", when
+//     not null, is a string.
+//
+// An element of the wrong shape is not an error of the body: its Position says so (OK false),
+// and which shape was expected (Shape).
 //
 // The messages of invalid_input differ from encoding/json's; codes and statuses do not.
 //
@@ -29,11 +39,18 @@ import (
 
 // Errors of Decode, each invalid_input.
 var (
-	ErrInput         = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be a GeoJSON MultiPoint or an array of [lon,lat] positions")
+	ErrInput         = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body must be a GeoJSON MultiPoint, a GeoJSON FeatureCollection of Points or an array of [lon,lat] positions")
 	ErrSyntax        = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body is not valid JSON")
-	ErrNotMultiPoint = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body's type is not MultiPoint")
+	ErrNotMultiPoint = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body's type is neither MultiPoint nor FeatureCollection")
 	ErrNoCoordinates = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the MultiPoint has no coordinates array")
-	ErrBadType       = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the MultiPoint's type or coordinates member has the wrong JSON type")
+	ErrNoFeatures    = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the FeatureCollection has no features array")
+	ErrBadType       = registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "the body's type, coordinates or features member has the wrong JSON type")
+)
+
+// Shapes of an element, which say what an element that is not OK should have been.
+const (
+	ShapePosition uint8 = iota // an element of a positions array: [lon,lat], [lon,lat,alt] or [lon,lat,"class"]
+	ShapeFeature               // an element of a FeatureCollection: a Feature with a Point geometry
 )
 
 // maxDepth is encoding/json's nesting limit.
@@ -46,9 +63,29 @@ type Position struct {
 	// Nums are the byte ranges of the element's numbers in the body (N of them, at most 3);
 	// an empty range is a null.
 	Nums [3][2]int32
-	N    uint8
-	// OK reports the element's syntax as a position: an array of 2 or 3 numbers or nulls.
+	// Class is the byte range of the element's class in the body: the raw content of the
+	// string, between its quotes (ClassEsc: with escapes or non-ASCII bytes); empty when the
+	// element names no class.
+	Class    [2]int32
+	N        uint8
+	ClassEsc bool
+	// OK reports the element's syntax: a position (an array of 2 or 3 numbers or nulls, or 2
+	// and a class) or a Point feature.
 	OK bool
+	// Shape is what the element should be: ShapePosition or ShapeFeature.
+	Shape uint8
+}
+
+// HasClass reports whether the element names its own class.
+func (p *Position) HasClass() bool { return p.Class[1] > p.Class[0] }
+
+// AppendClass appends the element's class, unquoted, to dst.
+func (p *Position) AppendClass(dst, body []byte) []byte {
+	raw := body[p.Class[0]:p.Class[1]]
+	if !p.ClassEsc {
+		return append(dst, raw...)
+	}
+	return jsonscan.AppendUnquoted(dst, raw, true)
 }
 
 // Point converts p's numbers, found in body (Decode's trimmed body), to a point; ok is false
@@ -86,7 +123,7 @@ func Decode(body []byte, dst []Position, limit int) (pos []Position, trimmed []b
 	if body[0] == '[' {
 		n, err = d.positions()
 	} else {
-		n, err = d.multiPoint()
+		n, err = d.object()
 	}
 	if err != nil {
 		return d.pos, body, 0, err
@@ -113,10 +150,19 @@ func equalFold(raw []byte, special bool, key string) bool {
 	return bytes.EqualFold(jsonscan.AppendUnquoted(buf[:0], raw, true), []byte(key))
 }
 
-// multiPoint parses a GeoJSON MultiPoint object.
-func (d *decoder) multiPoint() (int, error) {
+// object parses a GeoJSON MultiPoint or FeatureCollection object. The positions of its
+// "coordinates" or its "features" (the last of either) are parsed where they are met; when the
+// type asks for the other member, met before, that one is parsed again from where it starts.
+func (d *decoder) object() (int, error) {
 	s := &d.s
-	isMulti, hasCoords, typeErr := false, false, false
+	typ, typeErr := "", false
+	const (
+		none = iota
+		coords
+		feats
+	)
+	var at [3]int // where the last "coordinates" and "features" values start; 0: absent or null
+	filled := none
 	n := 0
 	if !s.Enter() {
 		return 0, ErrSyntax
@@ -133,6 +179,8 @@ func (d *decoder) multiPoint() (int, error) {
 		if !ok || !s.Colon() {
 			return 0, ErrSyntax
 		}
+		s.WS()
+		member := none
 		switch {
 		case equalFold(k, kSpecial, "type"):
 			switch s.Peek() {
@@ -145,7 +193,14 @@ func (d *decoder) multiPoint() (int, error) {
 					var buf [64]byte
 					v = jsonscan.AppendUnquoted(buf[:0], v, true)
 				}
-				isMulti = string(v) == "MultiPoint"
+				switch string(v) { // constants: no allocation
+				case "MultiPoint":
+					typ = "MultiPoint"
+				case "FeatureCollection":
+					typ = "FeatureCollection"
+				default:
+					typ = "other"
+				}
 			case 'n':
 				if !s.Literal("null") {
 					return 0, ErrSyntax
@@ -157,27 +212,36 @@ func (d *decoder) multiPoint() (int, error) {
 				}
 			}
 		case equalFold(k, kSpecial, "coordinates"):
+			member = coords
+		case equalFold(k, kSpecial, "features"):
+			member = feats
+		default:
+			if !s.Skip() {
+				return 0, ErrSyntax
+			}
+		}
+		if member != none {
 			switch s.Peek() {
 			case '[':
+				at[member] = s.Pos
 				var err error
-				if n, err = d.positions(); err != nil {
+				if n, err = d.elements(member == feats); err != nil {
 					return 0, err
 				}
-				hasCoords = true
+				filled = member
 			case 'n':
 				if !s.Literal("null") {
 					return 0, ErrSyntax
 				}
-				d.pos, n, hasCoords = d.pos[:0], 0, false
+				at[member] = 0
+				if filled == member {
+					d.pos, n, filled = d.pos[:0], 0, none
+				}
 			default:
 				typeErr = true
 				if !s.Skip() {
 					return 0, ErrSyntax
 				}
-			}
-		default:
-			if !s.Skip() {
-				return 0, ErrSyntax
 			}
 		}
 		s.WS()
@@ -192,15 +256,39 @@ func (d *decoder) multiPoint() (int, error) {
 	}
 	// encoding/json reported a wrong member type only after checking the whole body's syntax,
 	// which the caller finishes; any of these is invalid_input all the same.
+	want := coords
 	switch {
 	case typeErr:
 		return 0, ErrBadType
-	case !isMulti:
+	case typ == "FeatureCollection":
+		want = feats
+	case typ != "MultiPoint":
 		return 0, ErrNotMultiPoint
-	case !hasCoords:
+	}
+	if at[want] == 0 {
+		if want == feats {
+			return 0, ErrNoFeatures
+		}
 		return 0, ErrNoCoordinates
 	}
+	if filled != want { // the other member came last: parse the wanted one again
+		end, depth := s.Pos, s.Depth
+		s.Pos, s.Depth = at[want], 1
+		var err error
+		if n, err = d.elements(want == feats); err != nil {
+			return 0, err
+		}
+		s.Pos, s.Depth = end, depth
+	}
 	return n, nil
+}
+
+// elements parses the positions of a coordinates array, or the features of a features array.
+func (d *decoder) elements(features bool) (int, error) {
+	if features {
+		return d.features()
+	}
+	return d.positions()
 }
 
 // positions parses an array of positions into d.pos (replacing what a previous coordinates
@@ -287,9 +375,20 @@ func (d *decoder) position(p *Position) (valid bool) {
 		return true
 	}
 	n, bad := 0, false
+	p.Class = [2]int32{}
 	for {
 		s.WS()
 		switch c := s.Peek(); {
+		case c == '"' && n == 2:
+			raw, special, ok := s.String()
+			if !ok {
+				return false
+			}
+			end := int32(s.Pos - 1)
+			p.Class, p.ClassEsc = [2]int32{end - int32(len(raw)), end}, special
+			if len(raw) == 0 {
+				bad = true // an empty class is no class
+			}
 		case c == '-' || c >= '0' && c <= '9':
 			start := s.Pos
 			if _, ok := s.Number(); !ok {
@@ -324,5 +423,307 @@ func (d *decoder) position(p *Position) (valid bool) {
 	}
 	p.OK = !bad && n >= 2 && n <= 3
 	p.N = uint8(min(n, len(p.Nums)))
+	if p.HasClass() {
+		p.N = 2 // the third element is the class, not an altitude
+	}
 	return true
+}
+
+// features parses an array of features into d.pos (replacing what a previous member left),
+// keeping at most limit+1 but counting them all.
+func (d *decoder) features() (int, error) {
+	s := &d.s
+	d.pos = d.pos[:0]
+	if !s.Enter() {
+		return 0, ErrSyntax
+	}
+	s.Pos++ // '['
+	s.WS()
+	if s.Consume(']') {
+		s.Leave()
+		return 0, nil
+	}
+	n := 0
+	for {
+		s.WS()
+		var scratch Position
+		dst := &scratch
+		if n <= d.limit {
+			d.pos = append(d.pos, Position{})
+			dst = &d.pos[len(d.pos)-1]
+		}
+		dst.Shape = ShapeFeature
+		if !d.feature(dst) {
+			return 0, ErrSyntax
+		}
+		n++
+		s.WS()
+		if s.Consume(',') {
+			continue
+		}
+		if s.Consume(']') {
+			s.Leave()
+			return n, nil
+		}
+		return 0, ErrSyntax
+	}
+}
+
+// feature parses one element of a features array and reports whether it is valid JSON. It sets
+// p.OK when the element is a Point feature (see the package doc), with its coordinates in
+// p.Nums and its class, if any, in p.Class.
+func (d *decoder) feature(p *Position) (valid bool) {
+	s := &d.s
+	p.OK = false
+	if s.Peek() != '{' {
+		return s.Skip()
+	}
+	if !s.Enter() {
+		return false
+	}
+	s.Pos++
+	s.WS()
+	isFeature, bad := false, false
+	var geom *Position // the last geometry's coordinates: nil when absent or null
+	var g Position
+	if s.Consume('}') {
+		s.Leave()
+		return true
+	}
+	for {
+		s.WS()
+		k, kSpecial, ok := s.String()
+		if !ok || !s.Colon() {
+			return false
+		}
+		s.WS()
+		switch {
+		case equalFold(k, kSpecial, "type"):
+			switch s.Peek() {
+			case '"':
+				v, special, ok := s.String()
+				if !ok {
+					return false
+				}
+				if special {
+					var buf [64]byte
+					v = jsonscan.AppendUnquoted(buf[:0], v, true)
+				}
+				isFeature = string(v) == "Feature"
+			case 'n':
+				if !s.Literal("null") {
+					return false
+				}
+			default:
+				bad = true
+				if !s.Skip() {
+					return false
+				}
+			}
+		case equalFold(k, kSpecial, "geometry"):
+			switch s.Peek() {
+			case '{':
+				g = Position{}
+				okGeom, valid := d.point(&g)
+				if !valid {
+					return false
+				}
+				if !okGeom {
+					bad = true
+				}
+				geom = &g
+			case 'n':
+				if !s.Literal("null") {
+					return false
+				}
+				geom = nil
+			default:
+				bad = true
+				if !s.Skip() {
+					return false
+				}
+			}
+		case equalFold(k, kSpecial, "properties"):
+			switch s.Peek() {
+			case '{':
+				okProps, valid := d.properties(p)
+				if !valid {
+					return false
+				}
+				if !okProps {
+					bad = true
+				}
+			case 'n':
+				if !s.Literal("null") {
+					return false
+				}
+				p.Class, p.ClassEsc = [2]int32{}, false
+			default:
+				bad = true
+				if !s.Skip() {
+					return false
+				}
+			}
+		default:
+			if !s.Skip() {
+				return false
+			}
+		}
+		s.WS()
+		if s.Consume(',') {
+			continue
+		}
+		if !s.Consume('}') {
+			return false
+		}
+		s.Leave()
+		break
+	}
+	if geom != nil {
+		p.Nums, p.N = geom.Nums, geom.N
+	}
+	p.OK = !bad && isFeature && geom != nil && geom.OK
+	return true
+}
+
+// point parses a geometry object: ok reports a Point whose coordinates are a position of 2 or
+// 3 numbers (no class), put in g; valid that the object is valid JSON.
+func (d *decoder) point(g *Position) (ok, valid bool) {
+	s := &d.s
+	if !s.Enter() {
+		return false, false
+	}
+	s.Pos++ // '{'
+	s.WS()
+	if s.Consume('}') {
+		s.Leave()
+		return false, true
+	}
+	isPoint, bad, has := false, false, false
+	for {
+		s.WS()
+		k, kSpecial, okKey := s.String()
+		if !okKey || !s.Colon() {
+			return false, false
+		}
+		s.WS()
+		switch {
+		case equalFold(k, kSpecial, "type"):
+			switch s.Peek() {
+			case '"':
+				v, special, okV := s.String()
+				if !okV {
+					return false, false
+				}
+				if special {
+					var buf [64]byte
+					v = jsonscan.AppendUnquoted(buf[:0], v, true)
+				}
+				isPoint = string(v) == "Point"
+			case 'n':
+				if !s.Literal("null") {
+					return false, false
+				}
+			default:
+				bad = true
+				if !s.Skip() {
+					return false, false
+				}
+			}
+		case equalFold(k, kSpecial, "coordinates"):
+			switch s.Peek() {
+			case '[':
+				*g = Position{}
+				if !d.position(g) {
+					return false, false
+				}
+				if g.HasClass() {
+					g.OK = false // coordinates are numbers only
+				}
+				has = true
+			case 'n':
+				if !s.Literal("null") {
+					return false, false
+				}
+				*g, has = Position{}, false
+			default:
+				bad = true
+				if !s.Skip() {
+					return false, false
+				}
+			}
+		default:
+			if !s.Skip() {
+				return false, false
+			}
+		}
+		s.WS()
+		if s.Consume(',') {
+			continue
+		}
+		if !s.Consume('}') {
+			return false, false
+		}
+		s.Leave()
+		break
+	}
+	return !bad && isPoint && has && g.OK, true
+}
+
+// properties parses a feature's properties object, which replaces any earlier one: the class,
+// when a string, goes to p.Class; ok is false when the class is neither a string nor null.
+func (d *decoder) properties(p *Position) (ok, valid bool) {
+	s := &d.s
+	p.Class, p.ClassEsc = [2]int32{}, false
+	if !s.Enter() {
+		return false, false
+	}
+	s.Pos++ // '{'
+	s.WS()
+	if s.Consume('}') {
+		s.Leave()
+		return true, true
+	}
+	ok = true
+	for {
+		s.WS()
+		k, kSpecial, okKey := s.String()
+		if !okKey || !s.Colon() {
+			return false, false
+		}
+		s.WS()
+		if equalFold(k, kSpecial, "class") {
+			switch s.Peek() {
+			case '"':
+				raw, special, okV := s.String()
+				if !okV {
+					return false, false
+				}
+				end := int32(s.Pos - 1)
+				p.Class, p.ClassEsc = [2]int32{end - int32(len(raw)), end}, special
+			case 'n':
+				if !s.Literal("null") {
+					return false, false
+				}
+				p.Class, p.ClassEsc = [2]int32{}, false
+			default:
+				ok = false
+				if !s.Skip() {
+					return false, false
+				}
+			}
+		} else if !s.Skip() {
+			return false, false
+		}
+		s.WS()
+		if s.Consume(',') {
+			continue
+		}
+		if !s.Consume('}') {
+			return false, false
+		}
+		s.Leave()
+		break
+	}
+	return ok, true
 }

@@ -16,52 +16,120 @@ import (
 // limit is the batch limit of the tests, api.MaxBatchPoints.
 const limit = 10000
 
-// reference decodes body as the batch handler did with encoding/json before this package: the
-// whole body into []json.RawMessage (or a MultiPoint struct), then each position into a
-// []float64. It returns the positions (ok false for one that is no valid position) or the
-// error's code.
-func reference(body []byte) ([]orb.Point, []bool, string) {
+// reference decodes body as encoding/json does: the whole body into []json.RawMessage (or a
+// struct with Type, Coordinates and Features), then each position into a []float64 (or two
+// numbers and a class string), each feature into a struct whose geometry and properties are
+// decoded apart. It returns the positions (ok false for an element of the wrong shape or an
+// invalid point) with their classes, or the error's code.
+func reference(body []byte) ([]orb.Point, []bool, []string, string) {
 	body = bytes.TrimSpace(body)
 	var raws []json.RawMessage
+	features := false
 	switch {
 	case len(body) == 0:
-		return nil, nil, "invalid_input"
+		return nil, nil, nil, "invalid_input"
 	case body[0] == '[':
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, nil, "invalid_input"
+			return nil, nil, nil, "invalid_input"
 		}
 	case body[0] == '{':
-		var mp struct {
+		var doc struct {
 			Type        string
 			Coordinates []json.RawMessage
+			Features    []json.RawMessage
 		}
-		if err := json.Unmarshal(body, &mp); err != nil || mp.Type != "MultiPoint" || mp.Coordinates == nil {
-			return nil, nil, "invalid_input"
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, nil, nil, "invalid_input"
 		}
-		raws = mp.Coordinates
+		switch {
+		case doc.Type == "MultiPoint" && doc.Coordinates != nil:
+			raws = doc.Coordinates
+		case doc.Type == "FeatureCollection" && doc.Features != nil:
+			raws, features = doc.Features, true
+		default:
+			return nil, nil, nil, "invalid_input"
+		}
 	default:
-		return nil, nil, "invalid_input"
+		return nil, nil, nil, "invalid_input"
 	}
 	if len(raws) > limit {
-		return nil, nil, "too_many_points"
+		return nil, nil, nil, "too_many_points"
 	}
-	pts, oks := make([]orb.Point, len(raws)), make([]bool, len(raws))
+	pts, oks, classes := make([]orb.Point, len(raws)), make([]bool, len(raws)), make([]string, len(raws))
 	for i, raw := range raws {
-		var xy []float64
-		if err := json.Unmarshal(raw, &xy); err != nil || len(xy) < 2 || len(xy) > 3 {
-			continue
+		var ok bool
+		if features {
+			pts[i], classes[i], ok = referenceFeature(raw)
+		} else {
+			pts[i], classes[i], ok = referencePosition(raw, true)
 		}
-		pts[i] = orb.Point{xy[0], xy[1]}
-		oks[i] = registry.ValidPoint(pts[i])
+		oks[i] = ok && registry.ValidPoint(pts[i])
 	}
-	return pts, oks, ""
+	return pts, oks, classes, ""
+}
+
+// referencePosition decodes [lon,lat], [lon,lat,alt] or, with classes, [lon,lat,"class"].
+func referencePosition(raw json.RawMessage, classes bool) (orb.Point, string, bool) {
+	var xy []float64
+	if err := json.Unmarshal(raw, &xy); err == nil {
+		if len(xy) < 2 || len(xy) > 3 {
+			return orb.Point{}, "", false
+		}
+		return orb.Point{xy[0], xy[1]}, "", true
+	}
+	var els []json.RawMessage
+	if !classes || json.Unmarshal(raw, &els) != nil || len(els) != 3 {
+		return orb.Point{}, "", false
+	}
+	var lon, lat float64
+	var class string
+	if json.Unmarshal(els[0], &lon) != nil || json.Unmarshal(els[1], &lat) != nil ||
+		json.Unmarshal(els[2], &class) != nil || bytes.TrimSpace(els[2])[0] != '"' || class == "" {
+		return orb.Point{}, "", false
+	}
+	return orb.Point{lon, lat}, class, true
+}
+
+// referenceFeature decodes a Point feature and its class.
+func referenceFeature(raw json.RawMessage) (orb.Point, string, bool) {
+	var f struct {
+		Type       string
+		Geometry   json.RawMessage
+		Properties json.RawMessage
+	}
+	if json.Unmarshal(raw, &f) != nil || f.Type != "Feature" || f.Geometry == nil {
+		return orb.Point{}, "", false
+	}
+	var g *struct {
+		Type        string
+		Coordinates json.RawMessage
+	}
+	if json.Unmarshal(f.Geometry, &g) != nil || g == nil || g.Type != "Point" || g.Coordinates == nil {
+		return orb.Point{}, "", false
+	}
+	p, _, ok := referencePosition(g.Coordinates, false)
+	if !ok {
+		return orb.Point{}, "", false
+	}
+	class := ""
+	if f.Properties != nil {
+		var props *struct{ Class *string }
+		if json.Unmarshal(f.Properties, &props) != nil {
+			return orb.Point{}, "", false
+		}
+		if props != nil && props.Class != nil {
+			class = *props.Class
+		}
+	}
+	return p, class, true
 }
 
 // checkSameAsReference decodes body with Decode and with encoding/json (reference), and fails
-// unless both give the same error code or the same positions (validity and exact coordinates).
+// unless both give the same error code or the same positions (validity, exact coordinates and
+// class).
 func checkSameAsReference(t testing.TB, body string) {
 	t.Helper()
-	wantPts, wantOK, wantCode := reference([]byte(body))
+	wantPts, wantOK, wantClasses, wantCode := reference([]byte(body))
 	pos, trimmed, n, err := Decode([]byte(body), nil, limit)
 	code := ""
 	var re *registry.Error
@@ -87,9 +155,15 @@ func checkSameAsReference(t testing.TB, body string) {
 		if ok != wantOK[i] {
 			t.Fatalf("Decode(%q) position %d: ok = %v, want %v", body, i, ok, wantOK[i])
 		}
+		if !ok {
+			continue
+		}
 		w := wantPts[i]
-		if ok && (math.Float64bits(p[0]) != math.Float64bits(w[0]) || math.Float64bits(p[1]) != math.Float64bits(w[1])) {
+		if math.Float64bits(p[0]) != math.Float64bits(w[0]) || math.Float64bits(p[1]) != math.Float64bits(w[1]) {
 			t.Fatalf("Decode(%q) position %d = %v, want %v", body, i, p, w)
+		}
+		if got := string(pos[i].AppendClass(nil, trimmed)); got != wantClasses[i] {
+			t.Fatalf("Decode(%q) position %d class = %q, want %q", body, i, got, wantClasses[i])
 		}
 	}
 }
@@ -125,6 +199,32 @@ var seeds = []string{
 	"[" + strings.Repeat("[116.4,39.9],", limit-1) + "[116.4,39.9]]",
 	"[" + strings.Repeat("[116.4,39.9],", limit) + "[116.4,39.9]",
 	`{"type":"MultiPoint","coordinates":[` + strings.Repeat("[1,2],", limit) + `[1,2]],"coordinates":[[3,4]]}`,
+	// Each point its own class: [lon,lat,"class"] and Point features with a class property.
+	`[[1,2,"01037"],[3,4],[5,6,7],[1,2,""],[1,2,"a\u0062"],[1,2,"01037",3],[1,"01037"],["01037",1,2],[1,2,{"class":"x"}]]`, `[[1,2,01037]]`,
+	`[[1,2,null],[1,2,"x"]` + "\n" + `,[ 1 , 2 , "01037" ]]`,
+	`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.5,29.5]},"properties":{"class":"01037"}}]}`,
+	`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.5,29.5,300]},"properties":null},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[106.5,29.5]}},{"type":"Feature","geometry":null},` +
+		`{"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]}},{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2,"01037"]}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"class":1037}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"CLASS":"01001","other":[1]}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"class":"01001","class":null}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"class":"01001"},"properties":{"x":1}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":[]},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"geometry":null},` +
+		`{"geometry":{"type":"Point","coordinates":[1,2]},"type":"Feature","type":null,"id":7},` +
+		`{"type":"feature","geometry":{"type":"Point","coordinates":[1,2]}},[1,2],null,"x",{},` +
+		`{"type":"Feature","geometry":{"coordinates":[1,2],"type":"Point","coordinates":null}},` +
+		`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"class":"\u0030\u0031037"}}]}`,
+	`{"type":"FeatureCollection","features":[]}`, `{"type":"FeatureCollection"}`, `{"type":"FeatureCollection","features":null}`,
+	`{"type":"FeatureCollection","features":{}}`, `{"type":"FeatureCollection","features":[[1,2]]}`,
+	`{"type":"FeatureCollection","coordinates":[[1,2]]}`, `{"type":"MultiPoint","features":[]}`,
+	`{"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[9,9]}}],"type":"MultiPoint","coordinates":[[1,2]]}`,
+	`{"coordinates":[[1,2]],"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[9,9]}}],"type":"MultiPoint"}`,
+	`{"coordinates":[[1,2]],"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[9,9]}}],"type":"FeatureCollection"}`,
+	`{"type":"MultiPoint","coordinates":[[1,2]],"features":1}`, `{"type":"MultiPoint","coordinates":[[1,2,"01037"]]}`,
+	`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"class":"01037"}}` +
+		strings.Repeat(`,{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]}}`, limit) + `]}`,
 }
 
 // TestDecodeSameAsEncodingJSON pins Decode to what encoding/json accepted.
