@@ -120,9 +120,13 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if len(at) != len(valid) {
 		return rep, fmt.Errorf("import components: %d valid components for %d features", len(valid), len(at))
 	}
-	valid, at, err = s.dropUnchanged(ctx, valid, at, &rep)
+	nprobs := len(sink.rejected)
+	valid, at, err = s.dropUnchanged(ctx, valid, at, &rep, sink)
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
+	}
+	if len(sink.rejected) > nprobs && !sink.finish(total) { // retired components a census would bring back
+		return rep, rejectedErr(&rep)
 	}
 	for {
 		err = s.write(&rep, opt, len(valid), func() error {
@@ -158,8 +162,9 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 // dropUnchanged counts the valid components of an import as created, updated or unchanged
 // (from the stored records their identifiers name) and returns those that must be written:
 // the created and the updated, in order, in place of comps, with their feature indices (at
-// holds those of comps).
-func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int, rep *Report) ([]Component, []int, error) {
+// holds those of comps). A component whose stored record is retired and which the census
+// gives another status is a component_retired problem of sink, and is not written.
+func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int, rep *Report, sink *problemSink) ([]Component, []int, error) {
 	out, outAt := comps[:0], at[:0]
 	batch, _ := s.store.(ComponentsByIDReader)
 	var ids []ComponentCode
@@ -205,6 +210,11 @@ func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int
 			switch {
 			case !found:
 				rep.Created++
+			case cur.Status == StatusRemoved && c.Status != StatusRemoved:
+				// A census does not bring a retired component back: a restore does.
+				sink.add(Problem{Index: at[from+i], ID: c.ID.String(), Field: "status", Code: CodeComponentRetired,
+					Message: fmt.Sprintf("component %s is retired: restore it (POST /api/v1/components/%s/restore) before a census changes it", cur.ID, cur.ID)})
+				continue
 			case SameStoredComponent(&cur, c):
 				rep.Unchanged++
 				continue

@@ -342,3 +342,47 @@ func TestImportRejectedFeatures(t *testing.T) {
 		t.Errorf("rejected features = %v, want %v", rejected, want)
 	}
 }
+
+// TestImportDoesNotRestore: a census that names a retired component with another status does
+// not bring it back (only a restore does): strict mode refuses the whole file with
+// component_retired, partial mode stores the others and leaves the retired one as it is.
+func TestImportDoesNotRestore(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	doc := "id,class,name,status,lon,lat\n" +
+		"50010301037000001,01037,lamp 1,intact,106.5705,29.5505\n" +
+		"50010301037000002,01037,lamp 2,intact,106.5706,29.5506\n"
+	if rep, err := e.importDoc(t, registry.CensusComponents, doc, registry.ImportOptions{Format: registry.FormatCSV}); err != nil || rep.Created != 2 {
+		t.Fatalf("first import = %+v, %v", rep, err)
+	}
+	id := registry.MustParseComponentCode("50010301037000001")
+	if _, err := e.svc.RetireComponent(ctx, id, 0, "surveyor-1", "demolished"); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(doc, "lamp 2,", "lamp 2 (renamed),", 1)
+	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial} {
+		rep, err := e.importDoc(t, registry.CensusComponents, changed, registry.ImportOptions{Format: registry.FormatCSV, Mode: mode})
+		var codes []string
+		for _, p := range rep.Problems {
+			codes = append(codes, fmt.Sprintf("%d:%s", p.Index, p.Code))
+		}
+		if got := strings.Join(codes, ","); got != "0:component_retired" {
+			t.Errorf("%s: problems %s, want 0:component_retired", mode, got)
+		}
+		wantStored := mode == registry.ModePartial
+		if rep.Stored != wantStored || (mode == registry.ModeStrict) != errors.Is(err, registry.ErrImportRejected) {
+			t.Errorf("%s: stored %v, err %v; want stored %v", mode, rep.Stored, err, wantStored)
+		}
+		c, err := e.svc.Component(ctx, id)
+		if err != nil || c.Status != registry.StatusRemoved {
+			t.Errorf("%s: the retired component after the import = %v, %v; want it still removed", mode, c.Status, err)
+		}
+	}
+	c2, _ := e.svc.Component(ctx, registry.MustParseComponentCode("50010301037000002"))
+	if c2.Name != "lamp 2 (renamed)" {
+		t.Errorf("lamp 2 = %q after the partial import, want it renamed", c2.Name)
+	}
+}
