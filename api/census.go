@@ -170,6 +170,9 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	if body.isGIS, err = body.gis(); err != nil {
 		return err
 	}
+	if body.isGIS && c.Query("format") == "" {
+		opt.Format = "" // a Content-Type naming a text format does not make a zip or GeoPackage one
+	}
 	switch {
 	case body.isGIS && opt.Format == "" && kind != registry.CensusCells && kind != registry.CensusComponents:
 		return registry.Errorf(registry.Invalid, registry.CodeInvalidInput, "a Shapefile (zip) or GeoPackage holds cells or components, not %s", kind)
@@ -191,7 +194,7 @@ func (s *Server) handleCensus(c *gin.Context) error {
 	defer body.remove()
 	var rejects *rejectSpool
 	if params.rejected {
-		if rejects, err = s.census.newRejectSpool(); err != nil {
+		if rejects, err = s.census.newRejectSpool(crsDatum(crs)); err != nil {
 			return err
 		}
 		defer rejects.remove()
@@ -230,12 +233,12 @@ type rejectSpool struct {
 	w *geojson.CensusWriter
 }
 
-func (u *censusUploads) newRejectSpool() (*rejectSpool, error) {
+func (u *censusUploads) newRejectSpool(d geojson.Datum) (*rejectSpool, error) {
 	f, err := u.createSpool()
 	if err != nil {
 		return nil, fmt.Errorf("spool rejected features: %w", err)
 	}
-	return &rejectSpool{f: f, w: geojson.NewCensusWriter(f)}, nil
+	return &rejectSpool{f: f, w: geojson.NewCensusWriterIn(f, d)}, nil
 }
 
 func (r *rejectSpool) remove() {
@@ -570,4 +573,17 @@ func censusCRS(c *gin.Context, kind registry.Census) (string, error) {
 		return "", registry.ErrInvalidCRS
 	}
 	return crs.String(), nil
+}
+
+// crsDatum is the datum a census read in crs (a canonical name, "" for none) is written back
+// in, such as its rejected features: the zero Datum (WGS84, no crs member) for none or WGS84.
+func crsDatum(name string) geojson.Datum {
+	if name == "" {
+		return geojson.Datum{}
+	}
+	crs, err := spatial.ParseCRS(name)
+	if err != nil {
+		return geojson.Datum{}
+	}
+	return geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -198,7 +199,8 @@ func isWrite(c *gin.Context) bool {
 	case "", lookupRoute:
 		return false
 	}
-	return c.Query("dry_run") != "true"
+	dry, _ := strconv.ParseBool(c.Query("dry_run")) // as parseCensusParams reads it
+	return !dry
 }
 
 // lookupRoute is the one POST route that writes nothing.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
 
 	"citygrid/registry"
 )
@@ -20,7 +21,9 @@ const ProblemsProperty = registry.ProblemsProperty
 // {"index","feature","code","field","message","hint"} objects (feature: the 1-based number
 // QGIS shows; field and hint left out when empty). Properties are written in name order; a
 // ProblemsProperty the feature already had (a rejected file imported again) is replaced.
-// Features of this kind and of WriteCell/WriteComponent may share one collection.
+// Features of this kind and of WriteCell/WriteComponent may share one collection. A writer made
+// for a Datum (NewCensusWriterIn) writes the geometry in it: the census readers hand over
+// WGS84, and a rejected file goes back in the datum the import was asked to read.
 func (gw *CensusWriter) WriteRejected(f *registry.Feature, probs []registry.Problem) error {
 	if err := gw.check(); err != nil {
 		return err
@@ -32,7 +35,11 @@ func (gw *CensusWriter) WriteRejected(f *registry.Feature, probs []registry.Prob
 		b = AppendString(b, f.ID)
 	}
 	b = append(b, `,"geometry":`...)
-	b = appendAnyGeometry(b, f.Geometry)
+	g := f.Geometry
+	if g != nil && gw.datum.Projection != nil { // back to the datum the import read
+		g = project.Geometry(orb.Clone(g), orb.Projection(gw.datum.Projection))
+	}
+	b = appendAnyGeometry(b, g)
 	b = append(b, `,"properties":{`...)
 	keys := make([]string, 0, len(f.Props))
 	for k := range f.Props {

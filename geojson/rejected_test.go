@@ -96,3 +96,39 @@ func TestWriteRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteRejectedInDatum: a writer made for a datum writes the rejected feature's geometry
+// (WGS84, as the readers hand it over) back in that datum, names the datum, and leaves the
+// feature it was given as it was.
+func TestWriteRejectedInDatum(t *testing.T) {
+	shift := geojson.Projection(func(p orb.Point) orb.Point { return orb.Point{p[0] + 1, p[1] + 2} })
+	f := registry.Feature{Index: 0, Geometry: orb.Polygon{{{1, 1}, {2, 1}, {2, 2}, {1, 1}}}, Props: map[string]string{"code": "c"}}
+	var buf bytes.Buffer
+	w := geojson.NewCensusWriterIn(&buf, geojson.Datum{Name: "urn:citygrid:crs:gcj02", Projection: shift})
+	if err := w.WriteRejected(&f, []registry.Problem{{Index: 0, Code: "self_intersection", Message: "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		CRS struct {
+			Properties struct{ Name string }
+		}
+		Features []struct {
+			Geometry struct{ Coordinates [][][2]float64 }
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || len(doc.Features) != 1 {
+		t.Fatalf("%v: %s", err, buf.Bytes())
+	}
+	if doc.CRS.Properties.Name != "urn:citygrid:crs:gcj02" {
+		t.Errorf("crs member %q, want urn:citygrid:crs:gcj02", doc.CRS.Properties.Name)
+	}
+	if got := doc.Features[0].Geometry.Coordinates[0][0]; got != [2]float64{2, 3} {
+		t.Errorf("first position %v, want [2 3] (converted to the datum)", got)
+	}
+	if f.Geometry.(orb.Polygon)[0][0] != (orb.Point{1, 1}) {
+		t.Errorf("the feature's geometry changed to %v", f.Geometry)
+	}
+}

@@ -217,10 +217,10 @@ func TestImportOfficeCSV(t *testing.T) {
 	for _, w := range rep.Warnings {
 		codes = append(codes, w.Code)
 	}
-	if !cmp.Equal(codes, []string{"encoding_detected", "class_code_padded"}) {
-		t.Errorf("warnings %+v, want encoding_detected and class_code_padded", rep.Warnings)
+	if !cmp.Equal(codes, []string{"encoding_detected", "class_code_padded", "unknown_unit_name"}) {
+		t.Errorf("warnings %+v, want encoding_detected, class_code_padded and unknown_unit_name (路灯所 is no unit)", rep.Warnings)
 	}
-	if len(rep.Warnings) == 2 && (rep.Warnings[1].Index != 0 || !strings.Contains(rep.Warnings[1].Message, "01037")) {
+	if len(rep.Warnings) == 3 && (rep.Warnings[1].Index != 0 || !strings.Contains(rep.Warnings[1].Message, "01037")) {
 		t.Errorf("class warning %+v, want row 0 naming 01037", rep.Warnings[1])
 	}
 	found := 0

@@ -94,6 +94,7 @@ func ChangedComponentFields(before, after *Component) []string {
 	add("change_date", !before.ChangeDate.Equal(after.ChangeDate))
 	add("source", before.Source != after.Source)
 	add("note", before.Note != after.Note)
+	add("attributes", before.Attributes != after.Attributes)
 	add("geometry", before.Point != after.Point)
 	return out
 }

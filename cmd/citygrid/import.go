@@ -126,7 +126,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var rejects *rejectedFile
 	if cfg.Rejected != "" {
-		if rejects, err = createRejected(cfg.Rejected); err != nil {
+		if rejects, err = createRejected(cfg.Rejected, crsDatum(crs)); err != nil {
 			return err
 		}
 		defer rejects.abandon()
@@ -187,12 +187,12 @@ type rejectedFile struct {
 	done bool
 }
 
-func createRejected(path string) (*rejectedFile, error) {
+func createRejected(path string, d geojson.Datum) (*rejectedFile, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("import: -rejected: %w", err)
 	}
-	return &rejectedFile{f: f, w: geojson.NewCensusWriter(f)}, nil
+	return &rejectedFile{f: f, w: geojson.NewCensusWriterIn(f, d)}, nil
 }
 
 // close ends the collection and the file.
@@ -383,3 +383,16 @@ func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\t", " ")
 type importIndex struct{ *spatial.Index }
 
 func (importIndex) ApplyComponents([]registry.Component) {}
+
+// crsDatum is the datum a file named by -crs (a canonical name, "" for none) is written back
+// in: the zero Datum (WGS84, no crs member) for none or WGS84.
+func crsDatum(name string) geojson.Datum {
+	if name == "" {
+		return geojson.Datum{}
+	}
+	crs, err := spatial.ParseCRS(name)
+	if err != nil {
+		return geojson.Datum{}
+	}
+	return geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
+}

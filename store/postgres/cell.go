@@ -160,7 +160,7 @@ func (s *Store) ReviseCells(ctx context.Context, rev registry.CellRevision, acto
 		if len(moves) == 0 {
 			return nil
 		}
-		p = &putter{in: moves, expect: expect, actor: actor, workMem: s.opts.MaintenanceWorkMem}
+		p = &putter{in: moves, expect: expect, actor: actor, note: rev.Note, workMem: s.opts.MaintenanceWorkMem}
 		p.w, p.now = w, w.now
 		return p.run(ctx)
 	})

@@ -218,8 +218,8 @@ func testReviseCells(t *testing.T, h Harness) {
 		t.Errorf("the component of the redrawn cell changed: version %d cell %s", a.Version, a.Cell)
 	}
 	hist := history(t, s, moved.ID)
-	if last := hist[len(hist)-1]; last.Op != registry.OpUpdate || last.Actor != "gis-wang" || last.Before == nil || last.Before.Cell != cells[1].Code {
-		t.Errorf("component history: last entry %+v; want an update by gis-wang from cell %s", last, cells[1].Code)
+	if last := hist[len(hist)-1]; last.Op != registry.OpUpdate || last.Actor != "gis-wang" || last.Note != "2026 修测" || last.Before == nil || last.Before.Cell != cells[1].Code {
+		t.Errorf("component history: last entry %+v; want an update by gis-wang from cell %s with the revision's note", last, cells[1].Code)
 	}
 	rh := cellHistory(t, s, cells[1].Code)
 	checkCellRevisions(t, "retired cell history", rh, []registry.ChangeOp{registry.OpCreate, registry.OpRetire},
