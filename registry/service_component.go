@@ -120,8 +120,22 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 	if len(at) != len(valid) {
 		return rep, fmt.Errorf("import components: %d valid components for %d features", len(valid), len(at))
 	}
+	// Problems found this late are handed to opt.Rejected with the component rebuilt as a
+	// census feature (componentFeature).
+	late := map[int]Component{}
+	flushLate := func() error {
+		return sink.flushLate(func(x int) *Feature {
+			c := late[x]
+			f := componentFeature(&c)
+			f.Index = x
+			return f
+		})
+	}
 	nprobs := len(sink.rejected)
-	valid, at, err = s.dropUnchanged(ctx, valid, at, &rep, sink)
+	valid, at, err = s.dropUnchanged(ctx, valid, at, &rep, sink, late)
+	if err == nil {
+		err = flushLate()
+	}
 	if err != nil {
 		return rep, fmt.Errorf("import components: %w", err)
 	}
@@ -143,7 +157,10 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 		}
 		// Features no identifier is left for are problems of the report; in partial mode the
 		// others are stored (a failed PutComponents stored nothing, so it is simply repeated).
-		if valid, at, err = s.unassigned(sink, valid, at, ue); err != nil {
+		if valid, at, err = s.unassigned(sink, valid, at, ue, late); err == nil {
+			err = flushLate()
+		}
+		if err != nil {
 			return rep, fmt.Errorf("import components: %w", err)
 		}
 		rep.Created -= len(ue.Elements) // counted as new by dropUnchanged: they have no identifier
@@ -163,8 +180,9 @@ func (s *Service) importComponents(ctx context.Context, r io.Reader, opt ImportO
 // (from the stored records their identifiers name) and returns those that must be written:
 // the created and the updated, in order, in place of comps, with their feature indices (at
 // holds those of comps). A component whose stored record is retired and which the census
-// gives another status is a component_retired problem of sink, and is not written.
-func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int, rep *Report, sink *problemSink) ([]Component, []int, error) {
+// gives another status is a component_retired problem of sink (in late, by feature index, for
+// the rejected features), and is not written.
+func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int, rep *Report, sink *problemSink, late map[int]Component) ([]Component, []int, error) {
 	out, outAt := comps[:0], at[:0]
 	batch, _ := s.store.(ComponentsByIDReader)
 	var ids []ComponentCode
@@ -212,7 +230,8 @@ func (s *Service) dropUnchanged(ctx context.Context, comps []Component, at []int
 				rep.Created++
 			case cur.Status == StatusRemoved && c.Status != StatusRemoved:
 				// A census does not bring a retired component back: a restore does.
-				sink.add(Problem{Index: at[from+i], ID: c.ID.String(), Field: "status", Code: CodeComponentRetired,
+				late[at[from+i]] = *c
+				sink.addLate(Problem{Index: at[from+i], ID: c.ID.String(), Field: "status", Code: CodeComponentRetired,
 					Message: fmt.Sprintf("component %s is retired: restore it (POST /api/v1/components/%s/restore) before a census changes it", cur.ID, cur.ID)})
 				continue
 			case SameStoredComponent(&cur, c):
@@ -284,8 +303,9 @@ func SameStoredComponent(cur, c *Component) bool {
 }
 
 // unassigned adds a serials_exhausted problem for each element of valid that ue names (at
-// holds the feature index of each element of valid) and returns valid and at without them.
-func (s *Service) unassigned(sink *problemSink, valid []Component, at []int, ue *UnassignedError) ([]Component, []int, error) {
+// holds the feature index of each element of valid; late keeps the component by that index,
+// for the rejected features) and returns valid and at without them.
+func (s *Service) unassigned(sink *problemSink, valid []Component, at []int, ue *UnassignedError, late map[int]Component) ([]Component, []int, error) {
 	drop := make(map[int]bool, len(ue.Elements))
 	for _, e := range ue.Elements {
 		if e < 0 || e >= len(valid) {
@@ -293,7 +313,8 @@ func (s *Service) unassigned(sink *problemSink, valid []Component, at []int, ue 
 		}
 		c := &valid[e]
 		drop[e] = true
-		sink.add(Problem{Index: at[e], Field: "id", Code: CodeSerialsExhausted,
+		late[at[e]] = *c
+		sink.addLate(Problem{Index: at[e], Field: "id", Code: CodeSerialsExhausted,
 			Message: fmt.Sprintf("no identifier is left to assign: every serial of district %s class %s is taken; give the component an id", c.Cell.District(), c.Class)})
 	}
 	kept, keptAt := valid[:0], at[:0]

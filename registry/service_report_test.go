@@ -364,7 +364,17 @@ func TestImportDoesNotRestore(t *testing.T) {
 	}
 	changed := strings.Replace(doc, "lamp 2,", "lamp 2 (renamed),", 1)
 	for _, mode := range []registry.Mode{registry.ModeStrict, registry.ModePartial} {
-		rep, err := e.importDoc(t, registry.CensusComponents, changed, registry.ImportOptions{Format: registry.FormatCSV, Mode: mode})
+		var rejected []string // the features handed to Rejected: index, id, codes
+		reject := func(f *registry.Feature, probs []registry.Problem) error {
+			for _, p := range probs {
+				rejected = append(rejected, fmt.Sprintf("%d:%s:%s", f.Index, f.Props["id"], p.Code))
+			}
+			return nil
+		}
+		rep, err := e.importDoc(t, registry.CensusComponents, changed, registry.ImportOptions{Format: registry.FormatCSV, Mode: mode, Rejected: reject})
+		if got := strings.Join(rejected, ","); got != "0:50010301037000001:component_retired" {
+			t.Errorf("%s: rejected features %s, want the retired one with component_retired", mode, got)
+		}
 		var codes []string
 		for _, p := range rep.Problems {
 			codes = append(codes, fmt.Sprintf("%d:%s", p.Index, p.Code))
