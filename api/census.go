@@ -585,5 +585,5 @@ func crsDatum(name string) geojson.Datum {
 	if err != nil {
 		return geojson.Datum{}
 	}
-	return geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
+	return geojson.DatumOf(crs)
 }

@@ -30,7 +30,7 @@ func (s *Server) handleExport(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	datum := geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
+	datum := geojson.DatumOf(crs)
 	incl := false
 	if raw := c.Query("include_removed"); raw != "" && kind == "components" {
 		v, err := strconv.ParseBool(raw)

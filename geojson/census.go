@@ -42,6 +42,17 @@ type Datum struct {
 	Projection Projection // nil: points as stored
 }
 
+// Datumer is a coordinate system a Datum can be made of: spatial.CRS is one.
+type Datumer interface {
+	GeoJSONName() string                      // the crs member's name; "" for WGS84
+	FromWGS84Func() func(orb.Point) orb.Point // nil for WGS84
+}
+
+// DatumOf is the Datum of c: its crs member's name and the conversion to it.
+func DatumOf(c Datumer) Datum {
+	return Datum{Name: c.GeoJSONName(), Projection: c.FromWGS84Func()}
+}
+
 // NewCensusWriter returns a writer of one FeatureCollection to w. Close does not close w.
 func NewCensusWriter(w io.Writer) *CensusWriter {
 	return NewCensusWriterIn(w, Datum{})

@@ -39,7 +39,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{fmt.Sprintf("export: -crs %q: want wgs84, cgcs2000, gcj02 or bd09", *crsName)}
 	}
-	datum := geojson.Datum{Name: crs.GeoJSONName(), Projection: crs.FromWGS84Func()}
+	datum := geojson.DatumOf(crs)
 	if sf.DB != "" {
 		if _, err := os.Stat(sf.DB); err != nil {
 			return fmt.Errorf("export: %w", err) // do not create an empty store by exporting it
