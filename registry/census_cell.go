@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -104,6 +105,48 @@ var cellFields = map[string]int8{
 	// The Chinese column names of a grid table (GB/T 47678.3 单元网格标识码) and their short forms.
 	"单元网格标识码": cellCode, "网格编码": cellCode, "网格代码": cellCode, "网格标识码": cellCode, "编码": cellCode, "代码": cellCode, "标识码": cellCode,
 	"网格名称": cellName, "单元网格名称": cellName, "名称": cellName,
+}
+
+// cellSetAside are the properties of a cell that are neither read nor worth a warning: what
+// the store computes or owns and what answers and exports add (so an export imports back
+// without warnings), and the problems of a rejected-features file.
+var cellSetAside = map[string]int8{
+	"area": 1, "key": 1, "version": 1, "updated": 1, "district": 1, "street": 1, "community": 1,
+	"status": 1, "retired": 1, ProblemsProperty: 1,
+}
+
+// ignoredCellProps counts the properties of a cells census that no cell keeps (a QGIS fid, a
+// drawing tool's perimeter…): name → the first feature with it and how many have it.
+type ignoredCellProps map[string]*unitNamed
+
+func (ig ignoredCellProps) add(f *Feature) {
+	for k := range f.Props {
+		if _, ok := lookupField(k, cellFields); ok {
+			continue
+		}
+		if _, ok := lookupField(k, cellSetAside); ok {
+			continue
+		}
+		if n := ig[k]; n != nil {
+			n.count++
+		} else if len(ig) < 100 {
+			ig[k] = &unitNamed{index: f.Index, count: 1}
+		}
+	}
+}
+
+// warn adds one cell_property_ignored warning per property, at the first feature having it.
+func (ig ignoredCellProps) warn(rep *Report) {
+	names := make([]string, 0, len(ig))
+	for k := range ig {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		n := ig[k]
+		rep.Warn(n.index, "", k, CodeCellPropertyIgnored,
+			"property %q (in %d feature(s)) is not kept: a cell keeps its code, name and geometry only", k, n.count)
+	}
 }
 
 // lookupField finds a property name in table, whose keys are lower case, ignoring ASCII case

@@ -140,7 +140,9 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	var idxOf []int
 	seen := map[GridCode]int{}
 	total := 0
+	ignored := ignoredCellProps{}
 	err := readCensus(r, opt, &rep, func(f *Feature) error {
+		ignored.add(f)
 		total++
 		if opt.Progress != nil && total%progressEvery == 0 {
 			opt.Progress(total)
@@ -167,6 +169,7 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 	if err != nil {
 		return rep, fmt.Errorf("import cells: %w", err)
 	}
+	ignored.warn(&rep)
 	if opt.Progress != nil {
 		opt.Progress(total)
 	}

@@ -396,3 +396,32 @@ func TestImportDoesNotRestore(t *testing.T) {
 		t.Errorf("lamp 2 = %q after the partial import, want it renamed", c2.Name)
 	}
 }
+
+// TestImportCellPropertiesIgnored: a property no cell keeps (a QGIS fid, a perimeter) is a
+// cell_property_ignored warning, one per name with its count; the computed properties an
+// export writes are set aside without one; the cells are stored all the same.
+func TestImportCellPropertiesIgnored(t *testing.T) {
+	e := newTestEnv(t)
+	doc := strings.ReplaceAll(twoCells, `"properties":{`, `"properties":{"fid":1,"Perimeter":"400","area":"1","district":"500103",`)
+	doc = strings.Replace(doc, `"fid":1`, `"fid":2,"材质":"x"`, 1)
+	rep, err := e.importCells(t, doc, "")
+	if err != nil || rep.Created != 2 {
+		t.Fatalf("import = %+v, %v; want 2 created", rep, err)
+	}
+	var got []string
+	for _, w := range rep.Warnings {
+		if w.Code != "cell_property_ignored" {
+			t.Errorf("unexpected warning %+v", w)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%d:%s:%s", w.Index, w.Field, w.Message))
+	}
+	want := []string{
+		`0:Perimeter:property "Perimeter" (in 2 feature(s)) is not kept: a cell keeps its code, name and geometry only`,
+		`0:fid:property "fid" (in 2 feature(s)) is not kept: a cell keeps its code, name and geometry only`,
+		`0:材质:property "材质" (in 1 feature(s)) is not kept: a cell keeps its code, name and geometry only`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
