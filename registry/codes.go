@@ -155,6 +155,7 @@ const (
 	CodeUnknownArea = "unknown_area" // a rule area that no stored grid cell's code is or starts with
 
 	// Warnings about the whole input.
+	CodeRuleAreaEmpty       = "rule_area_empty"       // a grid revision leaves a rule's area without an active cell: a warning
 	CodeCellPropertyIgnored = "cell_property_ignored" // a property of a cells census that no cell keeps (a QGIS fid, a perimeter): a warning
 	CodeCRSOverridden       = "crs_overridden"        // a lon/lat GeoJSON crs member (EPSG:4326…) read as the gcj02 or bd09 the import asked for
 )

@@ -282,6 +282,9 @@ func (s *Service) importCells(ctx context.Context, r io.Reader, opt ImportOption
 		}
 	}
 	if replace {
+		if err := s.warnEmptiedRuleAreas(ctx, &rep, area, keep); err != nil {
+			return rep, fmt.Errorf("revise cells of %s: %w", area, err)
+		}
 		return s.reviseCells(ctx, &rep, opt, area, valid, keep, plan)
 	}
 	err = s.write(&rep, opt, len(valid), func() error {
@@ -467,4 +470,39 @@ func ChangedCellFields(before, after *Cell) []string {
 		out = append(out, "status")
 	}
 	return out
+}
+
+// warnEmptiedRuleAreas adds a rule_area_empty warning for each rule whose area has active cells
+// now but would have none once the grid of area is the cells of keep: such a rule would match
+// nothing from then on (unknown_area is checked only when rules are written).
+func (s *Service) warnEmptiedRuleAreas(ctx context.Context, rep *Report, area string, keep map[GridCode]bool) error {
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ru := range rules {
+		if ru.Area == "" || !strings.HasPrefix(ru.Area, area) && !strings.HasPrefix(area, ru.Area) || !s.index.HasCells(ru.Area) {
+			continue // outside the revision, or already without cells
+		}
+		has := false
+		for code := range keep {
+			if strings.HasPrefix(string(code), ru.Area) {
+				has = true
+				break
+			}
+		}
+		if !has && len(ru.Area) < len(area) { // cells of the rule's area outside the revised one stay
+			for _, code := range s.index.ActiveCodes(ru.Area) {
+				if !strings.HasPrefix(string(code), area) {
+					has = true
+					break
+				}
+			}
+		}
+		if !has {
+			rep.Warn(-1, ru.ID, "area", CodeRuleAreaEmpty,
+				"rule %s applies to area %s, which has no active cell once the grid of %s is revised: it matches nothing until the area has cells again", ru.ID, ru.Area, area)
+		}
+	}
+	return nil
 }

@@ -425,3 +425,39 @@ func TestImportCellPropertiesIgnored(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestRevisionWarnsEmptiedRuleAreas: a grid revision that leaves a rule's area without an
+// active cell warns rule_area_empty (in a dry run too); rules whose area keeps cells do not.
+func TestRevisionWarnsEmptiedRuleAreas(t *testing.T) {
+	e := newTestEnv(t)
+	if _, err := e.importCells(t, twoCells, ""); err != nil {
+		t.Fatal(err)
+	}
+	units := `{"units":[{"id":"yz","name":"渝中区数字化城市管理中心","type":"district_centre","districts":["500103"]}]}`
+	rules := `{"rules":[{"id":"gone","order":1,"class":"01","area":"500103003001002","unit":"yz"},` +
+		`{"id":"kept","order":2,"class":"01","area":"500103003001001","unit":"yz"},` +
+		`{"id":"district","order":3,"class":"01","area":"500103","unit":"yz"}]}`
+	for _, d := range []struct {
+		k   registry.Census
+		doc string
+	}{{registry.CensusUnits, units}, {registry.CensusRules, rules}} {
+		if _, err := e.importDoc(t, d.k, d.doc, registry.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oneCell := square("500103003001001", 106.570, 29.550) + "\n"
+	for _, dry := range []bool{true, false} {
+		rep, err := e.importDoc(t, registry.CensusCells, oneCell, registry.ImportOptions{Format: registry.FormatNDJSON,
+			Mode: registry.ModeReplace, Area: "500103003001", DryRun: dry})
+		if err != nil || rep.Retired != 1 {
+			t.Fatalf("revision (dry run %v) = %+v, %v; want 1 retired", dry, rep, err)
+		}
+		var got []string
+		for _, w := range rep.Warnings {
+			got = append(got, w.Code+":"+w.ID)
+		}
+		if strings.Join(got, ",") != "rule_area_empty:gone" {
+			t.Errorf("dry run %v: warnings %v, want rule_area_empty:gone only", dry, got)
+		}
+	}
+}
