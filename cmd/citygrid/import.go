@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -110,6 +111,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfg.DryRun && cfg.Store.DB != "" {
+		// A dry run creates no store: against a file that does not exist yet it checks the
+		// census against an empty one, in a temporary directory removed afterwards.
+		if _, err := os.Stat(cfg.Store.DB); errors.Is(err, os.ErrNotExist) {
+			tmp, err := os.MkdirTemp("", "citygrid-dry-run-")
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			cfg.Store.DB = filepath.Join(tmp, "dry-run.db")
+		}
+	}
 	st, err := cfg.Store.open(ctx, log)
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,6 +23,17 @@ func TestImportDryRunAndRejected(t *testing.T) {
 	r := mustRun(t, "import", "-db", db, "-kind", "components", "-dry-run", comps)
 	if !strings.Contains(r.stdout, "created 0, updated 0, unchanged 200") || !strings.Contains(r.stdout, "dry run, nothing stored") {
 		t.Errorf("dry run of the stored components:\n%s", r.stdout)
+	}
+	// A dry run against a store that does not exist checks the census against an empty one
+	// and creates no file.
+	cells := filepath.Join(fx, demoFiles["cells"])
+	fresh := filepath.Join(dir, "fresh.db")
+	r = mustRun(t, "import", "-db", fresh, "-kind", "cells", "-dry-run", cells)
+	if !strings.Contains(r.stdout, "dry run, nothing stored") || !regexp.MustCompile(`created [1-9][0-9]*, updated 0, unchanged 0`).MatchString(r.stdout) {
+		t.Errorf("dry run against a new store:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dry run created the store %s (stat: %v)", fresh, err)
 	}
 	r = mustRun(t, "import", "-db", db, "-kind", "components", comps)
 	if !strings.Contains(r.stdout, "unchanged 200") {
