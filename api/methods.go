@@ -76,7 +76,8 @@ func (w *headWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // CloseNotify is gin's context.Stream's way to see the client leave.
 func (w *headWriter) CloseNotify() <-chan bool {
-	if cn, ok := w.ResponseWriter.(http.CloseNotifier); ok { //nolint:staticcheck // gin asks for it
+	//lint:ignore SA1019 gin's context.Stream asks the writer for CloseNotify
+	if cn, ok := w.ResponseWriter.(http.CloseNotifier); ok {
 		return cn.CloseNotify()
 	}
 	return make(chan bool)
