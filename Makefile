@@ -9,10 +9,10 @@ BENCHCMP ?=
 ADDR     ?= :8080
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench bench-go bench-pg fuzz lint
+.PHONY: help build run test bench bench-go bench-pg bench-megacity fuzz lint
 
 help: ## list the targets (this text)
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/citygrid
 	$(GO) build -o bin/citygrid ./cmd/citygrid
@@ -35,6 +35,10 @@ bench: bench-go ## Go benchmarks, then the end-to-end figures on the embedded st
 
 bench-go: ## Go benchmarks only, with -benchmem; narrow with BENCH=regexp BENCHPKG=./api BENCHTIME=1s
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -benchtime=$(BENCHTIME) $(BENCHPKG)
+
+# bench-megacity is issue 9 §5's scale (not in test or CI): needs tens of GB of disk and memory, and long.
+bench-megacity: ## the end-to-end figures at 500,000 cells and 10,000,000 components, embedded store, one run (into .cache/bench-megacity)
+	$(GO) run ./internal/benchcmp -skip-pg -runs 1 -cells 500000 -components 10000000 -points 20000 -queries 500 -duration 6s -many 0 -dir .cache/bench-megacity $(BENCHCMP)
 
 # bench-pg stops a throw-away PostgreSQL cluster at the end only when pg-ensure.sh started it for this run.
 bench-pg: ## citygrid vs PostGIS side by side on one data set (PostgreSQL+PostGIS via scripts/pg-ensure.sh; BENCHCMP=flags)

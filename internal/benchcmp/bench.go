@@ -186,8 +186,8 @@ func (b *bench) importPhase(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.logf("import %d/%d: cells %.2f s, units %.2f s, rules %.2f s, components %.2f s; store %d MiB",
-			r+1, b.cfg.Runs, t.Cells, t.Units, t.Rules, t.Components, t.StoreBytes>>20)
+		b.logf("import %d/%d: cells %.2f s, units %.2f s, rules %.2f s, components %.2f s (peak RSS %d MiB); store %d MiB",
+			r+1, b.cfg.Runs, t.Cells, t.Units, t.Rules, t.Components, t.ComponentsPeakRSS>>20, t.StoreBytes>>20)
 		b.imports = append(b.imports, t)
 	}
 	return nil

@@ -39,6 +39,7 @@ func buildBinary(ctx context.Context, root string) (string, error) {
 type importTimes struct {
 	Cells, Units, Rules, Components float64
 	StoreBytes                      int64
+	ComponentsPeakRSS               int64 // the components import's peak RSS (ru_maxrss), bytes
 }
 
 // importStore imports the fixture files into a fresh store file db with the real CLI, one
@@ -67,6 +68,11 @@ func importStore(ctx context.Context, bin, db string, ds *dataset) (importTimes,
 		start := time.Now()
 		err := cmd.Run()
 		*s.dst = time.Since(start).Seconds()
+		if s.kind == "components" && cmd.ProcessState != nil {
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				t.ComponentsPeakRSS = ru.Maxrss << 10 // KiB on Linux
+			}
+		}
 		if err != nil {
 			return t, fmt.Errorf("citygrid import -kind %s: %w\n%s", s.kind, err, lastLines(out.String(), 10))
 		}

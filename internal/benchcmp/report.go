@@ -229,6 +229,8 @@ func (b *bench) report() string {
 		fmtSpan(col(func(t importTimes) float64 { return t.Cells }), 2),
 		fmtSpan(col(func(t importTimes) float64 { return t.Units }), 2),
 		fmtSpan(col(func(t importTimes) float64 { return t.Rules }), 2))
+	p("| peak RSS of the components import (ru_maxrss of the `citygrid import` process) | %s MiB |\n",
+		fmtSpan(col(func(t importTimes) float64 { return float64(t.ComponentsPeakRSS >> 20) }), 0))
 	if len(b.pgLoad) > 0 {
 		var cp, gi, tot runs
 		for _, t := range b.pgLoad {
