@@ -21,20 +21,15 @@ func ChangedUnitFields(before, after *Unit) []string {
 	if before == nil {
 		before = &Unit{}
 	}
-	out := []string{}
-	add := func(name string, changed bool) {
-		if changed {
-			out = append(out, name)
-		}
-	}
-	add("id", before.ID != after.ID)
-	add("name", before.Name != after.Name)
-	add("type", before.Type != after.Type)
-	add("parent", before.Parent != after.Parent)
-	add("supervisor", before.Supervisor != after.Supervisor)
-	add("districts", !slices.Equal(before.Districts, after.Districts))
-	add("phone", before.Phone != after.Phone)
-	add("area", !equalMultiPolygon(before.Area, after.Area))
+	out := fieldDiff{}
+	out.add("id", before.ID != after.ID)
+	out.add("name", before.Name != after.Name)
+	out.add("type", before.Type != after.Type)
+	out.add("parent", before.Parent != after.Parent)
+	out.add("supervisor", before.Supervisor != after.Supervisor)
+	out.add("districts", !slices.Equal(before.Districts, after.Districts))
+	out.add("phone", before.Phone != after.Phone)
+	out.add("area", !equalMultiPolygon(before.Area, after.Area))
 	return out
 }
 
@@ -47,20 +42,15 @@ func ChangedRuleFields(before, after *Rule) []string {
 	if before == nil {
 		before = &Rule{}
 	}
-	out := []string{}
-	add := func(name string, changed bool) {
-		if changed {
-			out = append(out, name)
-		}
-	}
-	add("id", before.ID != after.ID)
-	add("order", before.Order != after.Order)
-	add("class", before.Class != after.Class)
-	add("kind", before.Kind != after.Kind)
-	add("area", before.Area != after.Area)
-	add("in_unit", before.InUnit != after.InUnit)
-	add("unit", before.Unit != after.Unit)
-	add("reason", before.Reason != after.Reason)
+	out := fieldDiff{}
+	out.add("id", before.ID != after.ID)
+	out.add("order", before.Order != after.Order)
+	out.add("class", before.Class != after.Class)
+	out.add("kind", before.Kind != after.Kind)
+	out.add("area", before.Area != after.Area)
+	out.add("in_unit", before.InUnit != after.InUnit)
+	out.add("unit", before.Unit != after.Unit)
+	out.add("reason", before.Reason != after.Reason)
 	return out
 }
 
@@ -74,28 +64,23 @@ func ChangedComponentFields(before, after *Component) []string {
 	if before == nil {
 		before = &Component{}
 	}
-	out := []string{}
-	add := func(name string, changed bool) {
-		if changed {
-			out = append(out, name)
-		}
-	}
-	add("id", before.ID != after.ID)
-	add("legacy_id", before.LegacyID != after.LegacyID)
-	add("class", before.Class != after.Class)
-	add("legacy_class", before.LegacyClass != after.LegacyClass)
-	add("name", before.Name != after.Name)
-	add("status", before.Status != after.Status)
-	add("supervisor", before.Supervisor != after.Supervisor)
-	add("owner", before.Owner != after.Owner)
-	add("maintainer", before.Maintainer != after.Maintainer)
-	add("cell", before.Cell != after.Cell)
-	add("census_date", !before.CensusDate.Equal(after.CensusDate))
-	add("change_date", !before.ChangeDate.Equal(after.ChangeDate))
-	add("source", before.Source != after.Source)
-	add("note", before.Note != after.Note)
-	add("attributes", before.Attributes != after.Attributes)
-	add("geometry", before.Point != after.Point)
+	out := fieldDiff{}
+	out.add("id", before.ID != after.ID)
+	out.add("legacy_id", before.LegacyID != after.LegacyID)
+	out.add("class", before.Class != after.Class)
+	out.add("legacy_class", before.LegacyClass != after.LegacyClass)
+	out.add("name", before.Name != after.Name)
+	out.add("status", before.Status != after.Status)
+	out.add("supervisor", before.Supervisor != after.Supervisor)
+	out.add("owner", before.Owner != after.Owner)
+	out.add("maintainer", before.Maintainer != after.Maintainer)
+	out.add("cell", before.Cell != after.Cell)
+	out.add("census_date", !before.CensusDate.Equal(after.CensusDate))
+	out.add("change_date", !before.ChangeDate.Equal(after.ChangeDate))
+	out.add("source", before.Source != after.Source)
+	out.add("note", before.Note != after.Note)
+	out.add("attributes", before.Attributes != after.Attributes)
+	out.add("geometry", before.Point != after.Point)
 	return out
 }
 
@@ -121,4 +106,14 @@ func equalMultiPolygon(a, b orb.MultiPolygon) bool {
 		}
 	}
 	return true
+}
+
+// fieldDiff collects the names of the fields that changed, in the order they are added; never
+// nil, so that an answer lists no change as [].
+type fieldDiff []string
+
+func (d *fieldDiff) add(name string, changed bool) {
+	if changed {
+		*d = append(*d, name)
+	}
 }

@@ -221,3 +221,26 @@ type DistrictBoundaries interface {
 	// when there is no boundary for the district.
 	Inside(district string, p orb.Point) (inside, known bool)
 }
+
+// CheckCellCodes refuses a malformed code (ErrInvalidGridCode) and a code given twice
+// (ErrDuplicate) among the cells put and the codes retired by one store write: both stores
+// check a PutCells or ReviseCells batch with it before they write.
+func CheckCellCodes(cells []Cell, retire []GridCode) error {
+	seen := make(map[GridCode]int, len(cells)+len(retire))
+	for i := 0; i < len(cells)+len(retire); i++ {
+		var code GridCode
+		if i < len(cells) {
+			code = cells[i].Code
+		} else {
+			code = retire[i-len(cells)]
+		}
+		if _, err := ParseGridCode(string(code)); err != nil {
+			return fmt.Errorf("cell %d %q: %w", i, code, err)
+		}
+		if j, ok := seen[code]; ok {
+			return fmt.Errorf("cell %s at elements %d and %d: %w", code, j, i, ErrDuplicate)
+		}
+		seen[code] = i
+	}
+	return nil
+}

@@ -94,16 +94,8 @@ func (s *Store) PutCells(ctx context.Context, cells []registry.Cell, actor strin
 	if out == nil {
 		out = []registry.Cell{}
 	}
-	seen := make(map[registry.GridCode]int, len(out))
-	for i := range out {
-		code := out[i].Code
-		if _, err := registry.ParseGridCode(string(code)); err != nil {
-			return nil, fmt.Errorf("put cells: cell %d %q: %w", i, code, err)
-		}
-		if j, ok := seen[code]; ok {
-			return nil, fmt.Errorf("put cells: cell %s at elements %d and %d: %w", code, j, i, registry.ErrDuplicate)
-		}
-		seen[code] = i
+	if err := registry.CheckCellCodes(out, nil); err != nil {
+		return nil, fmt.Errorf("put cells: %w", err)
 	}
 	err := s.write(ctx, func(w *wtx) error { return w.putCells(ctx, out, w.now, actor) })
 	if err != nil {
@@ -112,31 +104,9 @@ func (s *Store) PutCells(ctx context.Context, cells []registry.Cell, actor strin
 	return out, nil
 }
 
-// checkCodes refuses a malformed code (registry.ErrInvalidGridCode) and a code given twice
-// (registry.ErrDuplicate) among the cells put and the codes retired by one write.
-func checkCodes(cells []registry.Cell, retire []registry.GridCode) error {
-	seen := make(map[registry.GridCode]int, len(cells)+len(retire))
-	for i := 0; i < len(cells)+len(retire); i++ {
-		var code registry.GridCode
-		if i < len(cells) {
-			code = cells[i].Code
-		} else {
-			code = retire[i-len(cells)]
-		}
-		if _, err := registry.ParseGridCode(string(code)); err != nil {
-			return fmt.Errorf("cell %d %q: %w", i, code, err)
-		}
-		if j, ok := seen[code]; ok {
-			return fmt.Errorf("cell %s at elements %d and %d: %w", code, j, i, registry.ErrDuplicate)
-		}
-		seen[code] = i
-	}
-	return nil
-}
-
 // ReviseCells applies a grid revision in one transaction; see registry.Store.
 func (s *Store) ReviseCells(ctx context.Context, rev registry.CellRevision, actor string) (registry.RevisionResult, error) {
-	if err := checkCodes(rev.Cells, rev.Retire); err != nil {
+	if err := registry.CheckCellCodes(rev.Cells, rev.Retire); err != nil {
 		return registry.RevisionResult{}, fmt.Errorf("revise cells: %w", err)
 	}
 	res := registry.RevisionResult{Cells: slices.Clone(rev.Cells), Moved: []registry.Component{}}
